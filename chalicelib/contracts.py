@@ -1,0 +1,406 @@
+"""The messages that travel between the Lambda side and the builder agent.
+
+Defined once here because both sides import them: the request Lambda writes a
+``BuildRequest`` to the request topic (and so to the build queue); the agent writes
+``BuildResult`` and ``EndOfRun`` to the close topic, which the close and notify Lambdas read.
+
+Every message is a JSON object carrying ``type`` and ``version`` so that either side can
+refuse what it does not understand with an error that names the field, instead of acting
+on a guess. The seed's plain-text ``build`` and ``stop`` messages are still understood.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, Optional, Union
+
+SCHEMA_VERSION = 1
+
+TYPE_BUILD_REQUEST = "pushdeploy.build_request"
+TYPE_BUILD_RESULT = "pushdeploy.build_result"
+TYPE_END_OF_RUN = "pushdeploy.end_of_run"
+
+LEGACY_BUILD = "build"
+LEGACY_STOP = "stop"
+
+OUTCOMES = ("succeeded", "failed", "rolled_back", "skipped")
+SOURCES = ("codecommit-trigger", "eventbridge", "legacy", "manual")
+
+_COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+_MAX_ERROR_CHARS = 1000
+
+
+class ContractError(ValueError):
+    """A message that does not match its contract; ``field`` names the offending key."""
+
+    def __init__(self, field_name: str, problem: str) -> None:
+        super().__init__(f"{field_name}: {problem}")
+        self.field = field_name
+        self.problem = problem
+
+
+def utc_now() -> str:
+    """ISO-8601 UTC timestamp with a Z suffix, the one time format every message uses."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def pipeline_id(repository: str, branch: str) -> str:
+    """The pipeline key: also usable as an SQS FIFO MessageGroupId (<=128 chars)."""
+    return f"{repository}/{branch}"
+
+
+# ---------------------------------------------------------------- field checks
+
+
+def _req_str(data: Mapping[str, Any], key: str, prefix: str = "") -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ContractError(prefix + key, "required non-empty string")
+    return value
+
+
+def _opt_str(data: Mapping[str, Any], key: str, prefix: str = "") -> Optional[str]:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ContractError(prefix + key, f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _commit(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not _COMMIT_RE.match(value):
+        raise ContractError(name, f"expected a 40-character lowercase hex commit id, got {value!r}")
+    return value
+
+
+def _timestamp(data: Mapping[str, Any], key: str, prefix: str = "", required: bool = True) -> Optional[str]:
+    value = _req_str(data, key, prefix) if required else _opt_str(data, key, prefix)
+    if value is None:
+        return None
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ContractError(prefix + key, f"expected an ISO-8601 timestamp, got {value!r}") from None
+    return value
+
+
+def _check_envelope(data: Any, expected_type: str) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise ContractError("(message)", f"expected a JSON object, got {type(data).__name__}")
+    if data.get("type") != expected_type:
+        raise ContractError("type", f"expected {expected_type!r}, got {data.get('type')!r}")
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ContractError("version", f"expected an integer, got {version!r}")
+    if version > SCHEMA_VERSION:
+        raise ContractError("version", f"version {version} is newer than this code understands ({SCHEMA_VERSION})")
+    return data
+
+
+def _dump(obj: Any, type_name: str) -> str:
+    body = {"type": type_name, "version": SCHEMA_VERSION}
+    body.update(asdict(obj))
+    return json.dumps(body, sort_keys=True, separators=(",", ":"))
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise ContractError("(message)", f"not JSON: {exc}") from None
+
+
+# ---------------------------------------------------------------- build request
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """Ask for a build of a branch. ``commit`` is what was pushed; the agent builds the branch
+    head at fetch time, which contains it (and any later push), so many requests make one build.
+
+    ``repository``/``branch`` are None only for the seed's legacy ``build`` message, which means
+    "build every configured pipeline's branch head".
+    """
+
+    repository: Optional[str]
+    branch: Optional[str]
+    commit: Optional[str]
+    source: str
+    event_id: str
+    requested_at: str
+    pushed_by: Optional[str] = None
+
+    @property
+    def pipeline(self) -> Optional[str]:
+        if self.repository is None or self.branch is None:
+            return None
+        return pipeline_id(self.repository, self.branch)
+
+    @property
+    def is_legacy(self) -> bool:
+        return self.source == "legacy"
+
+    def to_json(self) -> str:
+        return _dump(self, TYPE_BUILD_REQUEST)
+
+    def message_attributes(self) -> dict[str, dict[str, str]]:
+        """SNS message attributes so subscriptions can filter by repository and branch."""
+        attrs = {"type": {"DataType": "String", "StringValue": TYPE_BUILD_REQUEST}}
+        if self.repository:
+            attrs["repository"] = {"DataType": "String", "StringValue": self.repository}
+        if self.branch:
+            attrs["branch"] = {"DataType": "String", "StringValue": self.branch}
+        return attrs
+
+    @classmethod
+    def from_dict(cls, data: Any) -> BuildRequest:
+        data = _check_envelope(data, TYPE_BUILD_REQUEST)
+        source = _req_str(data, "source")
+        if source not in SOURCES:
+            raise ContractError("source", f"expected one of {', '.join(SOURCES)}, got {source!r}")
+        commit = data.get("commit")
+        return cls(
+            repository=_req_str(data, "repository"),
+            branch=_req_str(data, "branch"),
+            commit=None if commit is None else _commit(commit, "commit"),
+            source=source,
+            event_id=_req_str(data, "event_id"),
+            requested_at=_timestamp(data, "requested_at") or "",
+            pushed_by=_opt_str(data, "pushed_by"),
+        )
+
+    @classmethod
+    def legacy(cls, event_id: str = "legacy") -> BuildRequest:
+        return cls(None, None, None, "legacy", event_id, utc_now())
+
+
+def parse_build_request(text: str, event_id: str = "legacy") -> BuildRequest:
+    """Read a request-topic message: a versioned JSON request or the seed's plain ``build``."""
+    if isinstance(text, str) and text.strip() == LEGACY_BUILD:
+        return BuildRequest.legacy(event_id)
+    return BuildRequest.from_dict(_loads(text))
+
+
+# ---------------------------------------------------------------- build result
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    sha: str
+    subject: str = ""
+    author: str = ""
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """The pushed image: ``reference`` is ``registry/repository:tag``; digest ``sha256:...``."""
+
+    reference: str
+    tag: str
+    digest: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class ServiceDeployment:
+    cluster: str
+    service: str
+    previous_task_definition: Optional[str]
+    new_task_definition: Optional[str]
+
+
+@dataclass(frozen=True)
+class LogLocation:
+    group: str
+    stream: str
+    region: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What one build did, in every outcome: the notify Lambda turns it into a message."""
+
+    pipeline: str
+    repository: str
+    branch: str
+    outcome: str
+    commit: Optional[str]
+    started_at: str
+    finished_at: str
+    commits: tuple[CommitInfo, ...] = ()
+    image: Optional[ImageInfo] = None
+    services: tuple[ServiceDeployment, ...] = ()
+    error: Optional[str] = None
+    log: Optional[LogLocation] = None
+    builder_instance_id: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if self.outcome not in OUTCOMES:
+            raise ContractError("outcome", f"expected one of {', '.join(OUTCOMES)}, got {self.outcome!r}")
+        if self.error is not None and len(self.error) > _MAX_ERROR_CHARS:
+            object.__setattr__(self, "error", self.error[: _MAX_ERROR_CHARS - 3] + "...")
+
+    def to_json(self) -> str:
+        return _dump(self, TYPE_BUILD_RESULT)
+
+    @property
+    def duration_seconds(self) -> Optional[float]:
+        try:
+            start = datetime.fromisoformat(self.started_at.replace("Z", "+00:00"))
+            end = datetime.fromisoformat(self.finished_at.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return (end - start).total_seconds()
+
+    @classmethod
+    def from_dict(cls, data: Any) -> BuildResult:
+        data = _check_envelope(data, TYPE_BUILD_RESULT)
+        outcome = _req_str(data, "outcome")
+        if outcome not in OUTCOMES:
+            raise ContractError("outcome", f"expected one of {', '.join(OUTCOMES)}, got {outcome!r}")
+        commit = data.get("commit")
+        return cls(
+            pipeline=_req_str(data, "pipeline"),
+            repository=_req_str(data, "repository"),
+            branch=_req_str(data, "branch"),
+            outcome=outcome,
+            commit=None if commit is None else _commit(commit, "commit"),
+            started_at=_timestamp(data, "started_at") or "",
+            finished_at=_timestamp(data, "finished_at") or "",
+            commits=tuple(_commit_info(c, f"commits[{i}].") for i, c in enumerate(_list(data, "commits"))),
+            image=_image(data.get("image")),
+            services=tuple(_service(s, f"services[{i}].") for i, s in enumerate(_list(data, "services"))),
+            error=_opt_str(data, "error"),
+            log=_log(data.get("log")),
+            builder_instance_id=_opt_str(data, "builder_instance_id"),
+        )
+
+
+def _list(data: Mapping[str, Any], key: str) -> list[Any]:
+    value = data.get(key, [])
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ContractError(key, f"expected a list, got {type(value).__name__}")
+    return value
+
+
+def _object(value: Any, name: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ContractError(name, f"expected an object, got {type(value).__name__}")
+    return value
+
+
+def _commit_info(value: Any, prefix: str) -> CommitInfo:
+    data = _object(value, prefix.rstrip("."))
+    return CommitInfo(
+        sha=_commit(data.get("sha"), prefix + "sha"),
+        subject=_opt_str(data, "subject", prefix) or "",
+        author=_opt_str(data, "author", prefix) or "",
+    )
+
+
+def _image(value: Any) -> Optional[ImageInfo]:
+    if value is None:
+        return None
+    data = _object(value, "image")
+    return ImageInfo(
+        reference=_req_str(data, "reference", "image."),
+        tag=_req_str(data, "tag", "image."),
+        digest=_opt_str(data, "digest", "image."),
+    )
+
+
+def _service(value: Any, prefix: str) -> ServiceDeployment:
+    data = _object(value, prefix.rstrip("."))
+    return ServiceDeployment(
+        cluster=_req_str(data, "cluster", prefix),
+        service=_req_str(data, "service", prefix),
+        previous_task_definition=_opt_str(data, "previous_task_definition", prefix),
+        new_task_definition=_opt_str(data, "new_task_definition", prefix),
+    )
+
+
+def _log(value: Any) -> Optional[LogLocation]:
+    if value is None:
+        return None
+    data = _object(value, "log")
+    return LogLocation(
+        group=_req_str(data, "group", "log."),
+        stream=_req_str(data, "stream", "log."),
+        region=_opt_str(data, "region", "log."),
+    )
+
+
+# ---------------------------------------------------------------- end of run
+
+
+@dataclass(frozen=True)
+class EndOfRun:
+    """The agent has nothing left to do and asks for its builder to be stopped.
+
+    ``builder_instance_id`` None (the seed's plain ``stop``) means "the configured builder".
+    """
+
+    builder_instance_id: Optional[str]
+    sent_at: str
+    reason: str = "queue empty"
+
+    def to_json(self) -> str:
+        return _dump(self, TYPE_END_OF_RUN)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> EndOfRun:
+        data = _check_envelope(data, TYPE_END_OF_RUN)
+        return cls(
+            builder_instance_id=_opt_str(data, "builder_instance_id"),
+            sent_at=_timestamp(data, "sent_at") or "",
+            reason=_opt_str(data, "reason") or "",
+        )
+
+
+CloseMessage = Union[BuildResult, EndOfRun]
+
+
+def parse_close_message(text: str) -> CloseMessage:
+    """Read a close-topic message: a build result, an end-of-run, or the seed's plain ``stop``."""
+    if isinstance(text, str) and text.strip() == LEGACY_STOP:
+        return EndOfRun(builder_instance_id=None, sent_at=utc_now(), reason="legacy stop")
+    data = _loads(text)
+    kind = data.get("type") if isinstance(data, Mapping) else None
+    if kind == TYPE_BUILD_RESULT:
+        return BuildResult.from_dict(data)
+    if kind == TYPE_END_OF_RUN:
+        return EndOfRun.from_dict(data)
+    raise ContractError("type", f"expected {TYPE_BUILD_RESULT!r} or {TYPE_END_OF_RUN!r}, got {kind!r}")
+
+
+def close_message_attributes(message: CloseMessage) -> dict[str, dict[str, str]]:
+    """SNS attributes so the close and notify subscriptions can filter by message type."""
+    kind = TYPE_BUILD_RESULT if isinstance(message, BuildResult) else TYPE_END_OF_RUN
+    attrs = {"type": {"DataType": "String", "StringValue": kind}}
+    if isinstance(message, BuildResult):
+        attrs["outcome"] = {"DataType": "String", "StringValue": message.outcome}
+    return attrs
+
+
+# ---------------------------------------------------------------- SNS envelope
+
+
+def unwrap_sns_envelope(body: str) -> str:
+    """Return the SNS ``Message`` when an SQS body is an SNS notification envelope.
+
+    SNS -> SQS without raw delivery wraps the message in a JSON envelope; with raw delivery
+    (or a direct send) the body is the message itself. Both must work.
+    """
+    try:
+        data = json.loads(body)
+    except (TypeError, ValueError):
+        return body
+    if isinstance(data, Mapping) and data.get("Type") == "Notification" and isinstance(data.get("Message"), str):
+        return data["Message"]
+    return body

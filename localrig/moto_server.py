@@ -1,0 +1,87 @@
+"""Run moto in server mode with one fidelity fix for ECS rollouts.
+
+moto keeps a service's ``deployments`` list as it was at ``create_service``: after
+``update_service`` to a new task definition the PRIMARY deployment still names the old
+revision, so no real rollout check could ever pass. Real ECS starts a new PRIMARY deployment
+for the new revision and keeps the old one as ACTIVE until it drains. This module patches
+``update_service`` to do the same (COMPLETED at once when ``MOTO_ECS_SERVICE_RUNNING`` covers
+the desired count, IN_PROGRESS otherwise), then runs the ordinary moto server.
+
+Usage: ``python -m localrig.moto_server -H 127.0.0.1 -p PORT`` (moto_server's own options).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+
+def _running_count() -> int:
+    try:
+        return max(int(os.environ.get("MOTO_ECS_SERVICE_RUNNING", "0")), 0)
+    except ValueError:
+        return 0
+
+
+def _new_deployment(service: Any, old: dict[str, Any]) -> dict[str, Any]:
+    from moto.core.utils import utcnow
+    from moto.moto_api._internal import mock_random
+
+    running = _running_count()
+    completed = running >= service.desired_count
+    deployment_id = f"ecs-svc/{mock_random.randint(0, 32**12)}"
+    now = utcnow()
+    new = dict(old)
+    new.update(
+        id=deployment_id,
+        status="PRIMARY",
+        taskDefinition=service.task_definition,
+        desiredCount=service.desired_count,
+        runningCount=min(running, service.desired_count),
+        pendingCount=max(service.desired_count - running, 0),
+        failedTasks=0,
+        rolloutState="COMPLETED" if completed else "IN_PROGRESS",
+        rolloutStateReason=f"ECS deployment {deployment_id} {'completed' if completed else 'in progress'}.",
+        createdAt=now,
+        updatedAt=now,
+    )
+    return new
+
+
+def install_ecs_rollout_patch() -> None:
+    """Make update_service start a new PRIMARY deployment, as ECS does."""
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    original = EC2ContainerServiceBackend.update_service
+    if getattr(original, "_pushdeploy_patched", False):
+        return
+
+    def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
+        cluster = service_properties.get("cluster", "default")
+        name = service_properties.get("service", "").split("/")[-1]
+        before = self._get_service(cluster, name).task_definition
+        service = original(self, service_properties)
+        changed = service.task_definition != before
+        if service.deployments and (changed or service_properties.get("force_new_deployment")):
+            primary = _new_deployment(service, service.deployments[0])
+            done = primary["rolloutState"] == "COMPLETED"
+            old = [] if done else [dict(d, status="ACTIVE") for d in service.deployments[:1]]
+            service.deployments = [primary, *old]
+            service.running_count = primary["runningCount"]
+            service.pending_count = primary["pendingCount"]
+        return service
+
+    update_service._pushdeploy_patched = True  # type: ignore[attr-defined]
+    EC2ContainerServiceBackend.update_service = update_service  # type: ignore[method-assign]
+
+
+def main(argv: list[str] | None = None) -> None:
+    install_ecs_rollout_patch()
+    from moto.server import main as moto_main
+
+    moto_main(argv if argv is not None else sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()

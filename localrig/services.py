@@ -1,0 +1,276 @@
+"""Start (or find) the real parts the pipeline runs against: moto server, a Docker engine,
+a container registry, and the local base image that offline Dockerfiles build FROM.
+
+Each starter returns a handle with ``stop()``; callers (pytest session fixtures, the demo)
+own the lifetime. Nothing here sleeps blindly: readiness is polled with a deadline.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BASE_IMAGE = "local/busybox:latest"
+BUSYBOX_APPLETS = ("sh", "cat", "echo", "ls", "httpd", "sleep", "test", "true", "false", "mkdir", "wget")
+
+
+class ServiceError(RuntimeError):
+    """A real part could not be started; the message says what to install or check."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> None:
+    """Poll ``check`` until it returns True; raise ServiceError naming ``what`` on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(interval)
+    raise ServiceError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as resp:
+            return resp.status < 500
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@dataclass
+class Process:
+    """A child process we started, with its log file."""
+
+    name: str
+    popen: subprocess.Popen[bytes] | None
+    log_path: Path | None = None
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def stop(self, timeout: float = 10) -> None:
+        if self.popen is None or self.popen.poll() is not None:
+            return
+        self.popen.send_signal(signal.SIGTERM)
+        try:
+            self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait(timeout=timeout)
+
+    def log_tail(self, lines: int = 20) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _spawn(name: str, argv: list[str], log_path: Path, env: dict[str, str] | None = None) -> Process:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        popen = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    return Process(name, popen, log_path)
+
+
+# ---------------------------------------------------------------- moto
+
+
+@dataclass
+class MotoServer(Process):
+    url: str = ""
+    region: str = "us-east-1"
+
+    def client_env(self) -> dict[str, str]:
+        """Environment for any boto3 client or child process that must talk to this server."""
+        return {
+            "AWS_ENDPOINT_URL": self.url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+        }
+
+    def reset(self) -> None:
+        """Forget every resource (moto's reset API), so tests can share one server."""
+        req = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        urllib.request.urlopen(req, timeout=10).close()
+
+
+def start_moto(workdir: Path, running_tasks: int = 1, region: str = "us-east-1") -> MotoServer:
+    """moto in server mode, with ECS services reporting ``running_tasks`` running tasks."""
+    port = free_port()
+    env = dict(os.environ, MOTO_ECS_SERVICE_RUNNING=str(running_tasks))
+    env.pop("AWS_ENDPOINT_URL", None)
+    argv = [sys.executable, "-m", "localrig.moto_server", "-H", "127.0.0.1", "-p", str(port)]
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent.parent),
+                                                      env.get("PYTHONPATH")]))
+    proc = _spawn("moto", argv, workdir / f"moto-{port}.log", env)
+    server = MotoServer(proc.name, proc.popen, proc.log_path, url=f"http://127.0.0.1:{port}", region=region)
+    try:
+        wait_until(lambda: not server.alive() or _http_ok(f"{server.url}/moto-api/data.json"), 30, "moto server")
+    except ServiceError:
+        server.stop()
+        raise
+    if not server.alive():
+        raise ServiceError(f"moto server exited at start:\n{server.log_tail()}")
+    return server
+
+
+# ---------------------------------------------------------------- docker engine
+
+
+@dataclass
+class DockerEngine(Process):
+    host: str = ""
+
+    def env(self) -> dict[str, str]:
+        return {"DOCKER_HOST": self.host}
+
+    def docker(self, *args: str, check: bool = True, timeout: float = 300,
+               input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(["docker", *args], env=dict(os.environ, DOCKER_HOST=self.host), check=check,
+                              capture_output=True, timeout=timeout, input=input)
+
+
+def docker_reachable(host: str | None) -> bool:
+    if shutil.which("docker") is None:
+        return False
+    env = dict(os.environ)
+    if host:
+        env["DOCKER_HOST"] = host
+    try:
+        return subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], env=env,
+                              capture_output=True, timeout=15).returncode == 0
+    except (subprocess.TimeoutExpired, OSError):
+        return False
+
+
+def find_or_start_docker(workdir: Path) -> DockerEngine:
+    """Use the engine the user already has (DOCKER_HOST or the default socket); otherwise, as
+    root with dockerd installed, start a private one (vfs, no iptables) under ``workdir``."""
+    existing = os.environ.get("DOCKER_HOST")
+    if docker_reachable(existing):
+        return DockerEngine("docker", None, host=existing or "unix:///var/run/docker.sock")
+    sock = workdir / "docker.sock"
+    host = f"unix://{sock}"
+    if docker_reachable(host):
+        return DockerEngine("docker", None, host=host)
+    if shutil.which("dockerd") is None or os.geteuid() != 0:
+        raise ServiceError(
+            "no Docker engine is reachable. Start Docker (e.g. `sudo systemctl start docker`) or set "
+            "DOCKER_HOST; as root on Debian, `apt-get install docker.io` lets pushdeploy start its own engine."
+        )
+    if shutil.which("docker") is None:
+        raise ServiceError("the docker client is not installed (apt-get install docker.io)")
+    workdir.mkdir(parents=True, exist_ok=True)
+    argv = ["dockerd", "--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=vfs",
+            "--data-root", str(workdir / "data"), "--exec-root", str(workdir / "exec"),
+            "--pidfile", str(workdir / "dockerd.pid"), "-H", host]
+    proc = _spawn("dockerd", argv, workdir / "dockerd.log")
+    engine = DockerEngine(proc.name, proc.popen, proc.log_path, host=host)
+    try:
+        wait_until(lambda: not engine.alive() or docker_reachable(host), 60, "dockerd", interval=0.5)
+    except ServiceError:
+        engine.stop()
+        raise
+    if not engine.alive():
+        raise ServiceError(f"dockerd exited at start:\n{engine.log_tail()}")
+    return engine
+
+
+def ensure_base_image(engine: DockerEngine, image: str = BASE_IMAGE) -> str:
+    """A tiny local base image from the host's static busybox, for Dockerfiles that build offline."""
+    if engine.docker("image", "inspect", image, check=False).returncode == 0:
+        return image
+    busybox = shutil.which("busybox")
+    if busybox is None:
+        raise ServiceError("busybox is not installed (apt-get install busybox-static); it makes the base image")
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        tar.add(busybox, arcname="bin/busybox")
+        for applet in BUSYBOX_APPLETS:
+            info = tarfile.TarInfo(f"bin/{applet}")
+            info.type = tarfile.SYMTYPE
+            info.linkname = "busybox"
+            tar.addfile(info)
+        for folder in ("tmp", "www", "etc"):
+            info = tarfile.TarInfo(folder)
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o1777 if folder == "tmp" else 0o755
+            tar.addfile(info)
+    engine.docker("import", "-", image, input=buf.getvalue())
+    return image
+
+
+# ---------------------------------------------------------------- registry
+
+
+@dataclass
+class Registry(Process):
+    address: str = ""  # host:port, what image references and `docker login` use
+
+    def tags(self, repository: str) -> list[str]:
+        import json
+
+        try:
+            with urllib.request.urlopen(f"http://{self.address}/v2/{repository}/tags/list", timeout=5) as resp:
+                return sorted(json.load(resp).get("tags") or [])
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return []
+            raise
+
+
+def start_registry(workdir: Path) -> Registry:
+    """The CNCF distribution registry (Debian's docker-registry), the stand-in for ECR's endpoint."""
+    binary = shutil.which("docker-registry") or shutil.which("registry")
+    if binary is None:
+        raise ServiceError("no registry binary found (apt-get install docker-registry)")
+    port = free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / f"registry-{port}.yml"
+    config.write_text(
+        "version: 0.1\n"
+        f"storage: {{filesystem: {{rootdirectory: {workdir / 'storage'}}}, delete: {{enabled: true}}}}\n"
+        f"http: {{addr: 127.0.0.1:{port}}}\n"
+        "log: {level: warn}\n"
+    )
+    proc = _spawn("registry", [binary, "serve", str(config)], workdir / f"registry-{port}.log")
+    registry = Registry(proc.name, proc.popen, proc.log_path, address=f"127.0.0.1:{port}")
+    wait_until(lambda: not registry.alive() or _http_ok(f"http://{registry.address}/v2/"), 30, "registry")
+    if not registry.alive():
+        raise ServiceError(f"registry exited at start:\n{registry.log_tail()}")
+    return registry
+
+
+@dataclass
+class Rig:
+    """The set of running parts, stopped together."""
+
+    parts: list[Process] = field(default_factory=list)
+
+    def add(self, part: Process) -> Process:
+        self.parts.append(part)
+        return part
+
+    def stop(self) -> None:
+        for part in reversed(self.parts):
+            part.stop()
