@@ -1,0 +1,76 @@
+"""Parse AWS ARNs instead of slicing strings at call sites.
+
+Links in notifications (ECS service, task-definition revision) and the agent's deploy steps
+need the region, account, family or revision out of an ARN; one tested parser keeps every
+caller honest about formats with slashes and colons in the resource part.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ArnError(ValueError):
+    """Not an ARN of the expected form; the message quotes it."""
+
+
+@dataclass(frozen=True)
+class Arn:
+    partition: str
+    service: str
+    region: str
+    account: str
+    resource: str
+
+    @property
+    def resource_type(self) -> str:
+        """``task-definition`` in ``task-definition/web:3``; "" for untyped resources (SNS topics)."""
+        for sep in ("/", ":"):
+            if sep in self.resource:
+                return self.resource.split(sep, 1)[0]
+        return ""
+
+    @property
+    def resource_id(self) -> str:
+        """``web:3`` in ``task-definition/web:3``; the topic name for an SNS ARN."""
+        kind = self.resource_type
+        return self.resource[len(kind) + 1:] if kind else self.resource
+
+    def __str__(self) -> str:
+        return f"arn:{self.partition}:{self.service}:{self.region}:{self.account}:{self.resource}"
+
+
+def parse_arn(text: str, service: str | None = None) -> Arn:
+    """Split an ARN into its six parts; ``service`` (e.g. "sns") is checked when given."""
+    if not isinstance(text, str):
+        raise ArnError(f"not an ARN: {text!r}")
+    parts = text.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or not parts[1] or not parts[2] or not parts[5]:
+        raise ArnError(f"not an ARN: {text!r}")
+    arn = Arn(parts[1], parts[2], parts[3], parts[4], parts[5])
+    if service is not None and arn.service != service:
+        raise ArnError(f"expected an {service} ARN, got {text!r}")
+    return arn
+
+
+@dataclass(frozen=True)
+class TaskDefinitionRef:
+    family: str
+    revision: int
+
+    def __str__(self) -> str:
+        return f"{self.family}:{self.revision}"
+
+
+def parse_task_definition(text: str) -> TaskDefinitionRef:
+    """``family:revision`` from a task-definition ARN or a ``family:revision`` string."""
+    resource = text
+    if text.startswith("arn:"):
+        arn = parse_arn(text, "ecs")
+        if arn.resource_type != "task-definition":
+            raise ArnError(f"expected a task-definition ARN, got {text!r}")
+        resource = arn.resource_id
+    family, sep, revision = resource.rpartition(":")
+    if not sep or not family or not revision.isdigit():
+        raise ArnError(f"expected family:revision in {text!r}")
+    return TaskDefinitionRef(family, int(revision))
