@@ -1,0 +1,46 @@
+"""pushdeploy's Lambda functions. This file only wires events to handlers (chalicelib/ holds
+the logic); which functions exist depends on the stage's PUSHDEPLOY_FUNCTIONS setting, because
+Chalice imports this file with the stage's environment variables set (docs/lambda.md)."""
+
+import logging
+import os
+from typing import Any
+
+from chalice import Chalice
+from chalice.app import CloudWatchEvent, SNSEvent
+
+from chalicelib import settings
+from chalicelib.factory import Factory
+from chalicelib.push_events import STATE_CHANGE_PATTERN
+
+app = Chalice(app_name="pushdeploy")
+logging.getLogger("chalicelib").setLevel(logging.INFO)
+factory = Factory()
+functions = settings.function_set(os.environ)
+
+if functions.source:
+
+    @app.lambda_function(name="request")
+    def request(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        """Invoked by the CodeCommit repository trigger (set up on the repository, see docs)."""
+        return factory.request().on_trigger(event)
+
+    @app.on_cw_event(STATE_CHANGE_PATTERN, name="request_events")
+    def request_events(event: CloudWatchEvent) -> dict[str, Any]:
+        return factory.request().on_state_change(event.to_dict())
+
+
+if functions.pipeline:
+    REQUEST_TOPIC_ARN, CLOSE_TOPIC_ARN = settings.registration_topics(os.environ)
+
+    @app.on_sns_message(topic=REQUEST_TOPIC_ARN, name="build_start")
+    def build_start(event: SNSEvent) -> str:
+        return factory.build_start().handle(event.message)
+
+    @app.on_sns_message(topic=CLOSE_TOPIC_ARN, name="close")
+    def close(event: SNSEvent) -> str:
+        return factory.close().handle(event.message)
+
+    @app.on_sns_message(topic=CLOSE_TOPIC_ARN, name="notify")
+    def notify(event: SNSEvent) -> str:
+        return factory.notify().handle(event.message)

@@ -1,0 +1,51 @@
+"""The build_start function: a build request arrived, so the builder must be (or become) running.
+
+Queueing and starting are separate on purpose (the seed's design): the request itself waits in
+the build queue, this function only makes sure a builder is up to serve it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from chalicelib.builder import Builder
+from chalicelib.contracts import ContractError, parse_build_request
+from chalicelib.errors import RetryableError
+
+log = logging.getLogger(__name__)
+
+RUNNING = ("pending", "running")
+
+
+class BuildStartHandler:
+    def __init__(self, builder: Builder) -> None:
+        self._builder = builder
+
+    def handle(self, message: str) -> str:
+        """Returns what happened (for tests and the Lambda result); raises RetryableError on 'stopping'."""
+        try:
+            request = parse_build_request(message)
+        except ContractError as exc:
+            log.error("build_start: malformed build request, builder not started: %s", exc)
+            return "malformed"
+        what = request.pipeline or "every configured pipeline (legacy build)"
+        instance = self._builder.describe()
+        refusal = instance.refusal(self._builder.instance_id, self._builder.tag)
+        if refusal:
+            log.error("build_start: refusing to start: %s (request for %s)", refusal, what)
+            return "refused"
+        if instance.state in RUNNING:
+            log.info("build_start: builder %s already %s; it will take %s from the queue",
+                     instance.instance_id, instance.state, what)
+            return "already-running"
+        if instance.state == "stopping":
+            raise RetryableError(f"builder {instance.instance_id} is stopping; Lambda's retry will start it "
+                                 f"for {what} once it has stopped")
+        if instance.state != "stopped":
+            log.error("build_start: builder %s is %s and cannot be started (request for %s)",
+                      instance.instance_id, instance.state, what)
+            return "refused"
+        self._builder.start()
+        log.info("build_start: started builder %s for %s at %s", instance.instance_id, what,
+                 (request.commit or "branch head")[:12])
+        return "started"

@@ -1,0 +1,79 @@
+"""Builds the handlers with their AWS clients, once per Lambda container.
+
+app.py makes one Factory at import, which is free: no boto3 import, no client, no settings read
+until the first invocation needs them. Clients and the webhook URL are cached on the Factory
+instance, never in module globals, so a test that imports app afresh starts with empty caches.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Optional
+
+from chalicelib import settings
+from chalicelib.arns import parse_arn
+
+if TYPE_CHECKING:
+    from chalicelib.build_start import BuildStartHandler
+    from chalicelib.builder import Builder
+    from chalicelib.close import CloseHandler
+    from chalicelib.notify import NotifyHandler
+    from chalicelib.request import RequestHandler
+    from chalicelib.webhook_secret import WebhookSecret
+
+
+def _live_environ() -> Mapping[str, str]:
+    return os.environ
+
+
+class Factory:
+    def __init__(self, environ: Callable[[], Mapping[str, str]] = _live_environ) -> None:
+        self._environ = environ
+        self._clients: dict[tuple[str, Optional[str]], Any] = {}
+        self._secrets: dict[str, WebhookSecret] = {}
+
+    def client(self, service: str, region: Optional[str] = None) -> Any:
+        """A boto3 client, created on first use (boto3 is imported only then: cheap cold import)."""
+        key = (service, region)
+        if key not in self._clients:
+            import boto3
+
+            self._clients[key] = boto3.client(service, region_name=region)
+        return self._clients[key]
+
+    def request(self) -> RequestHandler:
+        from chalicelib.request import RequestHandler
+        from chalicelib.request_topic import RequestTopic
+
+        source = settings.load_source(self._environ())
+        region = parse_arn(source.request_topic_arn).region  # the topic may live in another account/region
+        return RequestHandler(source.branch_filter, RequestTopic(self.client("sns", region), source.request_topic_arn))
+
+    def _builder(self, pipeline: settings.PipelineSettings) -> Builder:
+        from chalicelib.builder import Builder
+
+        return Builder(self.client("ec2"), pipeline.builder_instance_id, pipeline.builder_tag)
+
+    def build_start(self) -> BuildStartHandler:
+        from chalicelib.build_start import BuildStartHandler
+
+        return BuildStartHandler(self._builder(settings.load_pipeline(self._environ())))
+
+    def close(self) -> CloseHandler:
+        from chalicelib.build_queue import BuildQueue
+        from chalicelib.close import CloseHandler
+
+        pipeline = settings.load_pipeline(self._environ())
+        return CloseHandler(self._builder(pipeline), BuildQueue(self.client("sqs"), pipeline.build_queue_url))
+
+    def notify(self) -> NotifyHandler:
+        from chalicelib.notify import NotifyHandler
+        from chalicelib.slack import SlackWebhook
+        from chalicelib.webhook_secret import WebhookSecret
+
+        pipeline = settings.load_pipeline(self._environ())
+        name = pipeline.slack_webhook_parameter
+        if name not in self._secrets:
+            self._secrets[name] = WebhookSecret(self.client("ssm"), name)
+        return NotifyHandler(SlackWebhook(self._secrets[name], pipeline.notify_timeout_seconds), pipeline.region)

@@ -1,0 +1,166 @@
+"""Stage settings, read from the environment variables Chalice sets per stage.
+
+Read when a handler first needs them (not at import), except the two topic ARNs that Chalice
+must know at import to create the SNS subscriptions. Every problem is collected before raising,
+so one failed invocation tells the operator everything that is wrong with the stage.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Optional
+
+from chalicelib.arns import ArnError, parse_arn
+from chalicelib.branch_filter import BranchFilter, BranchFilterError
+from chalicelib.errors import SettingsError
+
+FUNCTIONS = "PUSHDEPLOY_FUNCTIONS"
+REQUEST_TOPIC_ARN = "REQUEST_TOPIC_ARN"
+BRANCH_FILTER = "BRANCH_FILTER"
+BUILDER_INSTANCE_ID = "BUILDER_INSTANCE_ID"
+BUILDER_TAG = "BUILDER_TAG"
+BUILD_QUEUE_URL = "BUILD_QUEUE_URL"
+CLOSE_TOPIC_ARN = "CLOSE_TOPIC_ARN"
+SLACK_WEBHOOK_PARAMETER = "SLACK_WEBHOOK_PARAMETER"
+NOTIFY_TIMEOUT_SECONDS = "NOTIFY_TIMEOUT_SECONDS"
+ALL_NAMES = (FUNCTIONS, REQUEST_TOPIC_ARN, BRANCH_FILTER, BUILDER_INSTANCE_ID, BUILDER_TAG, BUILD_QUEUE_URL,
+             CLOSE_TOPIC_ARN, SLACK_WEBHOOK_PARAMETER, NOTIFY_TIMEOUT_SECONDS)
+
+DEFAULT_BUILDER_TAG = "pushdeploy:role=builder"
+DEFAULT_NOTIFY_TIMEOUT = 5.0
+FUNCTION_SETS = {"source": frozenset({"source"}), "pipeline": frozenset({"pipeline"}),
+                 "all": frozenset({"source", "pipeline"})}
+
+_INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
+_QUEUE_URL = re.compile(r"^https?://[^/\s]+/\d{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?$")
+_PARAMETER = re.compile(r"^[A-Za-z0-9_.\-/]{1,2048}$")
+
+
+@dataclass(frozen=True)
+class FunctionSet:
+    """Which handlers app.py registers: the dev stage gets the source side, prod the pipeline."""
+
+    source: bool
+    pipeline: bool
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    request_topic_arn: str
+    branch_filter: BranchFilter
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    request_topic_arn: str
+    close_topic_arn: str
+    builder_instance_id: str
+    builder_tag: tuple[str, str]
+    build_queue_url: str
+    slack_webhook_parameter: str
+    notify_timeout_seconds: float
+    region: Optional[str]
+
+
+class _Reader:
+    """Collects problems instead of stopping at the first one."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.missing: list[str] = []
+        self.invalid: list[str] = []
+
+    def required(self, name: str) -> str:
+        value = self.env.get(name, "").strip()
+        if not value:
+            self.missing.append(name)
+        return value
+
+    def check(self, name: str, value: str, ok: bool, expected: str) -> None:
+        if value and not ok:
+            self.invalid.append(f"{name}: {expected}, got {value!r}")
+
+    def topic_arn(self, name: str) -> str:
+        value = self.required(name)
+        if value:
+            try:
+                parse_arn(value, "sns")
+            except ArnError as exc:
+                self.invalid.append(f"{name}: {exc}")
+        return value
+
+    def done(self) -> None:
+        problems = []
+        if self.missing:
+            problems.append("missing " + ", ".join(self.missing))
+        problems.extend("invalid " + text for text in self.invalid)
+        if problems:
+            raise SettingsError(problems)
+
+
+def function_set(env: Mapping[str, str]) -> FunctionSet:
+    """Read PUSHDEPLOY_FUNCTIONS at import: it decides which functions exist in the stage."""
+    value = env.get(FUNCTIONS, "").strip()
+    if value not in FUNCTION_SETS:
+        problem = f"missing {FUNCTIONS}" if not value else f"invalid {FUNCTIONS}: {value!r}"
+        raise SettingsError([f"{problem} (expected one of {', '.join(FUNCTION_SETS)})"])
+    chosen = FUNCTION_SETS[value]
+    return FunctionSet(source="source" in chosen, pipeline="pipeline" in chosen)
+
+
+def registration_topics(env: Mapping[str, str]) -> tuple[str, str]:
+    """(request topic ARN, close topic ARN): needed at import for on_sns_message."""
+    reader = _Reader(env)
+    request, close = reader.topic_arn(REQUEST_TOPIC_ARN), reader.topic_arn(CLOSE_TOPIC_ARN)
+    reader.done()
+    return request, close
+
+
+def load_source(env: Mapping[str, str]) -> SourceSettings:
+    reader = _Reader(env)
+    topic = reader.topic_arn(REQUEST_TOPIC_ARN)
+    raw_filter = reader.required(BRANCH_FILTER)
+    branch_filter = BranchFilter({})
+    if raw_filter:
+        try:
+            branch_filter = BranchFilter.parse(raw_filter)
+        except BranchFilterError as exc:
+            reader.invalid.append(f"{BRANCH_FILTER}: {exc}")
+    reader.done()
+    return SourceSettings(topic, branch_filter)
+
+
+def load_pipeline(env: Mapping[str, str]) -> PipelineSettings:
+    reader = _Reader(env)
+    request_topic, close_topic = reader.topic_arn(REQUEST_TOPIC_ARN), reader.topic_arn(CLOSE_TOPIC_ARN)
+    instance_id = reader.required(BUILDER_INSTANCE_ID)
+    reader.check(BUILDER_INSTANCE_ID, instance_id, bool(_INSTANCE_ID.match(instance_id)), "expected i-<hex>")
+    tag_text = env.get(BUILDER_TAG, "").strip() or DEFAULT_BUILDER_TAG
+    tag_key, sep, tag_value = tag_text.partition("=")
+    reader.check(BUILDER_TAG, tag_text, bool(sep and tag_key.strip() and tag_value.strip()), "expected key=value")
+    queue_url = reader.required(BUILD_QUEUE_URL)
+    reader.check(BUILD_QUEUE_URL, queue_url, bool(_QUEUE_URL.match(queue_url)),
+                 "expected https://sqs.<region>.amazonaws.com/<account>/<name>")
+    parameter = reader.required(SLACK_WEBHOOK_PARAMETER)
+    reader.check(SLACK_WEBHOOK_PARAMETER, parameter, bool(_PARAMETER.match(parameter)), "expected an SSM name")
+    timeout = _timeout(reader, env.get(NOTIFY_TIMEOUT_SECONDS, "").strip())
+    reader.done()
+    return PipelineSettings(
+        request_topic_arn=request_topic, close_topic_arn=close_topic, builder_instance_id=instance_id,
+        builder_tag=(tag_key.strip(), tag_value.strip()), build_queue_url=queue_url,
+        slack_webhook_parameter=parameter, notify_timeout_seconds=timeout,
+        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+    )
+
+
+def _timeout(reader: _Reader, text: str) -> float:
+    if not text:
+        return DEFAULT_NOTIFY_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    reader.check(NOTIFY_TIMEOUT_SECONDS, text, 0 < value <= 60, "expected seconds between 0 and 60")
+    return value if 0 < value <= 60 else DEFAULT_NOTIFY_TIMEOUT

@@ -1,0 +1,101 @@
+"""A build result as a Slack Block Kit message: what happened, to which commit, image and revision.
+
+The seed's notification said "Server is updated" whether the build worked or not; this one
+leads with the outcome and carries everything a person needs to act on it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from chalicelib import console_links
+from chalicelib.arns import ArnError, parse_task_definition
+from chalicelib.contracts import BuildResult
+
+STYLE = {
+    "succeeded": (":white_check_mark:", "Deployed"),
+    "failed": (":x:", "Build failed"),
+    "rolled_back": (":leftwards_arrow_with_hook:", "Rolled back"),
+    "skipped": (":fast_forward:", "Nothing to deploy"),
+}
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn control characters, so a commit subject cannot inject links or mentions."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _md(text: str) -> dict[str, str]:
+    return {"type": "mrkdwn", "text": text}
+
+
+def _revision(arn: Optional[str]) -> str:
+    if not arn:
+        return "-"
+    try:
+        return str(parse_task_definition(arn))
+    except ArnError:
+        return arn
+
+
+def commit_text(result: BuildResult) -> str:
+    sha = result.commit or (result.commits[0].sha if result.commits else None)
+    if not sha:
+        return "-"
+    info = next((c for c in result.commits if c.sha == sha), None)
+    text = f"`{sha[:7]}`"
+    if info and info.subject:
+        text += f" {escape(info.subject)}"
+    if info and info.author:
+        text += f" ({escape(info.author)})"
+    if len(result.commits) > 1:
+        text += f" +{len(result.commits) - 1} more"
+    return text
+
+
+def duration_text(seconds: Optional[float]) -> str:
+    if seconds is None or seconds < 0:
+        return "-"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+def _services_text(result: BuildResult) -> str:
+    if not result.services:
+        return "-"
+    return "\n".join(
+        f"{escape(s.service)}: {_revision(s.new_task_definition)} (was {_revision(s.previous_task_definition)})"
+        for s in result.services)
+
+
+def _links(result: BuildResult, region: Optional[str]) -> list[str]:
+    links = []
+    if result.commit and (url := console_links.commit_url(result.repository, result.commit, region)):
+        links.append(f"<{url}|Commit>")
+    for service in result.services:
+        if url := console_links.service_url(service, region):
+            links.append(f"<{url}|ECS {escape(service.service)}>")
+    if result.log and (url := console_links.log_url(result.log, region)):
+        links.append(f"<{url}|Build log>")
+    return links
+
+
+def build_message(result: BuildResult, region: Optional[str]) -> dict[str, Any]:
+    emoji, title = STYLE[result.outcome]
+    image = f"`{escape(result.image.tag)}`" if result.image else "-"
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": f"{emoji} {title}: {result.pipeline}"[:150],
+                                    "emoji": True}},
+        {"type": "section", "fields": [
+            _md(f"*Pipeline*\n{escape(result.pipeline)}"), _md(f"*Outcome*\n{result.outcome}"),
+            _md(f"*Commit*\n{commit_text(result)}"), _md(f"*Image tag*\n{image}"),
+            _md(f"*Task definition*\n{_services_text(result)}"),
+            _md(f"*Duration*\n{duration_text(result.duration_seconds)}"),
+        ]},
+    ]
+    if result.error:
+        blocks.append({"type": "section", "text": _md(f"*Reason*\n```{escape(result.error)}```")})
+    if links := _links(result, region):
+        blocks.append({"type": "context", "elements": [_md(" · ".join(links))]})
+    short = (result.commit or "")[:7]
+    return {"text": f"{emoji} {title}: {result.pipeline} {short}".strip(), "blocks": blocks}

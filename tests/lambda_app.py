@@ -1,0 +1,145 @@
+"""Helpers for the Lambda-side tests: import app.py for a stage, and make the AWS parts in moto.
+
+app.py decides at import which functions exist (as Chalice does when it imports it with the
+stage's variables), so every test imports a fresh copy after setting the environment; the copy
+is dropped from sys.modules again, so no test inherits another's clients or caches.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from chalice.test import Client
+
+from chalicelib import settings
+
+BUILDER_TAG = ("pushdeploy:role", "builder")
+AMI = "ami-12c6146b"
+
+
+def import_app(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> ModuleType:
+    """app.py as Chalice would import it for a stage with exactly these settings."""
+    for name in settings.ALL_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    sys.modules.pop("app", None)
+    try:
+        return importlib.import_module("app")
+    finally:
+        sys.modules.pop("app", None)
+
+
+def chalice_client(module: ModuleType, tmp_path: Path) -> Client:
+    """A Chalice test client that adds no config variables (the project dir has no config)."""
+    empty = tmp_path / "no-chalice-config"
+    empty.mkdir(exist_ok=True)
+    return Client(module.app, stage_name="test", project_dir=str(empty))
+
+
+def sns_event(client: Client, message: str) -> dict[str, Any]:
+    return client.events.generate_sns_event(message=message, subject="pushdeploy")
+
+
+@dataclass
+class PipelineRig:
+    """The production-account resources in moto that the pipeline functions act on."""
+
+    session: boto3.Session
+    request_topic_arn: str
+    close_topic_arn: str
+    queue_url: str
+    instance_id: str
+    parameter: str = "/pushdeploy/slack-webhook-url"
+    clients: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def client(self, service: str) -> Any:
+        """One client per service per rig: building boto3 clients is a slow part of a test's setup."""
+        if service not in self.clients:
+            self.clients[service] = self.session.client(service)
+        return self.clients[service]
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        env = {
+            "PUSHDEPLOY_FUNCTIONS": "pipeline",
+            "REQUEST_TOPIC_ARN": self.request_topic_arn,
+            "CLOSE_TOPIC_ARN": self.close_topic_arn,
+            "BUILDER_INSTANCE_ID": self.instance_id,
+            "BUILDER_TAG": "=".join(BUILDER_TAG),
+            "BUILD_QUEUE_URL": self.queue_url,
+            "SLACK_WEBHOOK_PARAMETER": self.parameter,
+        }
+        env.update(overrides)
+        return env
+
+    def state(self, instance_id: str | None = None) -> str:
+        found = self.client("ec2").describe_instances(InstanceIds=[instance_id or self.instance_id])
+        return found["Reservations"][0]["Instances"][0]["State"]["Name"]
+
+    def stop(self, instance_id: str | None = None) -> None:
+        self.client("ec2").stop_instances(InstanceIds=[instance_id or self.instance_id])
+
+    def new_instance(self, tags: dict[str, str]) -> str:
+        spec = [{"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}] if tags else []
+        return self.client("ec2").run_instances(ImageId=AMI, MinCount=1, MaxCount=1, InstanceType="t3.small",
+                                 TagSpecifications=spec)["Instances"][0]["InstanceId"]
+
+    def put_webhook_url(self, url: str, kind: str = "SecureString") -> None:
+        self.client("ssm").put_parameter(Name=self.parameter, Value=url, Type=kind, Overwrite=True)
+
+
+def make_pipeline_rig(session: boto3.Session) -> PipelineRig:
+    sns, sqs = session.client("sns"), session.client("sqs")
+    rig = PipelineRig(
+        session=session,
+        request_topic_arn=sns.create_topic(Name="pushdeploy-request")["TopicArn"],
+        close_topic_arn=sns.create_topic(Name="pushdeploy-close")["TopicArn"],
+        queue_url=sqs.create_queue(QueueName="pushdeploy-build")["QueueUrl"],
+        instance_id="",
+    )
+    rig.instance_id = rig.new_instance(dict([BUILDER_TAG]))
+    return rig
+
+
+@dataclass
+class SourceRig:
+    """The request topic with a queue subscribed to it, so tests read what was published."""
+
+    session: boto3.Session
+    topic_arn: str
+    queue_url: str
+
+    def env(self, branch_filter: str = '{"sample": ["production"]}', **overrides: str) -> dict[str, str]:
+        env = {"PUSHDEPLOY_FUNCTIONS": "source", "REQUEST_TOPIC_ARN": self.topic_arn, "BRANCH_FILTER": branch_filter}
+        env.update(overrides)
+        return env
+
+    def published(self) -> list[tuple[str, dict[str, str]]]:
+        """Every (message body, message attributes) delivered to the queue so far."""
+        sqs = self.session.client("sqs", region_name=self.topic_arn.split(":")[3])
+        found = []
+        while True:
+            batch = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
+                                        MessageAttributeNames=["All"], WaitTimeSeconds=0).get("Messages", [])
+            if not batch:
+                return found
+            for message in batch:
+                attributes = {k: v["StringValue"] for k, v in message.get("MessageAttributes", {}).items()}
+                found.append((message["Body"], attributes))
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def make_source_rig(session: boto3.Session, region: str = "us-east-1") -> SourceRig:
+    sns, sqs = session.client("sns", region_name=region), session.client("sqs", region_name=region)
+    topic_arn = sns.create_topic(Name="pushdeploy-request")["TopicArn"]
+    queue_url = sqs.create_queue(QueueName="pushdeploy-build")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    return SourceRig(session, topic_arn, queue_url)

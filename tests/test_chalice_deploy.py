@@ -1,0 +1,89 @@
+"""`chalice deploy --stage dev` and `--stage prod`, run as a user runs them, against moto server.
+
+The project is copied to a temporary directory first, so the deploy's state (.chalice/deployed)
+never touches the repository, and the copy's config points at resources made in moto.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chalicelib.push_events import STATE_CHANGE_PATTERN
+from tests.lambda_app import make_pipeline_rig
+
+ROOT = Path(__file__).parent.parent
+CHALICE = Path(sys.executable).parent / "chalice"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    target = tmp_path / "project"
+    target.mkdir()
+    shutil.copy(ROOT / "app.py", target)
+    shutil.copy(ROOT / "requirements.txt", target)
+    shutil.copytree(ROOT / "chalicelib", target / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
+    (target / ".chalice").mkdir()
+    for path in (ROOT / ".chalice").glob("*.json"):
+        shutil.copy(path, target / ".chalice")
+    return target
+
+
+def deploy(project: Path, stage: str, moto_server) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PUSHDEPLOY")}
+    env.update(moto_server.client_env())
+    done = subprocess.run([str(CHALICE), "deploy", "--stage", stage], cwd=project, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"chalice deploy --stage {stage} failed:\n{done.stdout}\n{done.stderr}"
+
+
+def test_dev_and_prod_stages_deploy_their_own_functions(aws, moto_server, project):
+    repo_state_before = sorted(os.listdir(ROOT / ".chalice"))
+    rig = make_pipeline_rig(aws)
+    rig.put_webhook_url("https://hooks.slack.example/services/T/B/x")
+    config_path = project / ".chalice" / "config.json"
+    config = json.loads(config_path.read_text())
+    config["stages"]["dev"]["environment_variables"]["REQUEST_TOPIC_ARN"] = rig.request_topic_arn
+    config["stages"]["prod"]["environment_variables"].update(rig.env())
+    config_path.write_text(json.dumps(config))
+
+    deploy(project, "dev", moto_server)
+    deploy(project, "prod", moto_server)
+
+    lam = aws.client("lambda")
+    functions = {f["FunctionName"]: f for f in lam.list_functions()["Functions"]}
+    assert set(functions) == {"pushdeploy-dev-request", "pushdeploy-dev-request_events",
+                              "pushdeploy-prod-build_start", "pushdeploy-prod-close", "pushdeploy-prod-notify"}
+    for name, function in functions.items():
+        stage = name.split("-")[1]
+        assert function["Environment"]["Variables"] == config["stages"][stage]["environment_variables"]
+
+    def subscribers(topic_arn: str) -> set[str]:
+        subs = aws.client("sns").list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
+        return {s["Endpoint"].split(":")[-1] for s in subs if s["Protocol"] == "lambda"}
+
+    assert subscribers(rig.request_topic_arn) == {"pushdeploy-prod-build_start"}
+    assert subscribers(rig.close_topic_arn) == {"pushdeploy-prod-close", "pushdeploy-prod-notify"}
+
+    events = aws.client("events")
+    [rule] = [r for r in events.list_rules()["Rules"] if "request_events" in r["Name"]]
+    assert json.loads(rule["EventPattern"]) == STATE_CHANGE_PATTERN
+    [target] = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    assert target["Arn"] == functions["pushdeploy-dev-request_events"]["FunctionArn"]
+
+    roles = {functions[n]["Role"].split("/")[-1]: n for n in functions}
+    iam = aws.client("iam")
+    for role, name in roles.items():
+        [policy_name] = iam.list_role_policies(RoleName=role)["PolicyNames"]
+        document = iam.get_role_policy(RoleName=role, PolicyName=policy_name)["PolicyDocument"]
+        stage, function = name.split("-", 2)[1:]
+        expected = json.loads((project / ".chalice" / f"policy-{stage}-{function}.json").read_text())
+        assert document == expected
+    assert sorted(os.listdir(ROOT / ".chalice")) == repo_state_before
+    assert sorted(p.name for p in (project / ".chalice" / "deployed").iterdir()) == ["dev.json", "prod.json"]

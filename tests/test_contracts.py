@@ -1,0 +1,156 @@
+"""The message contracts shared by the Lambda side and the agent (chalicelib/contracts.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chalicelib.contracts import (
+    SCHEMA_VERSION,
+    BuildRequest,
+    BuildResult,
+    CommitInfo,
+    ContractError,
+    EndOfRun,
+    ImageInfo,
+    LogLocation,
+    ServiceDeployment,
+    close_message_attributes,
+    parse_build_request,
+    parse_close_message,
+    pipeline_id,
+    unwrap_sns_envelope,
+    utc_now,
+)
+from tests.conftest import load_event
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+def a_request(**changes) -> BuildRequest:
+    fields = dict(repository="sample", branch="production", commit=SHA, source="codecommit-trigger",
+                  event_id="evt-1", requested_at="2026-11-26T10:00:00.000000Z", pushed_by="arn:aws:iam::1:user/a")
+    fields.update(changes)
+    return BuildRequest(**fields)
+
+
+def a_result(**changes) -> BuildResult:
+    fields = dict(
+        pipeline="sample/production", repository="sample", branch="production", outcome="succeeded", commit=SHA,
+        started_at="2026-11-26T10:00:00Z", finished_at="2026-11-26T10:01:30Z", commits=(CommitInfo(SHA, "s", "a"),),
+        image=ImageInfo("reg/production/sample:t1", "t1", "sha256:" + "e" * 64),
+        services=(ServiceDeployment("c", "web", "arn:aws:ecs:r:1:task-definition/f:1",
+                                    "arn:aws:ecs:r:1:task-definition/f:2"),),
+        error=None, log=LogLocation("/pushdeploy/builds", "stream", "ap-northeast-1"), builder_instance_id="i-0abc")
+    fields.update(changes)
+    return BuildResult(**fields)
+
+
+def mutate(text: str, **changes) -> str:
+    data = json.loads(text)
+    for key, value in changes.items():
+        if value is ...:
+            data.pop(key)
+        else:
+            data[key] = value
+    return json.dumps(data)
+
+
+def test_build_request_round_trip_and_pipeline_key():
+    request = a_request()
+    assert parse_build_request(request.to_json()) == request
+    assert request.pipeline == pipeline_id("sample", "production") == "sample/production"
+    assert request.message_attributes()["branch"] == {"DataType": "String", "StringValue": "production"}
+    assert json.loads(request.to_json())["version"] == SCHEMA_VERSION
+
+
+def test_build_result_and_end_of_run_round_trip():
+    result = a_result()
+    assert parse_close_message(result.to_json()) == result
+    assert result.duration_seconds == 90
+    end = EndOfRun("i-0abc", utc_now(), "queue empty")
+    assert parse_close_message(end.to_json()) == end
+    assert close_message_attributes(result)["outcome"]["StringValue"] == "succeeded"
+    assert close_message_attributes(end)["type"]["StringValue"] == "pushdeploy.end_of_run"
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"repository": ...}, "repository"),
+    ({"branch": ""}, "branch"),
+    ({"commit": "5e493c6f3067653f3d04eca608b4901eb227078"}, "commit"),
+    ({"commit": SHA.upper()}, "commit"),
+    ({"source": "webhook"}, "source"),
+    ({"event_id": 7}, "event_id"),
+    ({"requested_at": "yesterday"}, "requested_at"),
+    ({"pushed_by": ["a"]}, "pushed_by"),
+    ({"type": "pushdeploy.build_result"}, "type"),
+    ({"version": "1"}, "version"),
+    ({"version": SCHEMA_VERSION + 1}, "version"),
+])
+def test_malformed_build_request_names_the_field(changes, field):
+    with pytest.raises(ContractError) as caught:
+        parse_build_request(mutate(a_request().to_json(), **changes))
+    assert caught.value.field == field
+    assert str(caught.value).startswith(f"{field}: ")
+
+
+def test_newer_version_is_refused_with_both_versions_named():
+    with pytest.raises(ContractError, match=f"version {SCHEMA_VERSION + 1} is newer than this code understands"):
+        parse_close_message(mutate(a_result().to_json(), version=SCHEMA_VERSION + 1))
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"outcome": "deployed"}, "outcome"),
+    ({"pipeline": ...}, "pipeline"),
+    ({"started_at": "10:00"}, "started_at"),
+    ({"commits": [{"sha": "abc"}]}, "commits[0].sha"),
+    ({"commits": "abc"}, "commits"),
+    ({"image": {"reference": "r"}}, "image.tag"),
+    ({"services": [{"cluster": "c"}]}, "services[0].service"),
+    ({"log": {"group": "g", "stream": 3}}, "log.stream"),
+    ({"error": 42}, "error"),
+])
+def test_malformed_build_result_names_the_field(changes, field):
+    with pytest.raises(ContractError) as caught:
+        parse_close_message(mutate(a_result().to_json(), **changes))
+    assert caught.value.field == field
+
+
+@pytest.mark.parametrize("text, field", [
+    ("", "(message)"),
+    ("[1, 2]", "type"),
+    ('{"type": "pushdeploy.build_request", "version": 1}', "type"),
+    ('{"type": "pushdeploy.end_of_run", "version": 1}', "sent_at"),
+])
+def test_malformed_close_message_names_the_field(text, field):
+    with pytest.raises(ContractError) as caught:
+        parse_close_message(text)
+    assert caught.value.field == field
+
+
+def test_legacy_build_and_stop_are_understood():
+    legacy = parse_build_request(" build\n", event_id="msg-1")
+    assert (legacy.is_legacy, legacy.pipeline, legacy.event_id) == (True, None, "msg-1")
+    assert legacy.message_attributes() == {"type": {"DataType": "String", "StringValue": "pushdeploy.build_request"}}
+    stop = parse_close_message("stop")
+    assert isinstance(stop, EndOfRun) and stop.builder_instance_id is None
+
+
+def test_long_error_is_truncated_not_refused():
+    result = a_result(outcome="failed", error="x" * 5000)
+    assert len(result.error) == 1000 and result.error.endswith("...")
+    assert parse_close_message(result.to_json()).error == result.error
+
+
+def test_sns_envelope_from_the_build_queue_is_unwrapped():
+    body = load_event("04b_sqs_event_with_sns_envelope.powertools.json")["Records"][0]["body"]
+    assert json.loads(unwrap_sns_envelope(body)) == {"message": "hello world", "username": "lessa"}
+
+
+def test_raw_delivery_body_is_returned_as_is():
+    text = a_request().to_json()
+    assert unwrap_sns_envelope(text) == text
+    assert unwrap_sns_envelope("build") == "build"
+    envelope = json.dumps({"Type": "Notification", "Message": text})
+    assert parse_build_request(unwrap_sns_envelope(envelope)) == a_request()

@@ -1,0 +1,116 @@
+"""Stage settings: which functions a stage registers, and one clear error for everything missing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from chalicelib import settings
+from chalicelib.branch_filter import BranchFilter
+from chalicelib.errors import SettingsError
+from tests.lambda_app import import_app
+
+CONFIG = json.loads((Path(__file__).parent.parent / ".chalice" / "config.json").read_text())
+
+
+def stage_env(stage: str) -> dict[str, str]:
+    return dict(CONFIG["stages"][stage]["environment_variables"])
+
+
+def registered(module) -> set[str]:
+    return set(module.app.handler_map)
+
+
+def test_dev_stage_registers_only_the_request_functions(monkeypatch):
+    assert registered(import_app(monkeypatch, stage_env("dev"))) == {"request", "request_events"}
+
+
+def test_prod_stage_registers_only_the_pipeline_functions(monkeypatch):
+    module = import_app(monkeypatch, stage_env("prod"))
+    assert registered(module) == {"build_start", "close", "notify"}
+    topics = {s.name: s.topic for s in module.app.event_sources if hasattr(s, "topic")}
+    env = stage_env("prod")
+    assert topics == {"build_start": env["REQUEST_TOPIC_ARN"], "close": env["CLOSE_TOPIC_ARN"],
+                      "notify": env["CLOSE_TOPIC_ARN"]}
+
+
+def test_all_registers_both_sides_for_one_account(monkeypatch):
+    env = stage_env("prod") | stage_env("dev") | {"PUSHDEPLOY_FUNCTIONS": "all"}
+    assert registered(import_app(monkeypatch, env)) == {"request", "request_events", "build_start", "close", "notify"}
+
+
+def test_import_reads_no_pipeline_setting_beyond_the_topics(monkeypatch):
+    """Settings other than the topic ARNs are read at first invocation, not at import."""
+    env = {"PUSHDEPLOY_FUNCTIONS": "pipeline", "REQUEST_TOPIC_ARN": stage_env("prod")["REQUEST_TOPIC_ARN"],
+           "CLOSE_TOPIC_ARN": stage_env("prod")["CLOSE_TOPIC_ARN"]}
+    assert registered(import_app(monkeypatch, env)) == {"build_start", "close", "notify"}
+
+
+@pytest.mark.parametrize("value, problem", [
+    ("", "missing PUSHDEPLOY_FUNCTIONS"),
+    ("production", "invalid PUSHDEPLOY_FUNCTIONS: 'production'"),
+])
+def test_import_without_a_valid_function_set_says_so(monkeypatch, value, problem):
+    with pytest.raises(SettingsError, match=problem + r" \(expected one of source, pipeline, all\)"):
+        import_app(monkeypatch, {"PUSHDEPLOY_FUNCTIONS": value})
+
+
+def test_pipeline_import_without_topics_lists_both(monkeypatch):
+    with pytest.raises(SettingsError, match="missing REQUEST_TOPIC_ARN, CLOSE_TOPIC_ARN"):
+        import_app(monkeypatch, {"PUSHDEPLOY_FUNCTIONS": "pipeline"})
+
+
+def test_every_missing_pipeline_setting_is_listed_at_once():
+    with pytest.raises(SettingsError) as caught:
+        settings.load_pipeline({})
+    assert str(caught.value).startswith(
+        "pushdeploy settings: missing REQUEST_TOPIC_ARN, CLOSE_TOPIC_ARN, BUILDER_INSTANCE_ID, BUILD_QUEUE_URL, "
+        "SLACK_WEBHOOK_PARAMETER (set them in .chalice/config.json stages.<stage>.environment_variables)")
+
+
+def test_invalid_values_name_the_setting_and_value():
+    env = stage_env("prod") | {"CLOSE_TOPIC_ARN": "arn:aws:sqs:us-east-1:123456789012:close",
+                               "BUILDER_INSTANCE_ID": "builder-1", "BUILD_QUEUE_URL": "pushdeploy-build",
+                               "NOTIFY_TIMEOUT_SECONDS": "soon"}
+    with pytest.raises(SettingsError) as caught:
+        settings.load_pipeline(env)
+    assert caught.value.problems == [
+        "invalid CLOSE_TOPIC_ARN: expected an sns ARN, got 'arn:aws:sqs:us-east-1:123456789012:close'",
+        "invalid BUILDER_INSTANCE_ID: expected i-<hex>, got 'builder-1'",
+        "invalid BUILD_QUEUE_URL: expected https://sqs.<region>.amazonaws.com/<account>/<name>, got 'pushdeploy-build'",
+        "invalid NOTIFY_TIMEOUT_SECONDS: expected seconds between 0 and 60, got 'soon'",
+    ]
+
+
+def test_defaults_for_optional_settings():
+    env = stage_env("prod")
+    del env["BUILDER_TAG"], env["NOTIFY_TIMEOUT_SECONDS"]
+    loaded = settings.load_pipeline(env)
+    assert (loaded.builder_tag, loaded.notify_timeout_seconds) == (("pushdeploy:role", "builder"), 5.0)
+
+
+def test_source_settings_from_the_dev_stage():
+    loaded = settings.load_source(stage_env("dev"))
+    assert loaded.branch_filter.matches("sample", "production")
+    assert not loaded.branch_filter.matches("sample", "main")
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("", "missing BRANCH_FILTER"),
+    ("{sample", "invalid BRANCH_FILTER: not JSON"),
+    ("[]", "invalid BRANCH_FILTER: expected a non-empty JSON object"),
+    ('{"sample": []}', "invalid BRANCH_FILTER: 'sample': expected a non-empty list of branch patterns"),
+])
+def test_branch_filter_problems(text, problem):
+    with pytest.raises(SettingsError, match=problem.replace("[", r"\[")):
+        settings.load_source(stage_env("dev") | {"BRANCH_FILTER": text})
+
+
+def test_branch_filter_globs_and_any_repository():
+    branch_filter = BranchFilter.parse('{"sample": ["production", "release/*"], "*": ["main"]}')
+    assert branch_filter.matches("sample", "release/2026-11")
+    assert branch_filter.matches("billing", "main")
+    assert not branch_filter.matches("billing", "production")
+    assert not branch_filter.matches("sample", "Production")
