@@ -1,0 +1,64 @@
+"""The one place the agent builds boto3 clients, from the configured region.
+
+Nothing is created at import time; tests point every client at moto server through the
+standard AWS_ENDPOINT_URL variable, so production code has no test switches.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mypy_boto3_ecr import ECRClient
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+else:
+    ECRClient = ECSClient = CloudWatchLogsClient = SNSClient = SQSClient = Any
+
+_RETRIES = BotoConfig(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, read_timeout=60)
+
+
+@dataclass(frozen=True)
+class Clients:
+    sqs: SQSClient
+    sns: SNSClient
+    ecr: ECRClient
+    ecs: ECSClient
+    logs: CloudWatchLogsClient
+
+
+def make_clients(region: str) -> Clients:
+    session = boto3.session.Session(region_name=region)
+
+    def client(name: str) -> Any:
+        return session.client(name, config=_RETRIES)
+
+    return Clients(sqs=client("sqs"), sns=client("sns"), ecr=client("ecr"), ecs=client("ecs"), logs=client("logs"))
+
+
+IMDS_URL = "http://169.254.169.254"
+
+
+def instance_id_from_imds(base_url: str = IMDS_URL, timeout: float = 2.0) -> str | None:
+    """This instance's id via IMDSv2 (token first), or None off EC2: EndOfRun then means
+    "the configured builder", which the close Lambda knows. A short timeout keeps a laptop run fast."""
+    try:
+        token_req = urllib.request.Request(f"{base_url}/latest/api/token", method="PUT",
+                                           headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"})
+        with urllib.request.urlopen(token_req, timeout=timeout) as resp:
+            token = resp.read().decode()
+        id_req = urllib.request.Request(f"{base_url}/latest/meta-data/instance-id",
+                                        headers={"X-aws-ec2-metadata-token": token})
+        with urllib.request.urlopen(id_req, timeout=timeout) as resp:
+            value = resp.read().decode().strip()
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+    return value or None

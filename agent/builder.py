@@ -1,0 +1,206 @@
+"""One pipeline's build: source -> image -> deploy -> result.
+
+Every path ends in a BuildResult, including an unexpected exception, because the result is what
+lets the queue delete the request and tells the team what happened; the seed reported "updated"
+whether or not anything was. The full log goes to the build's CloudWatch Logs stream.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from agent import AgentError
+from agent.aws import Clients
+from agent.buildlog import BuildLog, stream_name
+from agent.config import Config, Pipeline
+from agent.deploy import DeployTarget, current_images, deploy_image
+from agent.ecs import DeployError
+from agent.image import Docker, ecr_login, image_tag
+from agent.imageref import parse_image
+from agent.progress import Progress
+from agent.source import GitSource, SourceInfo
+from chalicelib.contracts import BuildResult, ImageInfo, ServiceDeployment, utc_now
+
+
+@dataclass
+class BuildContext:
+    """What every build needs; built once per command by the CLI, or by tests with real parts."""
+
+    config: Config
+    clients: Clients
+    progress: Progress
+    docker_env: dict[str, str] | None = None
+    instance_id: str | None = None
+
+
+@dataclass
+class _State:
+    """What a build has learnt so far, so a failure still reports commit and image."""
+
+    pipeline: Pipeline
+    started_at: str = field(default_factory=utc_now)
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    source: SourceInfo | None = None
+    tag: str | None = None
+    image: ImageInfo | None = None
+    services: tuple[ServiceDeployment, ...] = ()
+    outcome: str = "failed"
+    error: str | None = None
+
+
+def targets_of(pipeline: Pipeline) -> list[DeployTarget]:
+    return [DeployTarget(t.cluster, t.services, t.containers) for t in pipeline.deploy]
+
+
+def build_pipeline(ctx: BuildContext, pipeline: Pipeline, *, commit: str | None = None,
+                   dry_run: bool = False) -> BuildResult:
+    """Build (and unless ``dry_run``, push and deploy) one pipeline; never raises an Exception."""
+    progress = ctx.progress
+    log = BuildLog(ctx.clients.logs, ctx.config.agent.log_group, ctx.config.agent.region, warn=progress.line)
+    progress.sinks.append(log.write)
+    progress.detail_sinks.append(log.write)
+    state = _State(pipeline)
+    progress.line(f"build {pipeline.id} started" + (f" at commit {commit}" if commit else "")
+                  + (" (dry run)" if dry_run else ""))
+    try:
+        _build(ctx, state, log, commit, dry_run)
+    except (AgentError, DeployError) as exc:
+        state.outcome, state.error = "failed", str(exc)
+    except Exception as exc:  # noqa: BLE001 - an unexpected error must still produce a result
+        state.outcome, state.error = "failed", f"unexpected {type(exc).__name__}: {exc}"
+    finally:
+        progress.line(f"build {pipeline.id} {state.outcome}" + (f": {state.error}" if state.error else ""))
+        progress.sinks.remove(log.write)
+        progress.detail_sinks.remove(log.write)
+        if log.stream is None:
+            log.open(stream_name(pipeline.repository, pipeline.branch, state.tag or _no_commit_tag(state)))
+        log.flush()
+    return _result(ctx, state, log)
+
+
+def _no_commit_tag(state: _State) -> str:
+    return f"{state.started:%Y%m%d%H%M%S}-nocommit"
+
+
+def _build(ctx: BuildContext, state: _State, log: BuildLog, commit: str | None, dry_run: bool) -> None:
+    pipeline = state.pipeline
+    source = GitSource(ctx.config.agent.cache_dir, pipeline.id, pipeline.source_url, pipeline.branch)
+    info = _fetch(ctx, state, source, commit)
+    log.open(stream_name(pipeline.repository, pipeline.branch, state.tag or ""))
+    docker = Docker(ctx.docker_env, detail=ctx.progress.detail)
+    with ctx.progress.step("login", pipeline=pipeline.id) as ids:
+        registry = ids["registry"] = ecr_login(ctx.clients.ecr, docker, pipeline.registry)
+    name = f"{registry}/{pipeline.image_repository}"
+    deployed = _deployed_image_ids(ctx, pipeline, docker, name)
+    image_id = _build_image(ctx, state, docker, name)
+    if deployed and set(deployed.values()) == {image_id}:
+        _skip(ctx, state, deployed, image_id)
+        if not dry_run:
+            source.mark_deployed(info.sha)
+    elif dry_run:
+        _dry_run_deploy(ctx, state)
+    else:
+        _push(ctx, state, docker, name)
+        _deploy(ctx, state, source)
+
+
+def _fetch(ctx: BuildContext, state: _State, source: GitSource, commit: str | None) -> SourceInfo:
+    with ctx.progress.step("source", pipeline=state.pipeline.id) as ids:
+        info = state.source = source.fetch(commit)
+        ids.update(commit=info.short_sha, subject=repr(info.subject), new_commits=len(info.commits))
+    state.tag = image_tag(info.sha, state.started)
+    return info
+
+
+def _build_image(ctx: BuildContext, state: _State, docker: Docker, name: str) -> str:
+    pipeline, tag = state.pipeline, state.tag or ""
+    assert state.source is not None
+    with ctx.progress.step("build", pipeline=pipeline.id, commit=state.source.short_sha) as ids:
+        context = state.source.workdir / pipeline.context
+        image_id = docker.build(context, context / pipeline.dockerfile, [f"{name}:{tag}", f"{name}:latest"],
+                                pipeline.build_args, pipeline.target)
+        ids.update(image=f"{name}:{tag}", id=image_id[:19])
+    state.image = ImageInfo(reference=f"{name}:{tag}", tag=tag)
+    return image_id
+
+
+def _skip(ctx: BuildContext, state: _State, deployed: dict[str, str | None], image_id: str) -> None:
+    """The seed's rule: an image identical to the running one is neither pushed nor deployed."""
+    running = next(iter(deployed))
+    ref = parse_image(running)
+    ctx.progress.line(f"skip {state.pipeline.id}: image {image_id[:19]} is already deployed as {', '.join(deployed)}")
+    state.outcome = "skipped"
+    state.image = ImageInfo(reference=running, tag=ref.tag or "latest", digest=ref.digest)
+
+
+def _deployed_image_ids(ctx: BuildContext, pipeline: Pipeline, docker: Docker, name: str) -> dict[str, str | None]:
+    """Local image IDs of what the targets run now, read BEFORE the build re-tags ``latest``.
+
+    An image this engine does not have counts as different (None): a needless deploy is
+    harmless, a wrong skip would lose one. Without deploy targets, ``latest`` is compared.
+    """
+    with ctx.progress.step("deployed", pipeline=pipeline.id) as ids:
+        targets = targets_of(pipeline)
+        refs = current_images(ctx.clients.ecs, targets, pipeline.image_repository) if targets else [f"{name}:latest"]
+        found = {ref: docker.image_id(ref) for ref in refs}
+        ids["images"] = ",".join(refs) or "none"
+    return found
+
+
+def _push(ctx: BuildContext, state: _State, docker: Docker, name: str) -> None:
+    assert state.tag is not None
+    with ctx.progress.step("push", image=f"{name}:{state.tag}") as ids:
+        docker.push(f"{name}:{state.tag}")
+        docker.push(f"{name}:latest")
+        digest = docker.repo_digest(f"{name}:{state.tag}", name)
+        ids["digest"] = digest
+    state.image = ImageInfo(reference=f"{name}:{state.tag}", tag=state.tag, digest=digest)
+
+
+def _deploy(ctx: BuildContext, state: _State, source: GitSource) -> None:
+    pipeline = state.pipeline
+    assert state.image is not None and state.source is not None
+    targets = targets_of(pipeline)
+    if not targets:
+        ctx.progress.line(f"deploy {pipeline.id}: no deploy targets configured, image pushed only")
+        state.outcome = "succeeded"
+        source.mark_deployed(state.source.sha)
+        return
+    with ctx.progress.step("deploy", image=state.image.reference) as ids:
+        report = deploy_image(ctx.clients.ecs, targets, state.image.reference, pipeline.image_repository,
+                              wait_timeout=pipeline.wait_timeout_seconds, keep_revisions=pipeline.keep_revisions,
+                              log=ctx.progress.line, sleep=time.sleep, clock=time.monotonic)
+        ids.update(outcome=report.outcome, revisions=",".join(_short(s.new_task_definition) for s in report.services))
+    state.outcome, state.services, state.error = report.outcome, report.services, report.error
+    if report.outcome == "succeeded":
+        source.mark_deployed(state.source.sha)
+
+
+def _dry_run_deploy(ctx: BuildContext, state: _State) -> None:
+    assert state.image is not None
+    targets = targets_of(state.pipeline)
+    if targets:
+        report = deploy_image(ctx.clients.ecs, targets, state.image.reference, state.pipeline.image_repository,
+                              log=ctx.progress.line, dry_run=True)
+        state.services, state.error = report.services, report.error
+        state.outcome = "succeeded" if report.outcome == "succeeded" else "failed"
+    else:
+        state.outcome = "succeeded"
+    ctx.progress.line(f"dry run: {state.image.reference} built, nothing pushed or deployed")
+
+
+def _short(arn: str | None) -> str:
+    return (arn or "-").rsplit("/", 1)[-1]
+
+
+def _result(ctx: BuildContext, state: _State, log: BuildLog) -> BuildResult:
+    pipeline, source = state.pipeline, state.source
+    return BuildResult(
+        pipeline=pipeline.id, repository=pipeline.repository, branch=pipeline.branch, outcome=state.outcome,
+        commit=source.sha if source else None, started_at=state.started_at, finished_at=utc_now(),
+        commits=source.commits if source else (), image=state.image, services=state.services,
+        error=state.error, log=log.location(), builder_instance_id=ctx.instance_id,
+    )
+

@@ -1,0 +1,132 @@
+"""The docker CLI, called with argument lists and timeouts (never a shell): ECR login, build,
+tag, push, and reading image IDs and pushed digests as JSON.
+
+The builder keeps its Docker data between runs, so layer caching makes an unchanged commit
+rebuild to the same image ID; comparing that ID with what the services run is how the agent
+decides a build has nothing to deploy.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from agent import AgentError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mypy_boto3_ecr import ECRClient
+else:
+    ECRClient = Any
+
+BUILD_TIMEOUT = 3600
+PUSH_TIMEOUT = 1800
+QUICK_TIMEOUT = 120
+
+
+class ImageError(AgentError):
+    """A docker step failed; the message names the step, the image and docker's own reason."""
+
+
+def image_tag(sha: str, now: datetime | None = None) -> str:
+    """``<UTC yyyymmddHHMMSS>-<short sha>``: sorts by time, and names the commit."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    return f"{moment:%Y%m%d%H%M%S}-{sha[:7]}"
+
+
+class Docker:
+    """Runs ``docker`` with the given environment (DOCKER_HOST, DOCKER_CONFIG) and sends its
+    output to ``detail`` (the build log), never to the console."""
+
+    def __init__(self, env: Mapping[str, str] | None = None, detail: Callable[[str], None] = lambda line: None,
+                 binary: str = "docker") -> None:
+        self.env = dict(os.environ, **(env or {}))
+        self.detail = detail
+        self.binary = binary
+
+    def run(self, what: str, *args: str, stdin: str | None = None, timeout: float = QUICK_TIMEOUT,
+            check: bool = True) -> subprocess.CompletedProcess[str]:
+        try:
+            feed = {"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}
+            proc = subprocess.run([self.binary, *args], capture_output=True, text=True, timeout=timeout,
+                                  env=self.env, **feed)
+        except subprocess.TimeoutExpired as exc:
+            raise ImageError(f"{what}: docker {args[0]} timed out after {timeout:.0f}s") from exc
+        except OSError as exc:
+            raise ImageError(f"{what}: cannot run docker: {exc}") from exc
+        for line in (proc.stdout + proc.stderr).splitlines():
+            if line.strip():
+                self.detail(line)
+        if check and proc.returncode != 0:
+            lines = [ln for ln in proc.stderr.splitlines() if ln.strip()] or [f"exit status {proc.returncode}"]
+            raise ImageError(f"{what}: {lines[-1].strip()}")
+        return proc
+
+    def image_id(self, ref: str) -> str | None:
+        """The local image ID of ``ref``, or None when this engine does not have it."""
+        proc = self.run(f"inspect {ref}", "image", "inspect", "--format", "{{json .Id}}", ref, check=False)
+        if proc.returncode != 0:
+            return None
+        return json.loads(proc.stdout)
+
+    def build(self, context: Path, dockerfile: Path, tags: Sequence[str], build_args: Sequence[tuple[str, str]] = (),
+              target: str = "") -> str:
+        """Build and tag; return the image ID (from --iidfile, not from parsing output)."""
+        with tempfile.TemporaryDirectory(prefix="pushdeploy-iid-") as tmp:
+            iidfile = Path(tmp) / "iid"
+            args = ["build", "--file", str(dockerfile), "--iidfile", str(iidfile)]
+            for key, value in build_args:
+                args += ["--build-arg", f"{key}={value}"]
+            if target:
+                args += ["--target", target]
+            for tag in tags:
+                args += ["--tag", tag]
+            self.run(f"build {tags[0] if tags else context}", *args, str(context), timeout=BUILD_TIMEOUT)
+            return iidfile.read_text().strip()
+
+    def push(self, ref: str) -> None:
+        self.run(f"push {ref}", "push", ref, timeout=PUSH_TIMEOUT)
+
+    def repo_digest(self, ref: str, name: str) -> str | None:
+        """The registry digest recorded for ``name`` (``registry/repository``) after a push."""
+        proc = self.run(f"inspect {ref}", "image", "inspect", "--format", "{{json .RepoDigests}}", ref)
+        for entry in json.loads(proc.stdout) or []:
+            repo, _, digest = entry.partition("@")
+            if repo == name and digest:
+                return digest
+        return None
+
+    def login(self, registry: str, username: str, password: str) -> None:
+        """The password travels on stdin only: never in argv (visible in ps) nor in any log."""
+        self.run(f"login to {registry}", "login", "--username", username, "--password-stdin", registry,
+                 stdin=password)
+
+
+def ecr_login(ecr: ECRClient, docker: Docker, registry_override: str = "") -> str:
+    """Log docker in with an ECR token; return the registry host to tag images for.
+
+    With an override (a non-ECR registry such as the local rig's), the same token is presented
+    to the override, so the ECR path runs unchanged.
+    """
+    try:
+        data = ecr.get_authorization_token()["authorizationData"][0]
+    except (BotoCoreError, ClientError, KeyError, IndexError) as exc:
+        raise ImageError(f"ECR get_authorization_token failed: {exc}") from exc
+    try:
+        username, password = base64.b64decode(data["authorizationToken"]).decode().split(":", 1)
+    except (KeyError, ValueError) as exc:
+        raise ImageError("ECR returned an authorization token that is not base64 'user:password'") from exc
+    registry = registry_override or urlparse(data.get("proxyEndpoint", "")).netloc
+    if not registry:
+        raise ImageError("ECR returned no proxyEndpoint and no registry override is set")
+    docker.login(registry, username, password)
+    return registry

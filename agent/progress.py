@@ -1,0 +1,69 @@
+"""Step logger: one line per step, with the time since the command started and the step's own
+duration, plus the identifiers a person needs (pipeline, commit, image, revision).
+
+Step lines go to the console (the journal on the builder) and to every extra sink, such as the
+build's CloudWatch Logs stream; tool output (docker, git) goes only to the detail sinks, so the
+console stays readable while the build log keeps everything.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+Sink = Callable[[str], None]
+
+
+def _stdout(line: str) -> None:
+    print(line, file=sys.stdout, flush=True)
+
+
+class Progress:
+    """``with progress.step("fetch", pipeline=p) as ids: ...; ids["commit"] = sha`` prints one line."""
+
+    def __init__(self, out: Sink = _stdout, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.started = clock()
+        self.sinks: list[Sink] = [out]
+        self.detail_sinks: list[Sink] = []
+        self.after_step: list[Callable[[str], None]] = []
+        self.timings: list[tuple[str, float]] = []  # (step, seconds) of finished steps, for benchmarks
+
+    def elapsed(self) -> float:
+        return self.clock() - self.started
+
+    def line(self, text: str) -> None:
+        """A step-level line: console and every sink."""
+        stamped = f"[{self.elapsed():7.1f}s] {text}"
+        for sink in list(self.sinks):
+            sink(stamped)
+
+    def detail(self, text: str) -> None:
+        """Tool output: build log only."""
+        for sink in list(self.detail_sinks):
+            sink(text)
+
+    @contextmanager
+    def step(self, name: str, **ids: Any) -> Iterator[dict[str, Any]]:
+        """Time a step; the yielded dict takes identifiers learnt during the step."""
+        fields: dict[str, Any] = dict(ids)
+        began = self.clock()
+        try:
+            yield fields
+        except BaseException as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            head = " ".join(filter(None, [f"{name} FAILED ({self.clock() - began:.1f}s)", _ids(fields)]))
+            self.line(f"{head}: {reason}")
+            raise
+        took = self.clock() - began
+        self.timings.append((name, took))
+        self.line(f"{name} ok ({took:.1f}s) {_ids(fields)}".rstrip())
+        for listener in list(self.after_step):
+            listener(name)
+
+
+def _ids(fields: dict[str, Any]) -> str:
+    return " ".join(f"{key}={value}" for key, value in fields.items() if value not in (None, ""))

@@ -1,0 +1,206 @@
+"""The build queue: receive everything, group it by pipeline, and delete a request only after the
+work it asked for has a published result.
+
+The seed deleted every message before building, so a crash lost the request. Here a received
+message stays invisible only while a heartbeat keeps extending it; if the agent dies, the
+heartbeat stops and SQS hands the request to the next run. Messages the agent cannot act on
+(malformed, unknown pipeline) are logged and left alone: SQS counts their receives and moves
+them to the dead-letter queue, and they never hold up the others.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from agent import AgentError
+from chalicelib.contracts import BuildRequest, ContractError, parse_build_request, unwrap_sns_envelope
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mypy_boto3_sqs import SQSClient
+else:
+    SQSClient = Any
+
+_BATCH = 10
+_MAX_PER_DRAIN = 1000
+
+
+class QueueError(AgentError):
+    """The queue could not be read or updated."""
+
+
+@dataclass(frozen=True)
+class QueuedRequest:
+    message_id: str
+    receipt_handle: str
+    request: BuildRequest
+    receive_count: int = 1
+
+
+@dataclass(frozen=True)
+class Rejected:
+    message_id: str
+    reason: str
+
+
+@dataclass
+class Round:
+    """The work one drain found: each pipeline once, with every request it answers.
+
+    A legacy ``build`` request asks for every pipeline, so it is done (deletable) only when
+    each pipeline of the round has published its result.
+    """
+
+    order: list[str] = field(default_factory=list)
+    requests: dict[str, list[QueuedRequest]] = field(default_factory=dict)
+    rejected: list[Rejected] = field(default_factory=list)
+    _pending: dict[str, set[str]] = field(default_factory=dict)
+    _by_id: dict[str, QueuedRequest] = field(default_factory=dict)
+
+    def add(self, item: QueuedRequest, pipelines: Sequence[str]) -> None:
+        self._by_id[item.message_id] = item
+        self._pending.setdefault(item.message_id, set()).update(pipelines)
+        for pid in pipelines:
+            if pid not in self.requests:
+                self.order.append(pid)
+                self.requests[pid] = []
+            self.requests[pid] = [r for r in self.requests[pid] if r.message_id != item.message_id] + [item]
+
+    def held(self) -> list[QueuedRequest]:
+        return [self._by_id[mid] for mid, pending in self._pending.items() if pending]
+
+    def done(self, pid: str) -> list[QueuedRequest]:
+        """Mark one pipeline's result published; return the messages that now have nothing pending."""
+        finished = []
+        for mid, pending in self._pending.items():
+            if pid in pending:
+                pending.discard(pid)
+                if not pending:
+                    finished.append(self._by_id[mid])
+        return finished
+
+    def __bool__(self) -> bool:
+        return bool(self.order)
+
+
+def plan_round(messages: Iterable[dict[str, Any]], pipelines: Sequence[str], log: Callable[[str], None]) -> Round:
+    """Group raw SQS messages by pipeline; log and set aside what cannot be acted on."""
+    work = Round()
+    for message in messages:
+        mid = message.get("MessageId", "?")
+        try:
+            request = parse_build_request(unwrap_sns_envelope(message.get("Body", "")), event_id=mid)
+        except ContractError as exc:
+            work.rejected.append(Rejected(mid, f"malformed request: {exc}"))
+            continue
+        if request.pipeline is None:
+            targets = list(pipelines)
+        elif request.pipeline in pipelines:
+            targets = [request.pipeline]
+        else:
+            work.rejected.append(Rejected(mid, f"unknown pipeline {request.pipeline!r} (not in the settings file)"))
+            continue
+        count = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+        work.add(QueuedRequest(mid, message["ReceiptHandle"], request, count), targets)
+    for item in work.rejected:
+        log(f"queue: message {item.message_id} left for the dead-letter queue: {item.reason}")
+    return work
+
+
+class BuildQueue:
+    """SQS calls with the agent's visibility rule; errors name the queue."""
+
+    def __init__(self, sqs: SQSClient, queue_url: str, visibility_timeout: int = 300) -> None:
+        self.sqs = sqs
+        self.url = queue_url
+        self.visibility_timeout = visibility_timeout
+
+    def receive_all(self, wait_seconds: int = 0) -> list[dict[str, Any]]:
+        """Batches of 10 until a receive comes back empty; only the first call may long-poll."""
+        received: list[dict[str, Any]] = []
+        wait = wait_seconds
+        while len(received) < _MAX_PER_DRAIN:
+            batch = self._call("receive", self.sqs.receive_message, QueueUrl=self.url, MaxNumberOfMessages=_BATCH,
+                               WaitTimeSeconds=wait, VisibilityTimeout=self.visibility_timeout,
+                               AttributeNames=["ApproximateReceiveCount"]).get("Messages", [])
+            if not batch:
+                break
+            received.extend(batch)
+            wait = 0
+        return received
+
+    def delete(self, items: Sequence[QueuedRequest]) -> None:
+        for chunk in _chunks(items):
+            entries = [{"Id": str(i), "ReceiptHandle": r.receipt_handle} for i, r in enumerate(chunk)]
+            resp = self._call("delete", self.sqs.delete_message_batch, QueueUrl=self.url, Entries=entries)
+            _raise_failed("delete", resp, chunk)
+
+    def set_visibility(self, items: Sequence[QueuedRequest], seconds: int) -> None:
+        for chunk in _chunks(items):
+            entries = [{"Id": str(i), "ReceiptHandle": r.receipt_handle, "VisibilityTimeout": seconds}
+                       for i, r in enumerate(chunk)]
+            resp = self._call("extend", self.sqs.change_message_visibility_batch, QueueUrl=self.url, Entries=entries)
+            _raise_failed("change visibility of", resp, chunk)
+
+    def _call(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
+        try:
+            return fn(**kwargs)
+        except (BotoCoreError, ClientError) as exc:
+            raise QueueError(f"queue {self.url}: {what} failed: {exc}") from exc
+
+
+def _chunks(items: Sequence[QueuedRequest]) -> Iterable[Sequence[QueuedRequest]]:
+    for start in range(0, len(items), _BATCH):
+        yield items[start:start + _BATCH]
+
+
+def _raise_failed(what: str, resp: dict[str, Any], chunk: Sequence[QueuedRequest]) -> None:
+    failed = resp.get("Failed") or []
+    if failed:
+        ids = ", ".join(f"{chunk[int(f['Id'])].message_id} ({f.get('Code')})" for f in failed)
+        raise QueueError(f"could not {what} messages: {ids}")
+
+
+class Heartbeat:
+    """Keeps the round's held messages invisible while work runs.
+
+    Extends every ``visibility_timeout / 3`` seconds to a full timeout, so two missed beats are
+    tolerated; when the process dies the beats stop and the messages come back by themselves.
+    """
+
+    def __init__(self, queue: BuildQueue, held: Callable[[], list[QueuedRequest]],
+                 log: Callable[[str], None], interval: float | None = None) -> None:
+        self.queue = queue
+        self.held = held
+        self.log = log
+        self.interval = interval if interval is not None else max(1.0, queue.visibility_timeout / 3)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="pushdeploy-heartbeat", daemon=True)
+        self.beats = 0
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=30)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.interval):
+            items = self.held()
+            if not items:
+                continue
+            try:
+                self.queue.set_visibility(items, self.queue.visibility_timeout)
+                self.beats += 1
+            except QueueError as exc:
+                self.log(f"queue: heartbeat failed (messages may be redelivered): {exc}")

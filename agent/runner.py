@@ -1,0 +1,146 @@
+"""The ``run`` loop: drain the queue, build each requested pipeline once per round, publish each
+result, delete what it answered, repeat while requests keep arriving; when the queue has stayed
+empty for the grace period, publish EndOfRun and keep serving the queue until the machine stops.
+
+Replaces the seed's build.sh, which slept 300 s first, deleted requests before building and
+always said "stop". A round's messages stay invisible only through the heartbeat, so a killed
+agent's requests come back; on SIGTERM they are released at once for the next run.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
+
+from agent import AgentError
+from agent.builder import BuildContext, build_pipeline
+from agent.queue import BuildQueue, Heartbeat, QueueError, Round, plan_round
+from agent.results import Publisher, PublishError
+
+MAX_POLL_SECONDS = 20  # SQS long-poll limit
+
+
+class Terminated(BaseException):
+    """Raised in the main thread by SIGTERM: not an Exception, so no build reports it as a failure."""
+
+
+def raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise Terminated(f"signal {signum}")
+
+
+def install_sigterm() -> None:
+    """SIGTERM (systemd stopping the unit) and Ctrl-C end ``run`` gracefully: no EndOfRun, requests released."""
+    signal.signal(signal.SIGTERM, raise_terminated)
+    signal.signal(signal.SIGINT, raise_terminated)
+
+
+@dataclass
+class RunStats:
+    rounds: int = 0
+    builds: int = 0
+    end_of_runs: int = 0
+
+
+class Runner:
+    def __init__(self, ctx: BuildContext, *, clock: Callable[[], float] = time.monotonic,
+                 max_poll_seconds: int = MAX_POLL_SECONDS, stop: threading.Event | None = None) -> None:
+        self.ctx = ctx
+        self.max_poll = max_poll_seconds
+        self.stop = stop or threading.Event()
+        settings = ctx.config.agent
+        self.queue = BuildQueue(ctx.clients.sqs, settings.queue_url, settings.visibility_timeout_seconds)
+        self.publisher = Publisher(ctx.clients.sns, settings.close_topic_arn)
+        self.grace = settings.idle_grace_seconds
+        self.clock = clock
+        self.stats = RunStats()
+        self.log = ctx.progress.line
+
+    def run(self, exit_when_idle: bool = False) -> RunStats:
+        """Serve the queue; return after EndOfRun only with ``exit_when_idle``, or when stopped (SIGTERM,
+        or the ``stop`` event between polls)."""
+        ended = False
+        idle_since = self.clock()
+        try:
+            while not self.stop.is_set():
+                work = self._drain(self._poll_seconds(ended, idle_since))
+                if work:
+                    ended = False
+                    self._round(work)
+                    idle_since = self.clock()
+                elif not ended and self.clock() - idle_since >= self.grace:
+                    self._end_of_run(f"queue empty for {self.grace}s")
+                    ended = True
+                    if exit_when_idle:
+                        return self.stats
+            return self.stats
+        except Terminated:
+            self.log("run: terminated by signal; unfinished requests are left in the queue for the next run")
+            return self.stats
+        except BaseException as exc:
+            if not ended:
+                self._end_of_run(f"agent stopped by an error: {type(exc).__name__}: {exc}"[:300], best_effort=True)
+            raise
+
+    def _poll_seconds(self, ended: bool, idle_since: float) -> int:
+        if ended:
+            return self.max_poll
+        remaining = self.grace - (self.clock() - idle_since)
+        return max(0, min(self.max_poll, math.ceil(remaining)))
+
+    def _drain(self, wait_seconds: int) -> Round:
+        messages = self.queue.receive_all(wait_seconds)
+        work = plan_round(messages, [p.id for p in self.ctx.config.pipelines], self.log)
+        if work:
+            self.stats.rounds += 1
+            self.log(f"round {self.stats.rounds}: {len(messages)} message(s) -> pipelines {', '.join(work.order)}")
+        return work
+
+    def _round(self, work: Round) -> None:
+        with Heartbeat(self.queue, work.held, self.log):
+            try:
+                for pid in work.order:
+                    self._build_one(work, pid)
+            except Terminated:
+                self._release(work)
+                raise
+
+    def _build_one(self, work: Round, pid: str) -> None:
+        requests = work.requests[pid]
+        self.log(f"pipeline {pid}: {len(requests)} request(s): " + ", ".join(r.message_id for r in requests))
+        result = build_pipeline(self.ctx, self.ctx.config.pipeline(pid))
+        self.stats.builds += 1
+        answered = work.done(pid)
+        try:
+            self.publisher.publish(result)
+        except PublishError as exc:
+            self.log(f"result for {pid} not published, its requests stay queued for redelivery: {exc}")
+            return
+        self.log(f"result published: {pid} {result.outcome} commit={(result.commit or '-')[:7]}")
+        try:
+            self.queue.delete(answered)
+        except QueueError as exc:
+            self.log(f"delete after publishing failed (the request will be rebuilt, harmlessly): {exc}")
+
+    def _release(self, work: Round) -> None:
+        """Make the round's unanswered requests visible again at once, for the next run."""
+        held = work.held()
+        try:
+            self.queue.set_visibility(held, 0)
+        except QueueError as exc:
+            self.log(f"run: could not release {len(held)} message(s); they return after the visibility timeout: {exc}")
+
+    def _end_of_run(self, reason: str, best_effort: bool = False) -> None:
+        try:
+            self.publisher.end_of_run(self.ctx.instance_id, reason)
+        except (PublishError, AgentError) as exc:
+            if not best_effort:
+                raise
+            self.log(f"end-of-run could not be published: {exc}")
+            return
+        self.stats.end_of_runs += 1
+        self.log(f"end-of-run published (instance {self.ctx.instance_id or 'configured builder'}): {reason}")

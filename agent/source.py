@@ -1,0 +1,132 @@
+"""The source of one pipeline: a persistent git clone in the cache directory.
+
+Only the pipeline's branch is fetched (the seed pulled a prepared clone in place, which breaks on
+a force-push or a dirty tree); the fetched head is checked out detached and the tree cleaned, so
+the build sees exactly the commit it reports. The last deployed commit is remembered beside the
+clone so the result can list what a deploy brings.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from agent import AgentError
+from chalicelib.contracts import CommitInfo
+
+GIT_TIMEOUT = 600
+MAX_COMMITS = 50
+_SEP = "\x1f"
+
+
+class SourceError(AgentError):
+    """A git step failed; the message names the pipeline, the command and git's own reason."""
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    sha: str
+    author: str
+    subject: str
+    commits: tuple[CommitInfo, ...]  # newest first: since the last deployed commit (or just this one)
+    workdir: Path
+
+    @property
+    def short_sha(self) -> str:
+        return self.sha[:7]
+
+
+def _is_local_path(url: str) -> bool:
+    """A relative local path must not be resolved against the clone's own directory."""
+    return "://" not in url and "::" not in url and os.path.exists(url)
+
+
+class GitSource:
+    def __init__(self, cache_dir: str | os.PathLike[str], pipeline_id: str, url: str, branch: str,
+                 timeout: float = GIT_TIMEOUT) -> None:
+        self.pipeline_id = pipeline_id
+        self.url = os.path.abspath(url) if _is_local_path(url) else url
+        self.branch = branch
+        self.timeout = timeout
+        self.home = Path(cache_dir) / "pipelines" / quote(pipeline_id, safe="")
+        self.workdir = self.home / "repo"
+        self.deployed_file = self.home / "last-deployed"
+
+    def fetch(self, commit: str | None = None) -> SourceInfo:
+        """Fetch the branch and check out its head (or ``commit``, which must be on the fetched branch)."""
+        self._ensure_clone()
+        remote_ref = f"refs/remotes/origin/{self.branch}"
+        self._git("fetch", "--prune", "--no-tags", "origin", f"+refs/heads/{self.branch}:{remote_ref}")
+        head = self._git("rev-parse", "--verify", f"{remote_ref}^{{commit}}")
+        sha = head if commit is None else self._commit_on_branch(commit, head)
+        self._git("checkout", "--force", "--detach", sha)
+        self._git("clean", "-ffdx")
+        author, subject = self._git("log", "-1", f"--format=%an{_SEP}%s", sha).split(_SEP, 1)
+        return SourceInfo(sha, author, subject, self._commits_since_deployed(sha), self.workdir)
+
+    def last_deployed(self) -> str | None:
+        try:
+            text = self.deployed_file.read_text().strip()
+        except FileNotFoundError:
+            return None
+        return text or None
+
+    def mark_deployed(self, sha: str) -> None:
+        tmp = self.deployed_file.with_suffix(".tmp")
+        tmp.write_text(sha + "\n")
+        tmp.replace(self.deployed_file)
+
+    def _ensure_clone(self) -> None:
+        if (self.workdir / ".git").is_dir():
+            if self._git("remote", "get-url", "origin") != self.url:
+                self._git("remote", "set-url", "origin", self.url)
+            return
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._git("init", "--quiet")
+        self._git("remote", "add", "origin", self.url)
+
+    def _commit_on_branch(self, commit: str, head: str) -> str:
+        try:
+            sha = self._git("rev-parse", "--verify", f"{commit}^{{commit}}")
+        except SourceError:
+            raise SourceError(f"{self.pipeline_id}: commit {commit} not found after fetching {self.branch}") from None
+        if sha != head and not self._is_ancestor(sha, head):
+            raise SourceError(f"{self.pipeline_id}: commit {commit} is not on branch {self.branch}")
+        return sha
+
+    def _is_ancestor(self, older: str, newer: str) -> bool:
+        proc = self._run("merge-base", "--is-ancestor", older, newer)
+        return proc.returncode == 0
+
+    def _commits_since_deployed(self, sha: str) -> tuple[CommitInfo, ...]:
+        last = self.last_deployed()
+        known = last is not None and self._run("cat-file", "-e", f"{last}^{{commit}}").returncode == 0
+        if last == sha:
+            return ()
+        spec = [f"{last}..{sha}"] if known else ["-1", sha]
+        out = self._git("log", f"--max-count={MAX_COMMITS}", f"--format=%H{_SEP}%an{_SEP}%s", *spec)
+        commits = []
+        for line in filter(None, out.splitlines()):
+            full, author, subject = line.split(_SEP, 2)
+            commits.append(CommitInfo(sha=full, subject=subject, author=author))
+        return tuple(commits)
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        env = dict(os.environ, GIT_TERMINAL_PROMPT="0", LC_ALL="C")
+        try:
+            return subprocess.run(["git", "-C", str(self.workdir), *args], capture_output=True, text=True,
+                                  timeout=self.timeout, env=env, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired as exc:
+            raise SourceError(f"{self.pipeline_id}: git {args[0]} timed out after {self.timeout:.0f}s") from exc
+        except OSError as exc:
+            raise SourceError(f"{self.pipeline_id}: cannot run git: {exc}") from exc
+
+    def _git(self, *args: str) -> str:
+        proc = self._run(*args)
+        if proc.returncode != 0:
+            reason = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+            raise SourceError(f"{self.pipeline_id}: git {args[0]} failed: {reason}")
+        return proc.stdout.strip()

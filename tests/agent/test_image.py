@@ -1,0 +1,96 @@
+"""The docker CLI steps on the real engine and registry: ECR login through the override, build with
+args and target, tags, push, pushed digest; the ECR password never reaches a log."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from agent.image import Docker, ImageError, ecr_login, image_tag
+
+pytestmark = pytest.mark.docker
+
+MULTI_STAGE = """FROM local/busybox:latest AS base
+ARG environment=dev
+RUN echo "$environment" > /environment
+FROM base AS test
+RUN echo tested > /tested
+FROM base AS release
+RUN echo release > /stage
+"""
+
+
+@pytest.fixture
+def docker(docker_engine, base_image, tmp_path, monkeypatch):
+    config_dir = tmp_path / "docker-config"
+    config_dir.mkdir()
+    lines: list[str] = []
+    return Docker({"DOCKER_HOST": docker_engine.host, "DOCKER_CONFIG": str(config_dir)}, detail=lines.append), lines
+
+
+def test_the_tag_is_utc_time_and_short_sha():
+    moment = datetime(2026, 11, 26, 9, 5, 7, tzinfo=UTC)
+    assert image_tag("0123456789abcdef0123456789abcdef01234567", moment) == "20261126090507-0123456"
+
+
+def test_ecr_login_presents_the_token_to_the_registry_override_without_logging_it(aws, docker, registry, tmp_path):
+    runner, lines = docker
+    ecr = aws.client("ecr")
+    token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    password = base64.b64decode(token).decode().split(":", 1)[1]
+
+    assert ecr_login(ecr, runner, registry.address) == registry.address
+
+    auths = json.loads((tmp_path / "docker-config" / "config.json").read_text())["auths"]
+    assert registry.address in auths
+    assert any("Login Succeeded" in line for line in lines)
+    assert not any(password in line for line in lines)
+
+
+def test_without_an_override_the_registry_is_ecrs_endpoint(aws, docker):
+    runner, _ = docker
+    with pytest.raises(ImageError, match=r"login to [0-9]{12}\.dkr\.ecr\.us-east-1\.amazonaws\.com"):
+        ecr_login(aws.client("ecr"), runner, "")  # moto's endpoint is not a registry: docker says so
+
+
+def test_build_uses_args_and_target_tags_and_returns_the_image_id(docker, tmp_path, docker_engine):
+    runner, lines = docker
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx" / "build.Dockerfile").write_text(MULTI_STAGE)
+
+    context = tmp_path / "ctx"
+    image_id = runner.build(context, context / "build.Dockerfile", ["imgtest/app:one", "imgtest/app:latest"],
+                            [("environment", "production")], target="test")
+
+    assert image_id.startswith("sha256:")
+    assert runner.image_id("imgtest/app:one") == image_id == runner.image_id("imgtest/app:latest")
+    out = docker_engine.docker("run", "--rm", "--network", "none", "imgtest/app:one", "cat", "/environment", "/tested")
+    assert out.stdout.decode() == "production\ntested\n"
+    assert any("Step" in line for line in lines)
+
+
+def test_an_unknown_image_has_no_id(docker):
+    runner, _ = docker
+    assert runner.image_id("imgtest/never-built:1") is None
+
+
+def test_push_records_the_registry_digest(docker, registry, base_image):
+    runner, _ = docker
+    name = f"{registry.address}/imgtest/pushed"
+    runner.run("tag", "tag", base_image, f"{name}:v1")
+
+    runner.push(f"{name}:v1")
+    digest = runner.repo_digest(f"{name}:v1", name)
+
+    assert digest.startswith("sha256:") and len(digest) == 71
+    assert registry.tags("imgtest/pushed") == ["v1"]
+
+
+def test_a_failed_build_names_the_image_and_docker_s_reason(docker, tmp_path):
+    runner, _ = docker
+    (tmp_path / "Dockerfile").write_text("FROM local/busybox:latest\nRUN exit 3\n")
+    with pytest.raises(ImageError, match=r"^build imgtest/bad:1: .*returned a non-zero code: 3"):
+        runner.build(tmp_path, tmp_path / "Dockerfile", ["imgtest/bad:1"])
