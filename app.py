@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from chalice import Chalice
-from chalice.app import CloudWatchEvent, SNSEvent
+from chalice.app import CloudWatchEvent, Rate, SNSEvent
 
 from chalicelib import settings
 from chalicelib.factory import Factory
@@ -44,3 +44,8 @@ if functions.pipeline:
     @app.on_sns_message(topic=CLOSE_TOPIC_ARN, name="notify")
     def notify(event: SNSEvent) -> str:
         return factory.notify().handle(event.message)
+
+    @app.schedule(Rate(settings.SWEEP_EVERY_MINUTES, unit=Rate.MINUTES), name="sweep")
+    def sweep(event: CloudWatchEvent) -> str:
+        """Starts a stopped builder when requests wait (one stranded around a stop, or a dead agent's)."""
+        return factory.sweep().handle()

@@ -14,8 +14,6 @@ from chalicelib.errors import RetryableError
 
 log = logging.getLogger(__name__)
 
-RUNNING = ("pending", "running")
-
 
 class BuildStartHandler:
     def __init__(self, builder: Builder) -> None:
@@ -30,21 +28,15 @@ class BuildStartHandler:
             return "malformed"
         what = request.pipeline or "every configured pipeline (legacy build)"
         instance = self._builder.describe()
-        refusal = instance.refusal(self._builder.instance_id, self._builder.tag)
-        if refusal:
-            log.error("build_start: refusing to start: %s (request for %s)", refusal, what)
+        verdict, why = instance.start_check(self._builder.instance_id, self._builder.tag)
+        if verdict == "refused":
+            log.error("build_start: refusing to start: %s (request for %s)", why, what)
             return "refused"
-        if instance.state in RUNNING:
-            log.info("build_start: builder %s already %s; it will take %s from the queue",
-                     instance.instance_id, instance.state, what)
+        if verdict == "already-running":
+            log.info("build_start: %s; it will take %s from the queue", why, what)
             return "already-running"
-        if instance.state == "stopping":
-            raise RetryableError(f"builder {instance.instance_id} is stopping; Lambda's retry will start it "
-                                 f"for {what} once it has stopped")
-        if instance.state != "stopped":
-            log.error("build_start: builder %s is %s and cannot be started (request for %s)",
-                      instance.instance_id, instance.state, what)
-            return "refused"
+        if verdict == "stopping":
+            raise RetryableError(f"{why}; Lambda's retry will start it for {what} once it has stopped")
         self._builder.start()
         log.info("build_start: started builder %s for %s at %s", instance.instance_id, what,
                  (request.commit or "branch head")[:12])

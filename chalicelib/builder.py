@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Optional
 from chalicelib.aws_errors import AWS_EXCEPTIONS, classify
 from chalicelib.errors import AwsCallError
 
+RUNNING = ("pending", "running")
+
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
 else:
@@ -32,6 +34,20 @@ class Instance:
         if self.tags.get(key) != value:
             return f"{self.instance_id} lacks the builder tag {key}={value} (has {key}={self.tags.get(key)!r})"
         return None
+
+    def start_check(self, expected_id: str, tag: tuple[str, str]) -> tuple[str, str]:
+        """(verdict, why) for starting this instance now: "startable", "refused", "already-running" or
+        "stopping". Shared by build_start and sweep so both treat every EC2 state the same way."""
+        refusal = self.refusal(expected_id, tag)
+        if refusal:
+            return "refused", refusal
+        if self.state in RUNNING:
+            return "already-running", f"builder {self.instance_id} already {self.state}"
+        if self.state == "stopping":
+            return "stopping", f"builder {self.instance_id} is stopping"
+        if self.state != "stopped":
+            return "refused", f"builder {self.instance_id} is {self.state} and cannot be started"
+        return "startable", f"builder {self.instance_id} is stopped"
 
 
 class Builder:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from chalicelib.close import CloseHandler
     from chalicelib.notify import NotifyHandler
     from chalicelib.request import RequestHandler
+    from chalicelib.sweep import SweepHandler
     from chalicelib.webhook_secret import WebhookSecret
 
 
@@ -66,6 +67,13 @@ class Factory:
 
         pipeline = settings.load_pipeline(self._environ())
         return CloseHandler(self._builder(pipeline), BuildQueue(self.client("sqs"), pipeline.build_queue_url))
+
+    def sweep(self) -> SweepHandler:
+        from chalicelib.build_queue import BuildQueue
+        from chalicelib.sweep import SweepHandler
+
+        pipeline = settings.load_pipeline(self._environ())
+        return SweepHandler(self._builder(pipeline), BuildQueue(self.client("sqs"), pipeline.build_queue_url))
 
     def notify(self) -> NotifyHandler:
         from chalicelib.notify import NotifyHandler

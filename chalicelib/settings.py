@@ -29,6 +29,9 @@ ALL_NAMES = (FUNCTIONS, REQUEST_TOPIC_ARN, BRANCH_FILTER, BUILDER_INSTANCE_ID, B
              CLOSE_TOPIC_ARN, SLACK_WEBHOOK_PARAMETER, NOTIFY_TIMEOUT_SECONDS)
 
 DEFAULT_BUILDER_TAG = "pushdeploy:role=builder"
+# How often EventBridge runs the sweep function, in minutes: the longest a stranded request waits for its
+# builder. A constant, not a stage setting: each run costs two reads, and a shorter wait buys little.
+SWEEP_EVERY_MINUTES = 5
 DEFAULT_NOTIFY_TIMEOUT = 5.0
 FUNCTION_SETS = {"source": frozenset({"source"}), "pipeline": frozenset({"pipeline"}),
                  "all": frozenset({"source", "pipeline"})}

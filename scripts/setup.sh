@@ -36,4 +36,14 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
   echo "$want" > "$stamp"
 fi
+# The wheels `chalice deploy` packages, so tests/test_chalice_deploy.py deploys with no package index.
+wheelhouse=.venv/wheelhouse
+wh_stamp=.venv/.wheelhouse.sha
+wh_want=$(cat requirements.txt scripts/fill_wheelhouse.py | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$wh_stamp" 2>/dev/null)" != "$wh_want" ] || [ ! -d "$wheelhouse" ]; then
+  say "filling $wheelhouse with the wheels chalice packages (requirements.txt)"
+  rm -rf "$wheelhouse"
+  .venv/bin/python scripts/fill_wheelhouse.py "$wheelhouse" requirements.txt
+  echo "$wh_want" > "$wh_stamp"
+fi
 say "ready"

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import importlib
 import sys
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -22,6 +25,26 @@ from chalicelib import settings
 
 BUILDER_TAG = ("pushdeploy:role", "builder")
 AMI = "ami-12c6146b"
+WHEELHOUSE = Path(__file__).parent.parent / ".venv" / "wheelhouse"  # filled by scripts/setup.sh
+NOWHERE = "http://127.0.0.1:9"  # the discard port: nothing listens, so a connection fails at once
+_PROXIES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY")
+
+
+def offline_pip_env(env: dict[str, str]) -> dict[str, str]:
+    """``env`` for a `chalice deploy` child process that cannot reach the internet.
+
+    Chalice's packager runs pip for requirements.txt; here pip may read only the local wheelhouse
+    (no index), and every HTTP(S) connection not to this machine goes to a closed port, so a
+    missing wheel fails the deploy instead of being downloaded.
+    """
+    if not any(WHEELHOUSE.glob("*.whl")):
+        pytest.fail(f"no wheels in {WHEELHOUSE}: run scripts/setup.sh (it fills the wheelhouse that "
+                    "chalice deploy packages from, so no test needs a package index)")
+    offline = {k: v for k, v in env.items() if k.upper() not in _PROXIES}
+    offline.update({"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(WHEELHOUSE), "PIP_INDEX_URL": NOWHERE + "/simple",
+                    "PIP_EXTRA_INDEX_URL": NOWHERE + "/simple", "HTTP_PROXY": NOWHERE, "HTTPS_PROXY": NOWHERE,
+                    "NO_PROXY": "127.0.0.1,localhost"})
+    return offline
 
 
 def import_app(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> ModuleType:
@@ -143,3 +166,37 @@ def make_source_rig(session: boto3.Session, region: str = "us-east-1") -> Source
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
     return SourceRig(session, topic_arn, queue_url)
+
+
+@contextmanager
+def threaded_moto_rig(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[PipelineRig, Callable[[str], None]]]:
+    """A pipeline rig whose builder can be caught in the 'stopping' state: (rig, set_state).
+
+    moto's EC2 has no transitional states (stop_instances is 'stopped' at once), so this runs its
+    own moto server in a thread of this process, where the instance's state can be set the way EC2
+    reports it during a real stop. Everything else still goes through boto3 and HTTP.
+    """
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ec2.models import ec2_backends
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        url = f"http://{host}:{port}"
+        urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=10).close()
+        for name, value in {"AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                            "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+                            "AWS_REGION": "us-east-1"}.items():
+            monkeypatch.setenv(name, value)
+        rig = make_pipeline_rig(boto3.Session(region_name="us-east-1"))
+        codes = {"stopping": 64, "stopped": 80}
+
+        def set_state(name: str) -> None:
+            state = ec2_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].get_instance(rig.instance_id)._state
+            state.name, state.code = name, codes[name]
+
+        yield rig, set_state
+    finally:
+        server.stop()

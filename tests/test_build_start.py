@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib.contracts import BuildRequest, utc_now
 from chalicelib.errors import RetryableError, SettingsError
-from tests.lambda_app import PipelineRig, chalice_client, import_app, make_pipeline_rig, sns_event
+from tests.lambda_app import PipelineRig, chalice_client, import_app, make_pipeline_rig, sns_event, threaded_moto_rig
 
 COMMIT = "a" * 40
 
@@ -99,37 +99,8 @@ def test_stopping_builder_raises_retryable_and_the_retry_starts_it(stopping_rig,
 
 @pytest.fixture
 def stopping_rig(monkeypatch):
-    """A builder that can be caught in the 'stopping' state.
-
-    moto's EC2 has no transitional states (stop_instances is 'stopped' at once), so this test runs
-    its own moto server in a thread of this process, where the instance's state can be set the way
-    EC2 reports it during a real stop. Everything else still goes through boto3 and HTTP.
-    """
-    import urllib.request
-
-    import boto3
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.ec2.models import ec2_backends
-    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=10).close()
-    for name, value in {"AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-                        "AWS_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(name, value)
-    rig = make_pipeline_rig(boto3.Session(region_name="us-east-1"))
-    codes = {"stopping": 64, "stopped": 80}
-
-    def set_state(name: str) -> None:
-        state = ec2_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].get_instance(rig.instance_id)._state
-        state.name, state.code = name, codes[name]
-
-    yield rig, set_state
-    server.stop()
+    with threaded_moto_rig(monkeypatch) as found:
+        yield found
 
 
 def test_unreachable_ec2_is_retryable(rig, invoke, monkeypatch):

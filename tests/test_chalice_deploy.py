@@ -2,6 +2,9 @@
 
 The project is copied to a temporary directory first, so the deploy's state (.chalice/deployed)
 never touches the repository, and the copy's config points at resources made in moto.
+Chalice packages requirements.txt with pip; here pip may read only the local wheelhouse that
+scripts/setup.sh fills (no index), and every HTTP(S) connection that is not to this machine goes
+to a closed port, so the test cannot reach the internet.
 """
 
 from __future__ import annotations
@@ -11,12 +14,13 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from chalicelib.push_events import STATE_CHANGE_PATTERN
-from tests.lambda_app import make_pipeline_rig
+from tests.lambda_app import WHEELHOUSE, make_pipeline_rig, offline_pip_env
 
 ROOT = Path(__file__).parent.parent
 CHALICE = Path(sys.executable).parent / "chalice"
@@ -36,11 +40,12 @@ def project(tmp_path: Path) -> Path:
 
 
 def deploy(project: Path, stage: str, moto_server) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PUSHDEPLOY")}
+    env = offline_pip_env({k: v for k, v in os.environ.items() if not k.startswith("PUSHDEPLOY")})
     env.update(moto_server.client_env())
     done = subprocess.run([str(CHALICE), "deploy", "--stage", stage], cwd=project, env=env,
                           capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, f"chalice deploy --stage {stage} failed:\n{done.stdout}\n{done.stderr}"
+    assert done.returncode == 0, (f"chalice deploy --stage {stage} failed (if it names a missing package, "
+                                  f"run scripts/setup.sh to refill {WHEELHOUSE}):\n{done.stdout}\n{done.stderr}")
 
 
 def test_dev_and_prod_stages_deploy_their_own_functions(aws, moto_server, project):
@@ -59,7 +64,8 @@ def test_dev_and_prod_stages_deploy_their_own_functions(aws, moto_server, projec
     lam = aws.client("lambda")
     functions = {f["FunctionName"]: f for f in lam.list_functions()["Functions"]}
     assert set(functions) == {"pushdeploy-dev-request", "pushdeploy-dev-request_events",
-                              "pushdeploy-prod-build_start", "pushdeploy-prod-close", "pushdeploy-prod-notify"}
+                              "pushdeploy-prod-build_start", "pushdeploy-prod-close", "pushdeploy-prod-notify",
+                              "pushdeploy-prod-sweep"}
     for name, function in functions.items():
         stage = name.split("-")[1]
         assert function["Environment"]["Variables"] == config["stages"][stage]["environment_variables"]
@@ -76,6 +82,10 @@ def test_dev_and_prod_stages_deploy_their_own_functions(aws, moto_server, projec
     assert json.loads(rule["EventPattern"]) == STATE_CHANGE_PATTERN
     [target] = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
     assert target["Arn"] == functions["pushdeploy-dev-request_events"]["FunctionArn"]
+    [schedule] = [r for r in events.list_rules()["Rules"] if "sweep" in r["Name"]]
+    assert schedule["ScheduleExpression"] == "rate(5 minutes)"
+    [target] = events.list_targets_by_rule(Rule=schedule["Name"])["Targets"]
+    assert target["Arn"] == functions["pushdeploy-prod-sweep"]["FunctionArn"]
 
     roles = {functions[n]["Role"].split("/")[-1]: n for n in functions}
     iam = aws.client("iam")
@@ -87,3 +97,8 @@ def test_dev_and_prod_stages_deploy_their_own_functions(aws, moto_server, projec
         assert document == expected
     assert sorted(os.listdir(ROOT / ".chalice")) == repo_state_before
     assert sorted(p.name for p in (project / ".chalice" / "deployed").iterdir()) == ["dev.json", "prod.json"]
+    packages = list((project / ".chalice" / "deployments").glob("*.zip"))
+    assert packages, "chalice built no deployment package"
+    for package in packages:  # requests and its dependencies came from the wheelhouse
+        names = set(zipfile.ZipFile(package).namelist())
+        assert {"app.py", "chalicelib/sweep.py", "requests/__init__.py", "urllib3/__init__.py"} <= names

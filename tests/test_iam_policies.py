@@ -97,6 +97,7 @@ def prod_policy(function: str) -> dict:
 
 
 @pytest.mark.parametrize("function, action", [("build_start", "ec2:StartInstances"),
+                                              ("sweep", "ec2:StartInstances"),
                                               ("close", "ec2:StopInstances")])
 def test_start_and_stop_only_the_tagged_builder(function, action):
     env = CONFIG["stages"]["prod"]["environment_variables"]
@@ -105,17 +106,24 @@ def test_start_and_stop_only_the_tagged_builder(function, action):
     assert arn.resource == f"instance/{env['BUILDER_INSTANCE_ID']}"
     key, value = env["BUILDER_TAG"].split("=", 1)
     assert statement["Condition"] == {"StringEquals": {f"aws:ResourceTag/{key}": value}}
-    other = {"build_start": "ec2:StopInstances", "close": "ec2:StartInstances"}[function]
+    other = "ec2:StartInstances" if action == "ec2:StopInstances" else "ec2:StopInstances"
     assert statements(prod_policy(function), other) == []
 
 
-def test_close_reads_only_the_build_queue_depth():
+@pytest.mark.parametrize("function", ["close", "sweep"])
+def test_close_and_sweep_read_only_the_build_queue_depth(function):
     url = urlsplit(CONFIG["stages"]["prod"]["environment_variables"]["BUILD_QUEUE_URL"])
     region = url.hostname.split(".")[1]
     account, name = url.path.strip("/").split("/")
-    [statement] = statements(prod_policy("close"), "sqs:GetQueueAttributes")
+    [statement] = statements(prod_policy(function), "sqs:GetQueueAttributes")
     assert statement["Resource"] == f"arn:aws:sqs:{region}:{account}:{name}"
     assert statement["Action"] == "sqs:GetQueueAttributes"
+
+
+def test_sweep_grants_nothing_beyond_reading_and_starting():
+    actions = {a for s in prod_policy("sweep")["Statement"]
+               for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]) if not a.startswith("logs:")}
+    assert actions == {"ec2:DescribeInstances", "ec2:StartInstances", "sqs:GetQueueAttributes"}
 
 
 def test_notify_reads_only_the_webhook_parameter():

@@ -29,23 +29,27 @@ def test_dev_stage_registers_only_the_request_functions(monkeypatch):
 
 def test_prod_stage_registers_only_the_pipeline_functions(monkeypatch):
     module = import_app(monkeypatch, stage_env("prod"))
-    assert registered(module) == {"build_start", "close", "notify"}
+    assert registered(module) == {"build_start", "close", "notify", "sweep"}
     topics = {s.name: s.topic for s in module.app.event_sources if hasattr(s, "topic")}
     env = stage_env("prod")
     assert topics == {"build_start": env["REQUEST_TOPIC_ARN"], "close": env["CLOSE_TOPIC_ARN"],
                       "notify": env["CLOSE_TOPIC_ARN"]}
+    schedules = {s.name: s.schedule_expression.to_string() for s in module.app.event_sources
+                 if hasattr(s, "schedule_expression")}
+    assert schedules == {"sweep": f"rate({settings.SWEEP_EVERY_MINUTES} minutes)"}
 
 
 def test_all_registers_both_sides_for_one_account(monkeypatch):
     env = stage_env("prod") | stage_env("dev") | {"PUSHDEPLOY_FUNCTIONS": "all"}
-    assert registered(import_app(monkeypatch, env)) == {"request", "request_events", "build_start", "close", "notify"}
+    assert registered(import_app(monkeypatch, env)) == {"request", "request_events", "build_start", "close", "notify",
+                                                         "sweep"}
 
 
 def test_import_reads_no_pipeline_setting_beyond_the_topics(monkeypatch):
     """Settings other than the topic ARNs are read at first invocation, not at import."""
     env = {"PUSHDEPLOY_FUNCTIONS": "pipeline", "REQUEST_TOPIC_ARN": stage_env("prod")["REQUEST_TOPIC_ARN"],
            "CLOSE_TOPIC_ARN": stage_env("prod")["CLOSE_TOPIC_ARN"]}
-    assert registered(import_app(monkeypatch, env)) == {"build_start", "close", "notify"}
+    assert registered(import_app(monkeypatch, env)) == {"build_start", "close", "notify", "sweep"}
 
 
 @pytest.mark.parametrize("value, problem", [
