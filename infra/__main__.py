@@ -1,0 +1,134 @@
+"""``python -m infra``: the commands between `aws cloudformation deploy` and `git push`.
+
+    record                 stack outputs -> .chalice/config.json stage, .chalice/policy-<stage>-*.json,
+                           and (pipeline stack) the agent settings file + its SSM parameter
+    failure-destinations   after `chalice deploy`: failed async invocations -> the stack's failure queue
+    output                 print one stack output (to pass into the other stack's parameters)
+    teardown               chalice delete, the agent settings parameter, the stack
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import boto3
+
+from infra import InfraError
+from infra.agent_settings import DEFAULT_PATH, check_agent_settings, record_agent_settings, upload_agent_settings
+from infra.failure_destinations import apply_failure_destinations, read_deployed
+from infra.stack_outputs import read_outputs
+from infra.stage_settings import record_stage
+from infra.teardown import chalice_delete, delete_agent_settings, delete_stack
+
+log = logging.getLogger("infra")
+
+
+def _session(args: argparse.Namespace) -> boto3.Session:
+    return boto3.Session(profile_name=args.profile, region_name=args.region)
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    session = _session(args)
+    outputs = read_outputs(session.client("cloudformation"), args.stack)
+    record_stage(args.project, args.stage, outputs, one_account=args.one_account)
+    if outputs.kind != "pipeline":
+        return 0
+    agent_path = args.agent_settings if args.agent_settings.is_absolute() else args.project / args.agent_settings
+    data = record_agent_settings(agent_path, outputs)
+    check_agent_settings(data, str(agent_path))
+    if args.no_upload:
+        log.info("not uploading %s (--no-upload)", agent_path)
+        return 0
+    upload_agent_settings(session.client("ssm"), outputs.get("AgentSettingsParameterName"), agent_path)
+    return 0
+
+
+def cmd_failure_destinations(args: argparse.Namespace) -> int:
+    session = _session(args)
+    outputs = read_outputs(session.client("cloudformation"), args.stack)
+    deployed = read_deployed(args.project, args.stage)
+    apply_failure_destinations(session.client("lambda"), session.client("iam"), deployed,
+                               outputs.get("LambdaFailureQueueArn"))
+    return 0
+
+
+def cmd_output(args: argparse.Namespace) -> int:
+    outputs = read_outputs(_session(args).client("cloudformation"), args.stack)
+    print(outputs.get(args.key))
+    return 0
+
+
+def cmd_teardown(args: argparse.Namespace) -> int:
+    session = _session(args)
+    outputs = read_outputs(session.client("cloudformation"), args.stack)
+    if not args.keep_functions:
+        chalice_delete(args.project, args.stage, args.profile, args.region)
+    if outputs.kind == "pipeline":
+        delete_agent_settings(session.client("ssm"), outputs)
+    delete_stack(session.client("cloudformation"), outputs)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m infra", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--stack", required=True, help="CloudFormation stack name (or id)")
+    common.add_argument("--profile", help="AWS profile of the account that holds the stack")
+    common.add_argument("--region", help="AWS region of the stack (default: the profile's)")
+    staged = argparse.ArgumentParser(add_help=False)
+    staged.add_argument("--stage", required=True, help="Chalice stage: prod for the pipeline stack, dev for source")
+    staged.add_argument("--project", type=Path, default=Path.cwd(),
+                        help="project directory holding .chalice/ (default: current directory)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    record = sub.add_parser("record", parents=[common, staged], help="write stack outputs into the project",
+                            description="Write the stack's outputs into the stage's environment_variables in "
+                            ".chalice/config.json and the known statements of .chalice/policy-<stage>-*.json; for "
+                            "the pipeline stack also the [agent] table of the agent settings file, which is then "
+                            "checked and uploaded to the stack's AgentSettingsParameterName.")
+    record.add_argument("--agent-settings", type=Path, default=Path(DEFAULT_PATH),
+                        help=f"agent settings file, relative to --project (default: {DEFAULT_PATH})")
+    record.add_argument("--no-upload", action="store_true", help="write the agent settings file but do not upload it")
+    record.add_argument("--one-account", action="store_true",
+                        help="this stage serves both sides (PUSHDEPLOY_FUNCTIONS=all); see docs/deploy-to-aws.md")
+    record.set_defaults(func=cmd_record)
+
+    failure = sub.add_parser("failure-destinations", parents=[common, staged],
+                             help="after chalice deploy: failed async invocations go to the stack's failure queue",
+                             description="Read .chalice/deployed/<stage>.json and give every function an on-failure "
+                             "destination (the stack's LambdaFailureQueueArn); Chalice-managed roles get an inline "
+                             "policy allowing sqs:SendMessage to that queue only.")
+    failure.set_defaults(func=cmd_failure_destinations)
+
+    output = sub.add_parser("output", parents=[common], help="print one stack output")
+    output.add_argument("key", help="output key, e.g. RequestTopicArn")
+    output.set_defaults(func=cmd_output)
+
+    teardown = sub.add_parser("teardown", parents=[common, staged], help="delete a stage's functions and its stack",
+                              description="chalice delete --stage STAGE (in --project), delete the agent settings "
+                              "parameter (pipeline stack), then delete the stack and wait until it is gone.")
+    teardown.add_argument("--keep-functions", action="store_true", help="skip chalice delete")
+    teardown.set_defaults(func=cmd_teardown)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    log.setLevel(logging.INFO)  # our one line per step; botocore stays at WARNING
+    args = build_parser().parse_args(argv)
+    if hasattr(args, "project"):
+        args.project = args.project.resolve()
+    try:
+        return args.func(args)
+    except InfraError as exc:
+        log.error("%s", exc)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Deploy the pipeline stack, record its outputs, `chalice deploy --stage prod` with them; then
+the source stack, record, `chalice deploy --stage dev`. Nobody copies an ARN by hand."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import boto3
+
+from agent.config import parse_config
+from tests.infra.infra_stacks import PIPELINES, PipelineStack, SourceStack, chalice, run_infra
+
+
+def _env(project: Path, stage: str) -> dict[str, str]:
+    return json.loads((project / ".chalice" / "config.json").read_text())["stages"][stage]["environment_variables"]
+
+
+def _policy(project: Path, name: str) -> dict:
+    return json.loads((project / ".chalice" / name).read_text())
+
+
+def _resource(document: dict, sid: str) -> str:
+    (stmt,) = [s for s in document["Statement"] if s.get("Sid") == sid]
+    return stmt["Resource"]
+
+
+def test_record_then_chalice_deploy_prod(aws: boto3.Session, pipeline_stack: PipelineStack, project: Path) -> None:
+    (project / "agent-settings.toml").write_text(PIPELINES)
+    before = json.loads((project / ".chalice" / "config.json").read_text())
+
+    done = run_infra("record", "--stack", pipeline_stack.name, "--stage", "prod", "--project", str(project))
+    assert done.returncode == 0, done.stderr
+
+    out = pipeline_stack.outputs
+    env = _env(project, "prod")
+    assert env["REQUEST_TOPIC_ARN"] == out["RequestTopicArn"]
+    assert env["CLOSE_TOPIC_ARN"] == out["CloseTopicArn"]
+    assert env["BUILDER_INSTANCE_ID"] == out["BuilderInstanceId"]
+    assert env["BUILD_QUEUE_URL"] == out["BuildQueueUrl"]
+    assert env["BUILDER_TAG"] == "pushdeploy:role=builder"
+    assert env["SLACK_WEBHOOK_PARAMETER"] == "/pushdeploy/slack-webhook-url"
+    assert env["PUSHDEPLOY_FUNCTIONS"] == "pipeline"
+    after = json.loads((project / ".chalice" / "config.json").read_text())
+    assert after["stages"]["dev"] == before["stages"]["dev"], "recording prod must not touch dev"
+    assert after["stages"]["prod"]["lambda_functions"] == before["stages"]["prod"]["lambda_functions"]
+    instance_arn = f"arn:aws:ec2:us-east-1:123456789012:instance/{out['BuilderInstanceId']}"
+    assert _resource(_policy(project, "policy-prod-build_start.json"), "StartOnlyTheBuilder") == instance_arn
+    assert _resource(_policy(project, "policy-prod-close.json"), "StopOnlyTheBuilder") == instance_arn
+    assert _resource(_policy(project, "policy-prod-close.json"), "ReadBuildQueueDepth") == out["BuildQueueArn"]
+    assert _resource(_policy(project, "policy-prod-notify.json"), "ReadSlackWebhookParameter") == \
+        "arn:aws:ssm:us-east-1:123456789012:parameter/pushdeploy/slack-webhook-url"
+    assert "secret" not in json.dumps(after).lower() or "hooks.slack.com" not in json.dumps(after)
+
+    text = (project / "agent-settings.toml").read_text()
+    assert PIPELINES.strip() in text, "the operator's pipelines and comments are kept byte for byte"
+    settings = parse_config(tomllib.loads(text), "agent-settings.toml")
+    assert settings.agent.queue_url == out["BuildQueueUrl"]
+    assert settings.agent.close_topic_arn == out["CloseTopicArn"]
+    assert settings.agent.log_group == "/pushdeploy/builds" and settings.agent.region == "us-east-1"
+    assert settings.agent.visibility_timeout_seconds == 900
+    uploaded = aws.client("ssm").get_parameter(Name=out["AgentSettingsParameterName"])["Parameter"]["Value"]
+    assert uploaded == text
+
+    deployed = chalice("deploy", "--stage", "prod", cwd=project)
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    functions = {f["FunctionName"]: f for f in aws.client("lambda").list_functions()["Functions"]}
+    assert {"pushdeploy-prod-build_start", "pushdeploy-prod-close", "pushdeploy-prod-notify"} <= set(functions)
+    variables = functions["pushdeploy-prod-build_start"]["Environment"]["Variables"]
+    assert variables["BUILDER_INSTANCE_ID"] == out["BuilderInstanceId"]
+    assert variables["BUILD_QUEUE_URL"] == out["BuildQueueUrl"]
+    topics = {s["TopicArn"] for s in aws.client("sns").list_subscriptions()["Subscriptions"]
+              if s["Protocol"] == "lambda"}
+    assert topics == {out["RequestTopicArn"], out["CloseTopicArn"]}
+
+
+def test_record_is_idempotent(pipeline_stack: PipelineStack, project: Path) -> None:
+    (project / "agent-settings.toml").write_text(PIPELINES)
+    args = ("record", "--stack", pipeline_stack.name, "--stage", "prod", "--project", str(project))
+    assert run_infra(*args).returncode == 0
+    first = {p.name: p.read_text() for p in (project / ".chalice").glob("*.json")}
+    first_agent = (project / "agent-settings.toml").read_text()
+    assert run_infra(*args).returncode == 0
+    assert {p.name: p.read_text() for p in (project / ".chalice").glob("*.json")} == first
+    assert (project / "agent-settings.toml").read_text() == first_agent
+
+
+def test_record_source_then_chalice_deploy_dev(aws: boto3.Session, source_stack: SourceStack, project: Path) -> None:
+    done = run_infra("record", "--stack", source_stack.name, "--stage", "dev", "--project", str(project))
+    assert done.returncode == 0, done.stderr
+    env = _env(project, "dev")
+    assert env["REQUEST_TOPIC_ARN"] == source_stack.outputs["RequestTopicArn"]
+    assert json.loads(env["BRANCH_FILTER"]) == {"sample": ["production", "release/*"],
+                                                "api": ["production", "release/*"]}
+    assert env["PUSHDEPLOY_FUNCTIONS"] == "source"
+    for name in ("policy-dev-request.json", "policy-dev-request_events.json"):
+        assert _resource(_policy(project, name), "PublishBuildRequests") == source_stack.outputs["RequestTopicArn"]
+    assert not (project / "agent-settings.toml").exists(), "the source side has no agent"
+
+    deployed = chalice("deploy", "--stage", "dev", cwd=project)
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    names = {f["FunctionName"] for f in aws.client("lambda").list_functions()["Functions"]}
+    assert {"pushdeploy-dev-request", "pushdeploy-dev-request_events"} <= names
+    rules = aws.client("events").list_rules()["Rules"]
+    assert any("CodeCommit Repository State Change" in r.get("EventPattern", "") for r in rules)
