@@ -1,4 +1,4 @@
-"""Run moto in server mode with one fidelity fix for ECS rollouts.
+"""Run moto in server mode with fidelity fixes for ECS rollouts and SNS http deliveries.
 
 moto keeps a service's ``deployments`` list as it was at ``create_service``: after
 ``update_service`` to a new task definition the PRIMARY deployment still names the old
@@ -6,6 +6,10 @@ revision, so no real rollout check could ever pass. Real ECS starts a new PRIMAR
 for the new revision and keeps the old one as ACTIVE until it drains. This module patches
 ``update_service`` to do the same (COMPLETED at once when ``MOTO_ECS_SERVICE_RUNNING`` covers
 the desired count, IN_PROGRESS otherwise), then runs the ordinary moto server.
+
+SNS: moto's ``http``/``https`` delivery drops the message attributes that real SNS puts in the
+notification (``MessageAttributes: {name: {Type, Value}}``); subscribers that filter or route on
+them (the close topic's ``type``) need them. ``install_sns_http_attributes_patch`` passes them on.
 
 Usage: ``python -m localrig.moto_server -H 127.0.0.1 -p PORT`` (moto_server's own options).
 """
@@ -76,8 +80,40 @@ def install_ecs_rollout_patch() -> None:
     EC2ContainerServiceBackend.update_service = update_service  # type: ignore[method-assign]
 
 
+def install_sns_http_attributes_patch() -> None:
+    """Deliver message attributes to http(s) subscribers, as SNS does."""
+    from moto.sns.models import Subscription
+
+    original = Subscription.publish
+    if getattr(original, "_pushdeploy_patched", False):
+        return
+
+    def publish(self: Any, message: str, message_id: str, subject: str | None = None,
+                message_attributes: dict[str, Any] | None = None, group_id: str | None = None,
+                deduplication_id: str | None = None, message_structure: str | None = None) -> None:
+        if self.protocol not in ("http", "https"):
+            return original(self, message, message_id, subject=subject, message_attributes=message_attributes,
+                            group_id=group_id, deduplication_id=deduplication_id,
+                            message_structure=message_structure)
+        import requests
+
+        if self._filter_policy_matcher is not None and not self._filter_policy_matcher.matches(message_attributes,
+                                                                                                message):
+            return None
+        if message_structure == "json":
+            message = self._parse_message_structure(message, self.protocol)
+        post_data = self.get_post_data(message, message_id, subject, message_attributes=message_attributes)
+        requests.post(self.endpoint, json=post_data, headers={"Content-Type": "text/plain; charset=UTF-8"},
+                      timeout=30)
+        return None
+
+    publish._pushdeploy_patched = True  # type: ignore[attr-defined]
+    Subscription.publish = publish  # type: ignore[method-assign]
+
+
 def main(argv: list[str] | None = None) -> None:
     install_ecs_rollout_patch()
+    install_sns_http_attributes_patch()
     from moto.server import main as moto_main
 
     moto_main(argv if argv is not None else sys.argv[1:])

@@ -1,0 +1,59 @@
+"""Write the agent's one settings file (the TOML format of the brief) from the provisioned outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from localrig.provision import PipelineSpec
+
+
+def _value(value: Any) -> str:
+    """A TOML value: JSON strings, numbers, booleans and arrays are valid TOML as written."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    return json.dumps(str(value))
+
+
+def _table(lines: list[str], header: str, values: dict[str, Any]) -> None:
+    lines.append(header)
+    lines.extend(f"{key} = {_value(value)}" for key, value in values.items())
+    lines.append("")
+
+
+def render(outputs: dict[str, str], pipelines: list[PipelineSpec], sources: dict[str, Path], registry: str,
+           cache_dir: Path, idle_grace_seconds: float = 1, wait_timeout_seconds: int = 120) -> str:
+    """``sources`` maps repository name -> the bare repository the agent clones from."""
+    lines: list[str] = ["# Written by the pushdeploy local rig for one run.", ""]
+    _table(lines, "[agent]", {
+        "region": outputs["REGION"],
+        "queue_url": outputs["BUILD_QUEUE_URL"],
+        "close_topic_arn": outputs["CLOSE_TOPIC_ARN"],
+        "log_group": outputs["LOG_GROUP"],
+        "cache_dir": str(cache_dir),
+        "idle_grace_seconds": idle_grace_seconds,
+        "instance_id": outputs["BUILDER_INSTANCE_ID"],
+    })
+    for spec in pipelines:
+        _table(lines, "[[pipelines]]", {
+            "repository": spec.repository,
+            "branch": spec.branch,
+            "source_url": str(sources[spec.repository]),
+            "context": ".",
+            "dockerfile": "Dockerfile",
+            "target": "",
+            "build_args": {"environment": "production"},
+            "image_repository": spec.image_repository,
+            "registry": registry,
+            "wait_timeout_seconds": wait_timeout_seconds,
+            "keep_revisions": 10,
+        })
+        _table(lines, "[[pipelines.deploy]]", {"cluster": spec.cluster, "services": [spec.service], "containers": []})
+    return "\n".join(lines)

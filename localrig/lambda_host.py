@@ -1,0 +1,344 @@
+"""The Lambda service stand-in: runs the Chalice app's handlers the way Lambda would invoke them.
+
+A child process of the rig, so that ``app.py`` is imported once with the stage's environment
+set (as Lambda does) and never shares module state with the rig or a test session.
+
+It serves HTTP on 127.0.0.1:
+- ``POST /invoke/<function>``: an asynchronous invocation (what a CodeCommit trigger does);
+  answers 202 at once.
+- ``POST /sns``: the endpoint of the SNS ``http`` subscriptions. moto delivers a normal SNS HTTP
+  notification; the host wraps it into the Lambda SNS event shape and invokes every function
+  the app subscribed to that topic (read from the app's own event sources, so nothing here
+  names a handler). A SubscriptionConfirmation is confirmed by fetching its SubscribeURL.
+- ``POST /schedule/<function>``: fire a scheduled function's EventBridge rule now (the
+  rig's way to run a ``rate(5 minutes)`` function in a story that lasts seconds);
+  the host also fires every ``rate(...)`` rule on its own at its real rate.
+- ``GET /health``.
+
+Invocations run one at a time on a worker thread (boto3's default session is not
+thread-safe) and a failed one is retried like Lambda's async retries, with short delays.
+Every step is appended to a JSON-lines journal that the rig narrates and checks.
+
+Usage: ``python -m localrig.lambda_host --app-dir DIR --env-file FILE --journal FILE --port-file FILE``
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import queue
+import re
+import sys
+import threading
+import time
+import traceback
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+RETRY_DELAYS = (1.0, 2.0)  # Lambda waits 1 and 2 minutes between async retries; the rig, seconds
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+class Journal:
+    """Append-only JSON lines, one per step, safe across threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def write(self, kind: str, **fields: Any) -> None:
+        record = {"time": time.time(), "kind": kind, **fields}
+        line = json.dumps(record, default=str)
+        with self._lock, open(self.path, "a", encoding="utf-8") as out:
+            out.write(line + "\n")
+
+
+def sns_lambda_event(notification: dict[str, Any], subscription_arn: str) -> dict[str, Any]:
+    """The event Lambda gets for one SNS notification (Records[].Sns with the message fields)."""
+    attributes = {}
+    for name, value in (notification.get("MessageAttributes") or {}).items():
+        kind = value.get("Type") or value.get("DataType") or "String"
+        text = value.get("Value", value.get("StringValue", value.get("BinaryValue")))
+        attributes[name] = {"Type": kind, "Value": text}
+    sns = {
+        "SignatureVersion": notification.get("SignatureVersion", "1"),
+        "Timestamp": notification.get("Timestamp"),
+        "Signature": notification.get("Signature", ""),
+        "SigningCertUrl": notification.get("SigningCertURL", notification.get("SigningCertUrl", "")),
+        "MessageId": notification.get("MessageId"),
+        "Message": notification.get("Message"),
+        "MessageAttributes": attributes,
+        "Type": "Notification",
+        "UnsubscribeUrl": notification.get("UnsubscribeURL", notification.get("UnsubscribeUrl", "")),
+        "TopicArn": notification.get("TopicArn"),
+        "Subject": notification.get("Subject"),
+    }
+    return {"Records": [{"EventVersion": "1.0", "EventSubscriptionArn": subscription_arn,
+                         "EventSource": "aws:sns", "Sns": sns}]}
+
+
+def scheduled_event(rule_arn: str, region: str = "us-east-1", account: str = "123456789012") -> dict[str, Any]:
+    """The event EventBridge sends a function on its schedule ("Scheduled Event")."""
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": account, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "region": region,
+            "resources": [rule_arn], "detail": {}}
+
+
+def _expression_text(expression: Any) -> str:
+    """Chalice keeps a schedule as a string or a Rate/Cron object."""
+    return expression if isinstance(expression, str) else expression.to_string()
+
+
+def rate_seconds(expression: Any) -> float | None:
+    """Seconds between runs of a ``rate(...)`` schedule; None for cron (fired on request only)."""
+    match = _RATE.match(_expression_text(expression).strip())
+    if match is None:
+        return None
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2).rstrip("s")]
+
+
+@dataclass
+class Invocation:
+    function: str
+    event: dict[str, Any]
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    attempt: int = 1
+    trigger: str = ""
+
+
+class FunctionHost:
+    """The imported app: its handlers by name and which of them each SNS topic feeds."""
+
+    def __init__(self, app: Any, journal: Journal, retry_delays: tuple[float, ...] = RETRY_DELAYS) -> None:
+        self.app = app
+        self.journal = journal
+        self.retry_delays = retry_delays
+        self._work: queue.Queue[Invocation | None] = queue.Queue()
+        self._pending = 0
+        self._pending_lock = threading.Lock()
+        self._worker = threading.Thread(target=self._run, name="lambda-worker", daemon=True)
+        self._worker.start()
+
+    def functions(self) -> list[str]:
+        return sorted(self.app.handler_map)
+
+    def subscribers(self, topic_arn: str) -> list[str]:
+        """Functions the app subscribed to this topic (by ARN or by topic name, as Chalice allows)."""
+        name = topic_arn.rsplit(":", 1)[-1]
+        found = []
+        for source in getattr(self.app, "event_sources", []):
+            topic = getattr(source, "topic", None)
+            if topic is not None and topic in (topic_arn, name):
+                found.append(source.name)
+        return found
+
+    def schedules(self) -> dict[str, Any]:
+        """Scheduled functions by name -> their schedule expression."""
+        return {source.name: source.schedule_expression for source in getattr(self.app, "event_sources", [])
+                if hasattr(source, "schedule_expression")}
+
+    def fire(self, function: str) -> Invocation:
+        region = os.environ.get("AWS_REGION", "us-east-1")
+        rule = f"arn:aws:events:{region}:123456789012:rule/{function}"
+        invocation = Invocation(function, scheduled_event(rule, region), trigger="events:schedule")
+        self.submit(invocation)
+        return invocation
+
+    def start_schedules(self) -> None:
+        for name, expression in self.schedules().items():
+            every = rate_seconds(expression)
+            if every is not None:
+                threading.Thread(target=self._every, args=(name, every), name=f"schedule-{name}", daemon=True).start()
+
+    def _every(self, function: str, seconds: float) -> None:
+        stop = threading.Event()
+        while not stop.wait(seconds):
+            self.fire(function)
+
+    def submit(self, invocation: Invocation) -> None:
+        with self._pending_lock:
+            self._pending += 1
+        self.journal.write("invoke", function=invocation.function, request_id=invocation.request_id,
+                           attempt=invocation.attempt, trigger=invocation.trigger)
+        self._work.put(invocation)
+
+    def idle(self) -> bool:
+        with self._pending_lock:
+            return self._pending == 0
+
+    def _run(self) -> None:
+        while True:
+            invocation = self._work.get()
+            if invocation is None:
+                return
+            self._execute(invocation)
+
+    def _execute(self, invocation: Invocation) -> None:
+        from chalice.local import LambdaContext
+
+        handler: Callable[..., Any] = self.app.handler_map[invocation.function]
+        started = time.monotonic()
+        try:
+            result = handler(invocation.event, LambdaContext(invocation.function, memory_size=128))
+        except Exception as exc:  # noqa: BLE001 - any handler error is an async-invoke failure
+            self._failed(invocation, exc, time.monotonic() - started)
+            return
+        self.journal.write("result", function=invocation.function, request_id=invocation.request_id,
+                           attempt=invocation.attempt, seconds=round(time.monotonic() - started, 3),
+                           result=_short(result))
+        self._done()
+
+    def _failed(self, invocation: Invocation, exc: Exception, seconds: float) -> None:
+        last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        retry = invocation.attempt <= len(self.retry_delays)
+        self.journal.write("error", function=invocation.function, request_id=invocation.request_id,
+                           attempt=invocation.attempt, seconds=round(seconds, 3), error=last, will_retry=retry)
+        if retry:
+            delay = self.retry_delays[invocation.attempt - 1]
+            again = Invocation(invocation.function, invocation.event, invocation.request_id,
+                               invocation.attempt + 1, invocation.trigger)
+            timer = threading.Timer(delay, self._retry, args=(again,))
+            timer.daemon = True
+            timer.start()
+        else:
+            self._done()
+
+    def _retry(self, invocation: Invocation) -> None:
+        self.journal.write("invoke", function=invocation.function, request_id=invocation.request_id,
+                           attempt=invocation.attempt, trigger=invocation.trigger)
+        self._work.put(invocation)
+
+    def _done(self) -> None:
+        with self._pending_lock:
+            self._pending -= 1
+
+
+def _short(value: Any) -> Any:
+    text = json.dumps(value, default=str)
+    return value if len(text) <= 500 else text[:497] + "..."
+
+
+def make_handler(host: FunctionHost) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base class signature
+            return
+
+        def _reply(self, status: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server naming
+            if self.path == "/health":
+                schedules = {name: _expression_text(expr) for name, expr in host.schedules().items()}
+                self._reply(200, {"functions": host.functions(), "idle": host.idle(), "schedules": schedules})
+            else:
+                self._reply(404, {"error": f"no such path {self.path}"})
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server naming
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length)
+            try:
+                body = json.loads(raw or b"{}")
+            except ValueError as exc:
+                self._reply(400, {"error": f"body is not JSON: {exc}"})
+                return
+            if self.path.startswith("/invoke/"):
+                self._invoke(self.path.removeprefix("/invoke/"), body)
+            elif self.path == "/sns":
+                self._sns(body)
+            elif self.path.startswith("/schedule/"):
+                self._schedule(self.path.removeprefix("/schedule/"))
+            else:
+                self._reply(404, {"error": f"no such path {self.path}"})
+
+        def _invoke(self, function: str, event: Any) -> None:
+            if function not in host.app.handler_map:
+                host.journal.write("reject", function=function, error="function not found")
+                self._reply(404, {"error": f"function {function!r} not found; have {host.functions()}"})
+                return
+            invocation = Invocation(function, event, trigger=self.headers.get("X-Trigger", "invoke"))
+            host.submit(invocation)
+            self._reply(202, {"request_id": invocation.request_id})
+
+        def _schedule(self, function: str) -> None:
+            if function not in host.schedules():
+                self._reply(404, {"error": f"no scheduled function {function!r}; have {sorted(host.schedules())}"})
+                return
+            self._reply(202, {"request_id": host.fire(function).request_id})
+
+        def _sns(self, body: dict[str, Any]) -> None:
+            kind = body.get("Type")
+            topic = body.get("TopicArn", "")
+            if kind == "SubscriptionConfirmation":
+                try:
+                    urllib.request.urlopen(body["SubscribeURL"], timeout=10).close()
+                except (OSError, KeyError) as exc:
+                    host.journal.write("reject", topic=topic, error=f"subscription not confirmed: {exc}")
+                    self._reply(502, {"error": f"could not confirm the subscription to {topic}: {exc}"})
+                    return
+                host.journal.write("sns-confirmed", topic=topic)
+                self._reply(200, {"confirmed": topic})
+                return
+            if kind != "Notification":
+                host.journal.write("reject", topic=topic, error=f"unknown SNS message type {kind!r}")
+                self._reply(400, {"error": f"unknown SNS message type {kind!r}"})
+                return
+            functions = host.subscribers(topic)
+            host.journal.write("sns", topic=topic, message_id=body.get("MessageId"), message=body.get("Message"),
+                               functions=functions)
+            for function in functions:
+                event = sns_lambda_event(body, f"{topic}:{function}")
+                host.submit(Invocation(function, event, trigger=f"sns:{topic.rsplit(':', 1)[-1]}"))
+            self._reply(200, {"functions": functions})
+
+    return Handler
+
+
+def load_app(app_dir: Path, env: dict[str, str]) -> Any:
+    """Import app.py as Lambda does: with the stage's environment already set."""
+    os.environ.update(env)
+    sys.path.insert(0, str(app_dir))
+    module = importlib.import_module("app")
+    return module.app
+
+
+def serve(app: Any, journal: Journal, port: int = 0) -> tuple[ThreadingHTTPServer, FunctionHost]:
+    host = FunctionHost(app, journal)
+    server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(host))
+    server.daemon_threads = True
+    return server, host
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m localrig.lambda_host", description=__doc__.splitlines()[0])
+    parser.add_argument("--app-dir", type=Path, required=True)
+    parser.add_argument("--env-file", type=Path, required=True, help="JSON object: the stage environment")
+    parser.add_argument("--journal", type=Path, required=True)
+    parser.add_argument("--port-file", type=Path, required=True, help="written with the port once serving")
+    args = parser.parse_args(argv)
+    journal = Journal(args.journal)
+    app = load_app(args.app_dir, json.loads(args.env_file.read_text()))
+    server, host = serve(app, journal)
+    host.start_schedules()
+    journal.write("ready", functions=host.functions(), port=server.server_address[1])
+    tmp = args.port_file.with_suffix(".tmp")
+    tmp.write_text(str(server.server_address[1]))
+    tmp.replace(args.port_file)
+    server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

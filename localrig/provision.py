@@ -1,0 +1,240 @@
+"""Create the pipeline account's resources, the same set the real setup creates.
+
+Two provisioners return the same outputs dict, whose keys are the Lambda stage setting names
+(REQUEST_TOPIC_ARN, BUILD_QUEUE_URL, ...) plus what the agent's settings need (LOG_GROUP,
+REGION, BUILD_DLQ_URL), so the rest of the rig never learns which one ran:
+
+- ``provision_from_stack`` deploys ``infra/pipeline.yaml``, the template a real setup deploys,
+  into moto, and reads the stack's outputs (the rig's default);
+- ``provision`` makes the same resources with plain API calls (``--provision api``), for when
+  the template cannot be used.
+
+What neither template nor moto provides is done with API calls in both: the application's ECS
+cluster, task definition and service (the user's own, not the pipeline stack's), the webhook
+SecureString (the user creates it), the SNS -> SQS subscription and the queue policy (moto
+applies neither ``AWS::SNS::Subscription`` nor ``AWS::SQS::QueuePolicy``) and stopping the
+builder (its user data does that on AWS).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ClientFactory = Callable[[str], Any]  # service name -> boto3 client (session.client, or one bound to moto)
+
+PIPELINE_TEMPLATE = Path(__file__).resolve().parent.parent / "infra" / "pipeline.yaml"
+PROVISIONERS = ("cloudformation", "api")
+BUILDER_TAG_KEY = "pushdeploy:role"
+BUILDER_TAG_VALUE = "builder"
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """One pipeline the rig serves: where its code lives and what it deploys to."""
+
+    repository: str
+    branch: str = "production"
+    image_repository: str = "production/sample"
+    cluster: str = "production-cluster"
+    service: str = "web"
+    family: str = "production-task"
+    container: str = "web"
+
+    @property
+    def key(self) -> str:
+        return f"{self.repository}/{self.branch}"
+
+
+@dataclass(frozen=True)
+class AccountSpec:
+    """Names of the shared resources (one set per pipeline account)."""
+
+    prefix: str = "pushdeploy"
+    webhook_parameter: str = "/pushdeploy/slack-webhook-url"
+    log_group: str = "/pushdeploy/builds"
+    max_receive_count: int = 5
+
+
+class ProvisionError(RuntimeError):
+    """A resource could not be created; the message names it."""
+
+
+def provision(client: ClientFactory, pipelines: list[PipelineSpec], webhook_url: str,
+              initial_image: dict[str, str], account: AccountSpec | None = None) -> dict[str, str]:
+    """Create every resource; ``initial_image`` maps pipeline key -> the image revision 1 runs."""
+    account = account or AccountSpec()
+    outputs: dict[str, str] = {"REGION": client("sqs").meta.region_name}
+    outputs.update(_messaging(client, account))
+    outputs.update(_builder(client))
+    outputs["SLACK_WEBHOOK_PARAMETER"] = _webhook_parameter(client, account, webhook_url)
+    outputs["LOG_GROUP"] = _log_group(client, account)
+    for spec in pipelines:
+        _container_side(client, spec, initial_image[spec.key])
+    return outputs
+
+
+def _messaging(client: ClientFactory, account: AccountSpec) -> dict[str, str]:
+    """Request topic -> build queue (with a dead-letter queue) and the close topic."""
+    sns = client("sns")
+    sqs = client("sqs")
+    request_topic = sns.create_topic(Name=f"{account.prefix}-request")["TopicArn"]
+    close_topic = sns.create_topic(Name=f"{account.prefix}-close")["TopicArn"]
+    dlq_url = sqs.create_queue(QueueName=f"{account.prefix}-build-dlq",
+                               Attributes={"MessageRetentionPeriod": str(14 * 86400)})["QueueUrl"]
+    dlq_arn = _queue_arn(sqs, dlq_url)
+    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(account.max_receive_count)}
+    queue_url = sqs.create_queue(QueueName=f"{account.prefix}-build", Attributes={
+        "VisibilityTimeout": "300",
+        "MessageRetentionPeriod": str(4 * 86400),
+        "RedrivePolicy": json.dumps(redrive),
+    })["QueueUrl"]
+    queue_arn = _queue_arn(sqs, queue_url)
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(_queue_policy(queue_arn,
+                                                                                                request_topic))})
+    sns.subscribe(TopicArn=request_topic, Protocol="sqs", Endpoint=queue_arn)
+    return {"REQUEST_TOPIC_ARN": request_topic, "CLOSE_TOPIC_ARN": close_topic,
+            "BUILD_QUEUE_URL": queue_url, "BUILD_DLQ_URL": dlq_url}
+
+
+def _queue_arn(sqs: Any, url: str) -> str:
+    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def _queue_policy(queue_arn: str, topic_arn: str) -> dict[str, Any]:
+    """Only the request topic may send (the seed allowed everybody every SQS action)."""
+    return {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
+        "Resource": queue_arn, "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+    }]}
+
+
+def _builder(client: ClientFactory) -> dict[str, str]:
+    """The builder instance, tagged as the builder, left stopped as its user data would."""
+    ec2 = client("ec2")
+    image_id = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    tags = [{"Key": BUILDER_TAG_KEY, "Value": BUILDER_TAG_VALUE}, {"Key": "Name", "Value": "pushdeploy-builder"}]
+    reservation = ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1, InstanceType="t3.small",
+                                    TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+                                    MetadataOptions={"HttpTokens": "required", "HttpPutResponseHopLimit": 1})
+    instance_id = reservation["Instances"][0]["InstanceId"]
+    ec2.stop_instances(InstanceIds=[instance_id])
+    return {"BUILDER_INSTANCE_ID": instance_id, "BUILDER_TAG": f"{BUILDER_TAG_KEY}={BUILDER_TAG_VALUE}"}
+
+
+def _webhook_parameter(client: ClientFactory, account: AccountSpec, webhook_url: str) -> str:
+    client("ssm").put_parameter(Name=account.webhook_parameter, Value=webhook_url,
+                                        Type="SecureString", Overwrite=True)
+    return account.webhook_parameter
+
+
+def _log_group(client: ClientFactory, account: AccountSpec) -> str:
+    logs = client("logs")
+    logs.create_log_group(logGroupName=account.log_group)
+    logs.put_retention_policy(logGroupName=account.log_group, retentionInDays=30)
+    return account.log_group
+
+
+def _container_side(client: ClientFactory, spec: PipelineSpec, image: str) -> None:
+    """ECR repository, cluster, task definition revision 1 and the service running it."""
+    ecr = client("ecr")
+    ecs = client("ecs")
+    try:
+        ecr.create_repository(repositoryName=spec.image_repository)
+    except ecr.exceptions.RepositoryAlreadyExistsException:
+        pass
+    ecs.create_cluster(clusterName=spec.cluster)
+    task = ecs.register_task_definition(
+        family=spec.family,
+        containerDefinitions=[{"name": spec.container, "image": image, "memory": 64, "essential": True,
+                               "portMappings": [{"containerPort": 8080}]}],
+        tags=[{"key": "pipeline", "value": spec.key}],
+    )["taskDefinition"]
+    ecs.create_service(cluster=spec.cluster, serviceName=spec.service,
+                       taskDefinition=task["taskDefinitionArn"], desiredCount=1)
+
+
+def provision_from_stack(client: ClientFactory, pipelines: list[PipelineSpec], webhook_url: str,
+                         initial_image: dict[str, str], account: AccountSpec | None = None,
+                         template: Path = PIPELINE_TEMPLATE) -> dict[str, str]:
+    """Deploy the pipeline-account template into moto; return the same outputs as ``provision``."""
+    from infra.stack_outputs import read_outputs
+    from infra.stage_settings import ENV_FROM_OUTPUTS
+
+    account = account or AccountSpec()
+    clusters = {spec.cluster for spec in pipelines}
+    if len(clusters) != 1:
+        raise ProvisionError(f"the pipeline template serves one ECS cluster; the pipelines name {sorted(clusters)}")
+    parameters = {
+        "SourceAccountId": _account_id(client),
+        "EcrRepositories": ",".join(sorted({spec.image_repository for spec in pipelines})),
+        "EcsClusterName": clusters.pop(),
+        "EcsServiceNames": ",".join(sorted({spec.service for spec in pipelines})),
+        "WebhookParameterName": account.webhook_parameter,
+        "BuildLogGroupName": account.log_group,
+        "AgentSourceUrl": "https://pushdeploy.invalid/local-rig.tar.gz",  # user data never runs in moto
+        **_network(client),
+    }
+    cfn = client("cloudformation")
+    try:
+        cfn.create_stack(StackName=account.prefix, TemplateBody=template.read_text(),
+                         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+                         Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"])
+    except Exception as exc:  # noqa: BLE001 - any refusal is reported with the template's name
+        raise ProvisionError(f"{template.name}: create_stack failed: {exc}") from exc
+    stack = read_outputs(cfn, account.prefix)
+    outputs = {name: stack.get(key) for name, key in ENV_FROM_OUTPUTS["pipeline"].items()}
+    outputs.update(REGION=stack.get("Region"), LOG_GROUP=stack.get("BuildLogGroupName"),
+                   BUILD_DLQ_URL=stack.get("BuildDeadLetterQueueUrl"))
+    # moto applies neither AWS::SNS::Subscription nor AWS::SQS::QueuePolicy: make the template's own
+    # subscription (SNS envelope kept) and queue policy (only the request topic sends) by API.
+    queue_arn, request_topic = stack.get("BuildQueueArn"), stack.get("RequestTopicArn")
+    client("sns").subscribe(TopicArn=request_topic, Protocol="sqs", Endpoint=queue_arn)
+    client("sqs").set_queue_attributes(QueueUrl=stack.get("BuildQueueUrl"),
+                                       Attributes={"Policy": json.dumps(_queue_policy(queue_arn, request_topic))})
+    client("ec2").stop_instances(InstanceIds=[outputs["BUILDER_INSTANCE_ID"]])
+    _webhook_parameter(client, account, webhook_url)
+    for spec in pipelines:
+        _container_side(client, spec, initial_image[spec.key])
+    return outputs
+
+
+def _account_id(client: ClientFactory) -> str:
+    return client("sts").get_caller_identity()["Account"]
+
+
+def _network(client: ClientFactory) -> dict[str, str]:
+    """A VPC and subnet for the builder, and an SSM parameter naming its AMI (the template takes one)."""
+    ec2 = client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.42.1.0/24")["Subnet"]["SubnetId"]
+    image_id = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    client("ssm").put_parameter(Name="/pushdeploy/local-rig/builder-ami", Value=image_id, Type="String",
+                                Overwrite=True)
+    return {"VpcId": vpc, "SubnetId": subnet, "BuilderAmi": "/pushdeploy/local-rig/builder-ami"}
+
+
+def provision_with(provisioner: str) -> Callable[..., dict[str, str]]:
+    """The provisioning function by name (``cloudformation`` or ``api``)."""
+    if provisioner == "cloudformation":
+        return provision_from_stack
+    if provisioner == "api":
+        return provision
+    raise ProvisionError(f"unknown provisioner {provisioner!r}; expected one of {', '.join(PROVISIONERS)}")
+
+
+def lambda_environment(outputs: dict[str, str], pipelines: list[PipelineSpec],
+                       functions: str = "all") -> dict[str, str]:
+    """The stage environment the Chalice functions get (the one-account ``all`` stage)."""
+    branch_filter: dict[str, list[str]] = {}
+    for spec in pipelines:
+        branch_filter.setdefault(spec.repository, []).append(spec.branch)
+    names = ("REQUEST_TOPIC_ARN", "BUILDER_INSTANCE_ID", "BUILDER_TAG", "BUILD_QUEUE_URL", "CLOSE_TOPIC_ARN",
+             "SLACK_WEBHOOK_PARAMETER")
+    env = {name: outputs[name] for name in names}
+    env.update(PUSHDEPLOY_FUNCTIONS=functions, BRANCH_FILTER=json.dumps(branch_filter),
+               NOTIFY_TIMEOUT_SECONDS="5")
+    return env

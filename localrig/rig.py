@@ -1,0 +1,416 @@
+"""The whole pipeline on one machine: every stand-in started, provisioned and wired together.
+
+``LocalRig.start()`` brings up moto (AWS), a Docker engine and a registry, the Slack receiver,
+provisions the pipeline account, starts the Lambda host (the Chalice app's handlers) and
+subscribes it to the topics over SNS ``http`` subscriptions, creates the CodeCommit stand-in
+repositories with their push hooks, writes the agent's settings, and watches the builder
+instance. After that, ``push()`` is a real ``git push`` and everything else follows from it.
+
+The demo, the end-to-end tests and the benchmark all drive this one class.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from chalicelib.contracts import BuildResult, ContractError, EndOfRun, parse_build_request, parse_close_message
+from localrig import agent_config, codecommit, services
+from localrig.builder import BuilderMachine
+from localrig.provision import PipelineSpec, lambda_environment, provision_with
+from localrig.slack import SlackReceiver
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_APP = REPO_ROOT / "examples" / "sample"
+TRIGGER_FUNCTION = "request"
+
+
+@dataclass
+class RigEvent:
+    """One thing that happened, as narrated: ``stage`` names the AWS part it stands for."""
+
+    time: float
+    stage: str
+    text: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+Listener = Callable[[RigEvent], None]
+
+
+class RigError(RuntimeError):
+    """The rig could not start, or a part of it failed; the message says which."""
+
+
+class LocalRig:
+    def __init__(self, run_dir: Path, pipelines: list[PipelineSpec], docker_dir: Path | None = None,
+                 engine: services.DockerEngine | None = None, on_event: Listener | None = None,
+                 idle_grace_seconds: int = 1, example_app: Path = EXAMPLE_APP,
+                 provisioner: str = "cloudformation") -> None:
+        self.run_dir = run_dir
+        self.pipelines = pipelines
+        self.docker_dir = docker_dir or run_dir / "docker"
+        self.engine = engine
+        self.on_event = on_event
+        self.idle_grace_seconds = idle_grace_seconds
+        self.example_app = example_app
+        self.provisioner = provisioner
+        self.started = time.time()
+        self.events: list[RigEvent] = []
+        self._events_lock = threading.Lock()
+        self._parts = services.Rig()
+        self._closing = threading.Event()
+        self._journal_offset = 0
+        self._agent_offsets: dict[Path, int] = {}
+        self._close_messages: list[tuple[float, Any]] = []
+        self.outputs: dict[str, str] = {}
+        self._clients: dict[str, Any] = {}
+        self.bare: dict[str, Path] = {}
+        self.work: dict[str, Path] = {}
+
+    # ------------------------------------------------------------ start / stop
+
+    def start(self) -> LocalRig:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._start_parts()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_parts(self) -> None:
+        self.moto = self._parts.add(services.start_moto(self.run_dir / "moto", running_tasks=1))
+        self.emit("aws", f"moto server at {self.moto.url}")
+        if self.engine is None:
+            self.engine = self._parts.add(services.find_or_start_docker(self.docker_dir))
+        self.emit("docker", f"engine at {self.engine.host}")
+        self.base_image = services.ensure_base_image(self.engine)
+        self.registry = self._parts.add(services.start_registry(self.run_dir / "registry"))
+        self.emit("ecr", f"registry at {self.registry.address} (stands in for the ECR endpoint)")
+        self.slack = SlackReceiver(self.run_dir / "slack.jsonl", on_payload=self._on_slack)
+        self.session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                     aws_session_token="testing", region_name=self.moto.region)
+        initial = {p.key: f"{self.registry.address}/{p.image_repository}:initial" for p in self.pipelines}
+        self.outputs = provision_with(self.provisioner)(self.client, self.pipelines, self.slack.url, initial)
+        how = "stack from infra/pipeline.yaml" if self.provisioner == "cloudformation" else "API calls"
+        self.emit("cloudformation", f"provisioned ({how}): topics, queue+DLQ, ECR, builder (stopped), SSM "
+                  "parameter, log group; ECS cluster+service", dict(self.outputs))
+        self._start_lambda_host()
+        self._create_repositories()
+        self._start_builder()
+        self._narrator = threading.Thread(target=self._narrate, name="narrator", daemon=True)
+        self._narrator.start()
+
+    def client(self, name: str) -> Any:
+        """The rig's boto3 client for ``name``, bound to its moto server (one per service, made on first use)."""
+        if name not in self._clients:
+            self._clients[name] = self.session.client(name, endpoint_url=self.moto.url)
+        return self._clients[name]
+
+    def stop(self) -> None:
+        self._closing.set()
+        if getattr(self, "builder", None) is not None:
+            self.builder.stop()
+        if getattr(self, "slack", None) is not None:
+            self.slack.stop()
+        self._parts.stop()
+
+    def _child_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.moto.client_env())
+        env["DOCKER_HOST"] = self.engine.host if self.engine else ""
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def _start_lambda_host(self) -> None:
+        env_file = self.run_dir / "lambda-env.json"
+        env_file.write_text(json.dumps(lambda_environment(self.outputs, self.pipelines), indent=2))
+        self.journal = self.run_dir / "lambda-journal.jsonl"
+        port_file = self.run_dir / "lambda-port"
+        argv = [sys.executable, "-m", "localrig.lambda_host", "--app-dir", str(REPO_ROOT), "--env-file",
+                str(env_file), "--journal", str(self.journal), "--port-file", str(port_file)]
+        log = self.run_dir / "lambda-host.log"
+        with open(log, "ab") as out:
+            popen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=self._child_env(),
+                                     cwd=REPO_ROOT, start_new_session=True)
+        self.lambda_host = self._parts.add(services.Process("lambda-host", popen, log))
+        services.wait_until(lambda: port_file.exists() or not self.lambda_host.alive(), 60, "the Lambda host")
+        if not self.lambda_host.alive():
+            raise RigError(f"the Lambda host (app.py) did not start:\n{self.lambda_host.log_tail(30)}")
+        self.lambda_url = f"http://127.0.0.1:{port_file.read_text().strip()}"
+        sns = self.client("sns")
+        for key in ("REQUEST_TOPIC_ARN", "CLOSE_TOPIC_ARN"):
+            sns.subscribe(TopicArn=self.outputs[key], Protocol="http", Endpoint=f"{self.lambda_url}/sns")
+        self.emit("lambda", f"Chalice app loaded at {self.lambda_url}: {', '.join(self.lambda_functions())}")
+
+    def lambda_functions(self) -> list[str]:
+        with urllib.request.urlopen(f"{self.lambda_url}/health", timeout=5) as resp:
+            return json.load(resp)["functions"]
+
+    def fire_schedule(self, function: str) -> None:
+        """Fire a scheduled function's EventBridge rule now (stories last seconds, rules minutes)."""
+        req = urllib.request.Request(f"{self.lambda_url}/schedule/{function}", data=b"{}", method="POST")
+        with urllib.request.urlopen(req, timeout=5):
+            pass
+        self.emit("events", f"EventBridge schedule of {function} fired")
+
+    def lambda_idle(self) -> bool:
+        with urllib.request.urlopen(f"{self.lambda_url}/health", timeout=5) as resp:
+            return bool(json.load(resp)["idle"])
+
+    def _create_repositories(self) -> None:
+        state = self.run_dir / "rig-state.json"
+        state.write_text(json.dumps({"region": self.moto.region, "lambda_url": self.lambda_url,
+                                     "trigger_function": TRIGGER_FUNCTION}))
+        for name in sorted({p.repository for p in self.pipelines}):
+            bare = self.run_dir / "git" / f"{name}.git"
+            subprocess.run(["git", "init", "--bare", "--quiet", "--initial-branch", "main", str(bare)],
+                           check=True, capture_output=True, timeout=30)
+            work = self.run_dir / "work" / name
+            self._seed(work, bare, name)
+            codecommit.install_hook(bare, name, state)
+            self.bare[name], self.work[name] = bare, work
+        self.emit("codecommit", f"repositories {', '.join(self.bare)} with push triggers -> {TRIGGER_FUNCTION}")
+
+    def _seed(self, work: Path, bare: Path, name: str) -> None:
+        """The sample application on ``main`` (no trigger yet: the hook is installed after)."""
+        shutil.copytree(self.example_app, work, ignore=shutil.ignore_patterns("FAIL_BUILD"))
+        self.git(work, "init", "--quiet", "--initial-branch", "main")
+        self.git(work, "remote", "add", "origin", str(bare))
+        (work / "www" / "index.html").write_text(f"<h1>{name}</h1>\n<p>seed</p>\n")
+        self.git(work, "add", "--", ".")
+        self.git(work, "commit", "--quiet", "-m", f"{name}: sample application")
+        self.git(work, "push", "--quiet", "origin", "HEAD:refs/heads/main")
+
+    def _start_builder(self) -> None:
+        cache = self.run_dir / "builder-cache"
+        sources = dict(self.bare)
+        config = self.run_dir / "agent.toml"
+        config.write_text(agent_config.render(self.outputs, self.pipelines, sources, self.registry.address,
+                                              cache, idle_grace_seconds=self.idle_grace_seconds))
+        self.agent_config = config
+        argv = [sys.executable, "-m", "agent", "run", "--config", str(config), "--exit-when-idle"]
+        self.builder = BuilderMachine(self.client("ec2"), self.client("sqs"), self.outputs["BUILDER_INSTANCE_ID"],
+                                      self.outputs["BUILD_QUEUE_URL"], argv, self._child_env(),
+                                      self.run_dir / "builder", cwd=REPO_ROOT, on_event=self._on_builder).start()
+
+    # ------------------------------------------------------------ narration
+
+    def emit(self, stage: str, text: str, data: dict[str, Any] | None = None) -> RigEvent:
+        event = RigEvent(time.time(), stage, text, data or {})
+        with self._events_lock:
+            self.events.append(event)
+        if self.on_event is not None:
+            self.on_event(event)
+        return event
+
+    def _on_slack(self, payload: dict[str, Any]) -> None:
+        from localrig.slack import payload_text
+
+        first = payload_text(payload).splitlines()[:1]
+        self.emit("slack", f"notification received: {first[0] if first else json.dumps(payload)[:100]}")
+
+    def _on_builder(self, kind: str, data: dict[str, Any]) -> None:
+        if kind == "instance-state":
+            self.emit("ec2", f"builder {data['instance']} {data['from']} -> {data['to']}", data)
+        elif kind == "agent-started":
+            self.emit("ec2", f"builder booted: agent run started (boot {data['boot']}, pid {data['pid']})", data)
+        elif kind == "agent-ended":
+            self.emit("ec2", f"agent process ended (boot {data['boot']}, exit {data['exit_code']}: {data['why']})",
+                      data)
+        elif kind == "agent-frozen":
+            self.emit("ec2", f"builder frozen mid-build (SIGSTOP, boot {data['boot']}) while the next pushes land",
+                      data)
+        elif kind == "agent-thawed":
+            self.emit("ec2", f"builder resumed (SIGCONT, boot {data['boot']})", data)
+        else:
+            self.emit("ec2", f"builder watch: {data}", data)
+
+    def _narrate(self) -> None:
+        while not self._closing.wait(0.1):
+            self.poll_journal()
+            self._poll_agent_logs()
+
+    def poll_journal(self) -> None:
+        with self._events_lock:
+            if not self.journal.exists():
+                return
+            with open(self.journal, encoding="utf-8") as src:
+                src.seek(self._journal_offset)
+                chunk = src.read()
+            complete = chunk[: chunk.rfind("\n") + 1]
+            self._journal_offset += len(complete.encode())
+        for line in complete.splitlines():
+            self._journal_record(json.loads(line))
+
+    def _journal_record(self, rec: dict[str, Any]) -> None:
+        kind, fn = rec["kind"], rec.get("function", "")
+        if kind == "invoke":
+            retry = f" (retry {rec['attempt'] - 1})" if rec.get("attempt", 1) > 1 else ""
+            self.emit(f"lambda:{fn}", f"invoked by {rec.get('trigger')}{retry}", rec)
+        elif kind == "result":
+            self.emit(f"lambda:{fn}", f"returned in {rec['seconds']}s: {json.dumps(rec.get('result'))[:160]}", rec)
+        elif kind == "error":
+            again = "will retry" if rec.get("will_retry") else "giving up"
+            self.emit(f"lambda:{fn}", f"FAILED attempt {rec['attempt']} ({again}): {rec['error']}", rec)
+        elif kind == "sns":
+            self._sns_record(rec)
+        elif kind == "reject":
+            self.emit("lambda", f"rejected: {rec.get('error')}", rec)
+
+    def _sns_record(self, rec: dict[str, Any]) -> None:
+        topic = rec["topic"].rsplit(":", 1)[-1]
+        message = rec.get("message") or ""
+        if rec["topic"] == self.outputs.get("CLOSE_TOPIC_ARN"):
+            try:
+                parsed = parse_close_message(message)
+            except ContractError as exc:
+                parsed = exc
+            with self._events_lock:
+                self._close_messages.append((rec["time"], parsed))
+            self.emit("sns", f"{topic}: {_describe_close(parsed)} -> {', '.join(rec['functions'])}", rec)
+        else:
+            self.emit("sns", f"{topic}: {_describe_request(message)} -> {', '.join(rec['functions'])}", rec)
+
+    def _poll_agent_logs(self) -> None:
+        for boot in list(self.builder.boots):
+            path = boot.log_path
+            if not path.exists():
+                continue
+            offset = self._agent_offsets.get(path, 0)
+            with open(path, "rb") as src:
+                src.seek(offset)
+                chunk = src.read()
+            complete = chunk[: chunk.rfind(b"\n") + 1]
+            self._agent_offsets[path] = offset + len(complete)
+            for line in complete.decode(errors="replace").splitlines():
+                if line.strip():
+                    self.emit("builder", line.strip(), {"boot": boot.number})
+
+    # ------------------------------------------------------------ actions
+
+    def git(self, work: Path, *args: str) -> str:
+        env = dict(os.environ, GIT_AUTHOR_NAME="Demo Developer", GIT_AUTHOR_EMAIL="dev@example.com",
+                   GIT_COMMITTER_NAME="Demo Developer", GIT_COMMITTER_EMAIL="dev@example.com",
+                   GIT_PUSHER="demo-developer")
+        done = subprocess.run(["git", "-C", str(work), *args], capture_output=True, text=True, env=env, timeout=120)
+        if done.returncode != 0:
+            raise RigError(f"git {' '.join(args)} failed in {work}: {done.stderr.strip() or done.stdout.strip()}")
+        return done.stdout.strip()
+
+    def commit(self, repository: str, message: str, files: dict[str, str | None] | None = None) -> str:
+        """Commit in the working clone; ``files`` maps path -> content (None deletes); no files = empty."""
+        work = self.work[repository]
+        for rel, content in (files or {}).items():
+            path = work / rel
+            if content is None:
+                self.git(work, "rm", "--quiet", "--", rel)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(content)
+                self.git(work, "add", "--", rel)
+        self.git(work, "commit", "--quiet", "--allow-empty", "-m", message)
+        return self.git(work, "rev-parse", "HEAD")
+
+    def push(self, repository: str, branch: str = "production") -> str:
+        """A real ``git push`` to the CodeCommit stand-in; its hook fires the trigger."""
+        work = self.work[repository]
+        sha = self.git(work, "rev-parse", "HEAD")
+        self.git(work, "push", "--quiet", "origin", f"HEAD:refs/heads/{branch}")
+        self.emit("codecommit", f"pushed {repository}@{branch} {sha[:12]}", {"commit": sha, "repository": repository})
+        return sha
+
+    # ------------------------------------------------------------ observations
+
+    def build_results(self, since: float = 0) -> list[BuildResult]:
+        self.poll_journal()
+        with self._events_lock:
+            return [m for t, m in self._close_messages if t >= since and isinstance(m, BuildResult)]
+
+    def end_of_runs(self, since: float = 0) -> list[EndOfRun]:
+        self.poll_journal()
+        with self._events_lock:
+            return [m for t, m in self._close_messages if t >= since and isinstance(m, EndOfRun)]
+
+    def notifications(self, since: float = 0) -> list[dict[str, Any]]:
+        return [payload for at, payload in self.slack.records() if at >= since]
+
+    def builder_state(self) -> str:
+        ec2 = self.client("ec2")
+        found = ec2.describe_instances(InstanceIds=[self.outputs["BUILDER_INSTANCE_ID"]])["Reservations"]
+        return found[0]["Instances"][0]["State"]["Name"]
+
+    def queue_depth(self) -> int:
+        attrs = self.client("sqs").get_queue_attributes(
+            QueueUrl=self.outputs["BUILD_QUEUE_URL"],
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+    def service_task_definition(self, spec: PipelineSpec) -> str:
+        service = self.client("ecs").describe_services(cluster=spec.cluster, services=[spec.service])["services"][0]
+        return service["taskDefinition"]
+
+    def service_revision(self, spec: PipelineSpec) -> int:
+        return int(self.service_task_definition(spec).rsplit(":", 1)[-1])
+
+    def service_image(self, spec: PipelineSpec) -> str:
+        arn = self.service_task_definition(spec)
+        task = self.client("ecs").describe_task_definition(taskDefinition=arn)["taskDefinition"]
+        return next(c["image"] for c in task["containerDefinitions"] if c["name"] == spec.container)
+
+    def tags(self, spec: PipelineSpec) -> list[str]:
+        return self.registry.tags(spec.image_repository)
+
+    def agent_running(self) -> bool:
+        return self.builder.current() is not None
+
+    def quiet(self) -> bool:
+        """Nothing left in flight: builder stopped, no agent, queue empty, no Lambda invocation pending."""
+        return (self.builder_state() == "stopped" and not self.agent_running() and self.queue_depth() == 0
+                and self.lambda_idle())
+
+    def wait(self, check: Callable[[], bool], timeout: float, what: str) -> None:
+        """Poll ``check``; on timeout raise with the tail of the logs that explain why."""
+        try:
+            services.wait_until(check, timeout, what, interval=0.1)
+        except services.ServiceError as exc:
+            tail = "\n".join(f"  {e.stage}: {e.text}" for e in self.events[-25:])
+            raise RigError(f"{exc}\nlast events:\n{tail}") from exc
+
+    def wait_quiet(self, timeout: float = 300) -> None:
+        self.wait(self.quiet, timeout, "the pipeline to settle (builder stopped, queue empty, no invocation)")
+
+    def agent_log(self) -> str:
+        return self.builder.log_text()
+
+
+def _describe_request(message: str) -> str:
+    try:
+        request = parse_build_request(message)
+    except ContractError as exc:
+        return f"unreadable request ({exc}): {message[:80]}"
+    return f"build request {request.pipeline or 'all pipelines'} {(request.commit or '-')[:12]} ({request.source})"
+
+
+def _describe_close(message: Any) -> str:
+    if isinstance(message, BuildResult):
+        commit = (message.commit or "-")[:12]
+        image = message.image.tag if message.image else "-"
+        return f"build result {message.pipeline} {commit} {message.outcome} image={image}"
+    if isinstance(message, EndOfRun):
+        return f"end of run from {message.builder_instance_id} ({message.reason})"
+    return f"unreadable message: {message}"

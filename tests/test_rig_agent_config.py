@@ -1,0 +1,30 @@
+"""The settings file the rig writes for the agent is one the agent itself accepts."""
+
+import tomllib
+from pathlib import Path
+
+from agent.config import parse_config
+from localrig import agent_config
+from localrig.provision import PipelineSpec
+
+OUTPUTS = {"REGION": "us-east-1", "BUILD_QUEUE_URL": "http://127.0.0.1:1/123456789012/pushdeploy-build",
+           "CLOSE_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:pushdeploy-close", "LOG_GROUP": "/pushdeploy/builds",
+           "BUILDER_INSTANCE_ID": "i-0123456789abcdef0"}
+
+
+def test_the_rig_settings_file_parses_with_the_agents_own_loader(tmp_path):
+    specs = [PipelineSpec("sample"), PipelineSpec("other", image_repository="production/other", service="other")]
+    sources = {"sample": tmp_path / "sample.git", "other": tmp_path / 'odd "name".git'}
+    text = agent_config.render(OUTPUTS, specs, sources, "127.0.0.1:5000", Path("/cache"), idle_grace_seconds=2)
+
+    config = parse_config(tomllib.loads(text), "agent.toml")
+
+    assert config.agent.queue_url == OUTPUTS["BUILD_QUEUE_URL"]
+    assert config.agent.instance_id == "i-0123456789abcdef0"
+    assert config.agent.idle_grace_seconds == 2
+    assert [p.id for p in config.pipelines] == ["sample/production", "other/production"]
+    other = config.pipeline("other/production")
+    assert other.source_url == str(sources["other"])
+    assert other.registry == "127.0.0.1:5000"
+    assert other.build_args == (("environment", "production"),)
+    assert [(d.cluster, d.services) for d in other.deploy] == [("production-cluster", ("other",))]
