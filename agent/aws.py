@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError
+
+from agent.ecs import DeployError
 
 if TYPE_CHECKING:  # pragma: no cover
     from mypy_boto3_ecr import ECRClient
@@ -42,6 +45,15 @@ def make_clients(region: str) -> Clients:
         return session.client(name, config=_RETRIES)
 
     return Clients(sqs=client("sqs"), sns=client("sns"), ecr=client("ecr"), ecs=client("ecs"), logs=client("logs"))
+
+
+def ecs_client(region: str | None = None) -> ECSClient:
+    """For the deploy, rollback and diff commands, which also run off the builder without a settings file:
+    ``None`` takes the region from the environment (AWS_REGION), as the AWS CLI does."""
+    try:
+        return boto3.client("ecs", region_name=region, config=_RETRIES)
+    except BotoCoreError as exc:
+        raise DeployError(f"cannot make an ECS client: {exc} (give a region: --region or AWS_REGION)") from exc
 
 
 IMDS_URL = "http://169.254.169.254"

@@ -20,6 +20,7 @@ from agent.ecs import DeployError
 from agent.image import Docker, ecr_login, image_tag
 from agent.imageref import parse_image
 from agent.progress import Progress
+from agent.rollout import short
 from agent.source import GitSource, SourceInfo
 from chalicelib.contracts import BuildResult, ImageInfo, ServiceDeployment, utc_now
 
@@ -172,7 +173,7 @@ def _deploy(ctx: BuildContext, state: _State, source: GitSource) -> None:
         report = deploy_image(ctx.clients.ecs, targets, state.image.reference, pipeline.image_repository,
                               wait_timeout=pipeline.wait_timeout_seconds, keep_revisions=pipeline.keep_revisions,
                               log=ctx.progress.line, sleep=time.sleep, clock=time.monotonic)
-        ids.update(outcome=report.outcome, revisions=",".join(_short(s.new_task_definition) for s in report.services))
+        ids.update(outcome=report.outcome, revisions=",".join(short(s.new_task_definition) for s in report.services))
     state.outcome, state.services, state.error = report.outcome, report.services, report.error
     if report.outcome == "succeeded":
         source.mark_deployed(state.source.sha)
@@ -189,10 +190,6 @@ def _dry_run_deploy(ctx: BuildContext, state: _State) -> None:
     else:
         state.outcome = "succeeded"
     ctx.progress.line(f"dry run: {state.image.reference} built, nothing pushed or deployed")
-
-
-def _short(arn: str | None) -> str:
-    return (arn or "-").rsplit("/", 1)[-1]
 
 
 def _result(ctx: BuildContext, state: _State, log: BuildLog) -> BuildResult:

@@ -14,17 +14,16 @@ from collections.abc import Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from agent import AgentError
+from agent import AgentError, deploy_cli
 from agent.aws import IMDS_URL, instance_id_from_imds, make_clients
 from agent.builder import BuildContext, build_pipeline
 from agent.config import Config, default_path, load_config
+from agent.deploy_cli import EXIT_FAILED, EXIT_ROLLED_BACK
 from agent.progress import Progress
 from agent.results import Publisher
 from agent.runner import Runner, install_sigterm
 from chalicelib.contracts import ContractError
 
-EXIT_FAILED = 1
-EXIT_ROLLED_BACK = 3
 ENV_IMDS_URL = "PUSHDEPLOY_IMDS_URL"
 
 
@@ -126,12 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="send only when systemd's $SERVICE_RESULT says the agent did not end normally")
     end.set_defaults(func=cmd_end_of_run)
 
-    try:
-        from agent import deploy_cli
-    except ImportError:  # pragma: no cover - the ECS part ships in the same package
-        deploy_cli = None
-    if deploy_cli is not None:
-        deploy_cli.register(sub)
+    deploy_cli.register(sub)
     return parser
 
 

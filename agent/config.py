@@ -78,9 +78,6 @@ class Config:
         known = ", ".join(p.id for p in self.pipelines)
         raise ConfigError(f"{self.path}: no pipeline {pid!r} (configured: {known})")
 
-    def has_pipeline(self, pid: str) -> bool:
-        return any(p.id == pid for p in self.pipelines)
-
 
 def default_path() -> str:
     return os.environ.get(ENV_VAR) or DEFAULT_PATH

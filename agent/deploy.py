@@ -15,7 +15,7 @@ from typing import Any
 
 from agent import taskdef
 from agent.ecs import DeployError, Ecs, RollbackFailed, TargetError
-from agent.imageref import ImageRefError, normalize_repository, parse_image
+from agent.imageref import ImageRefError, parse_image
 from agent.rollout import Expectation, short, wait_for_rollouts
 from chalicelib.arns import parse_task_definition
 from chalicelib.contracts import ServiceDeployment
@@ -295,14 +295,7 @@ def current_images(ecs_client: Any, targets: Sequence[DeployTarget], image_repos
 
 
 def _is_target(container: dict[str, Any], names: tuple[str, ...], repository: str, registry: str | None) -> bool:
-    if names:
-        return container["name"] in names
-    try:
-        ref = parse_image(container.get("image", ""))
-    except ImageRefError:
-        return False
-    wanted = normalize_repository(repository.strip("/"), ref.registry)
-    return ref.repository == wanted and (registry is None or ref.registry == registry)
+    return container["name"] in names if names else taskdef.runs_repository(container, repository, registry)
 
 
 def diff_task_definition(ecs_client: Any, target: DeployTarget, image: str, image_repository: str) -> str:

@@ -12,12 +12,13 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
+from agent.aws import ecs_client
 from agent.config import ConfigError, load_config
 from agent.deploy import DeployTarget, deploy_image, diff_task_definition, rollback_service
-from agent.ecs import DeployError, ecs_client
+from agent.ecs import DeployError
 from agent.imageref import ImageRefError, parse_image
 from agent.progress import Progress
 
@@ -37,7 +38,7 @@ def _fail(reason: str, status: int = EXIT_FAILED) -> int:
 
 def _region(args: argparse.Namespace) -> str | None:
     """--region, else the environment, else the agent's settings file when there is one (on the builder)."""
-    explicit = args.deploy_region or getattr(args, "region", None)
+    explicit = args.deploy_region
     if explicit or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"):
         return explicit
     path = getattr(args, "config", None)
@@ -144,16 +145,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _common(diff)
     _image_args(diff)
     diff.set_defaults(func=_cmd_diff)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Stand-alone entry for these subcommands (the agent's own CLI registers them too)."""
-    parser = argparse.ArgumentParser(prog="pushdeploy-agent", description="pushdeploy ECS deploy commands")
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    register(subparsers)
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

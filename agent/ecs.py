@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.arns import parse_task_definition
@@ -43,14 +42,6 @@ class RolloutTimeout(DeployError):
 
 class RollbackFailed(DeployError):
     """Putting a service back on its previous revision failed too: a person must look."""
-
-
-def ecs_client(region: str | None = None) -> ECSClient:
-    """The one place an ECS client is built; AWS_ENDPOINT_URL points it at moto in tests."""
-    try:
-        return boto3.client("ecs", region_name=region) if region else boto3.client("ecs")
-    except BotoCoreError as exc:
-        raise DeployError(f"cannot make an ECS client: {exc} (give a region: --region or AWS_REGION)") from exc
 
 
 class Ecs:

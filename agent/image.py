@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 from botocore.exceptions import BotoCoreError, ClientError
 
 from agent import AgentError
+from agent.imageref import ImageRefError, parse_image
 
 if TYPE_CHECKING:  # pragma: no cover
     from mypy_boto3_ecr import ECRClient
@@ -99,10 +100,14 @@ class Docker:
     def repo_digest(self, ref: str, name: str) -> str | None:
         """The registry digest recorded for ``name`` (``registry/repository``) after a push."""
         proc = self.run(f"inspect {ref}", "image", "inspect", "--format", "{{json .RepoDigests}}", ref)
+        wanted = parse_image(name).name
         for entry in json.loads(proc.stdout) or []:
-            repo, _, digest = entry.partition("@")
-            if repo == name and digest:
-                return digest
+            try:
+                pushed = parse_image(entry)
+            except ImageRefError:
+                continue  # not ours to read: the digest we want is under our own name
+            if pushed.name == wanted and pushed.digest:
+                return pushed.digest
         return None
 
     def login(self, registry: str, username: str, password: str) -> None:

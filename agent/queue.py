@@ -83,6 +83,15 @@ class Round:
                     finished.append(self._by_id[mid])
         return finished
 
+    def abandon(self, pid: str) -> list[QueuedRequest]:
+        """One pipeline's result could not be published: none of the messages that asked for it may be
+        deleted this round (a legacy request answered by the other pipelines included), and they are no
+        longer held, so SQS hands them to a later drain once their visibility timeout ends."""
+        dropped = [self._by_id[mid] for mid, pending in self._pending.items() if pid in pending]
+        for item in dropped:
+            del self._pending[item.message_id]
+        return dropped
+
     def __bool__(self) -> bool:
         return bool(self.order)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.ecs import Ecs, RolloutFailed, RolloutTimeout
-from chalicelib.arns import ArnError, parse_task_definition
+from chalicelib.arns import ArnError, parse_arn, parse_task_definition
 
 _ROLLBACK_WORDS = ("rolling back", "rollback", "rolled back")
 
@@ -28,6 +28,14 @@ def short(task_definition: str | None) -> str:
         return str(parse_task_definition(task_definition))
     except ArnError:
         return task_definition
+
+
+def name_of(name_or_arn: str) -> str:
+    """The bare name ECS reports as ``serviceName`` / in messages, for a cluster or service given either way."""
+    try:
+        return parse_arn(name_or_arn, "ecs").resource_name
+    except ArnError:
+        return name_or_arn
 
 
 @dataclass(frozen=True)
@@ -71,7 +79,7 @@ def assess(service: Mapping[str, Any], expected: str, *, rolling_back: bool = Fa
     ``rolling_back``: we are waiting for a rollback ourselves, so ECS's own "rolling back"
     messages (its circuit breaker heading to the same old revision) are not failures.
     """
-    where = f"{service.get('clusterArn', '?').rsplit('/', 1)[-1]}/{service.get('serviceName', '?')}"
+    where = f"{name_of(service.get('clusterArn', '?'))}/{service.get('serviceName', '?')}"
     if service.get("status") != "ACTIVE":
         raise RolloutFailed(f"{where}: service is {service.get('status')}")
     deployments = service.get("deployments") or []
@@ -127,7 +135,7 @@ def _poll_once(ecs: Ecs, pending: list[Expectation], seen: dict[Expectation, str
         described = ecs.describe_services(cluster, [e.service for e in group])
         by_name = {svc["serviceName"]: svc for svc in described}
         for exp in group:
-            progress = assess(by_name[exp.service.rsplit("/", 1)[-1]], exp.task_definition, rolling_back=rolling_back)
+            progress = assess(by_name[name_of(exp.service)], exp.task_definition, rolling_back=rolling_back)
             if seen.get(exp) != progress.summary:
                 log(f"wait {exp.where}: {progress.summary}")
                 seen[exp] = progress.summary

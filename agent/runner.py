@@ -19,7 +19,7 @@ from types import FrameType
 
 from agent import AgentError
 from agent.builder import BuildContext, build_pipeline
-from agent.queue import BuildQueue, Heartbeat, QueueError, Round, plan_round
+from agent.queue import BuildQueue, Heartbeat, QueuedRequest, QueueError, Round, plan_round
 from agent.results import Publisher, PublishError
 
 MAX_POLL_SECONDS = 20  # SQS long-poll limit
@@ -44,6 +44,11 @@ class RunStats:
     rounds: int = 0
     builds: int = 0
     end_of_runs: int = 0
+
+
+def _described(item: QueuedRequest) -> str:
+    """A redelivered request says so: it was held by an agent that died or could not publish its result."""
+    return item.message_id + (f" (delivery {item.receive_count})" if item.receive_count > 1 else "")
 
 
 class Runner:
@@ -111,18 +116,18 @@ class Runner:
 
     def _build_one(self, work: Round, pid: str) -> None:
         requests = work.requests[pid]
-        self.log(f"pipeline {pid}: {len(requests)} request(s): " + ", ".join(r.message_id for r in requests))
+        self.log(f"pipeline {pid}: {len(requests)} request(s): " + ", ".join(map(_described, requests)))
         result = build_pipeline(self.ctx, self.ctx.config.pipeline(pid))
         self.stats.builds += 1
-        answered = work.done(pid)
         try:
             self.publisher.publish(result)
         except PublishError as exc:
-            self.log(f"result for {pid} not published, its requests stay queued for redelivery: {exc}")
+            kept = work.abandon(pid)
+            self.log(f"result for {pid} not published, its {len(kept)} request(s) stay queued for redelivery: {exc}")
             return
         self.log(f"result published: {pid} {result.outcome} commit={(result.commit or '-')[:7]}")
         try:
-            self.queue.delete(answered)
+            self.queue.delete(work.done(pid))
         except QueueError as exc:
             self.log(f"delete after publishing failed (the request will be rebuilt, harmlessly): {exc}")
 

@@ -82,16 +82,17 @@ class Rendered:
         return any(c.old != c.new for c in self.changes)
 
 
-def _target_key(image: ImageRef, image_repository: str) -> tuple[str, str]:
-    return image.registry, normalize_repository(image_repository.strip("/"), image.registry)
+def runs_repository(container: Mapping[str, Any], image_repository: str, registry: str | None = None) -> bool:
+    """Whether the container's image comes from ``image_repository`` (on ``registry``; None: any host).
 
-
-def _runs_repository(container: Mapping[str, Any], key: tuple[str, str]) -> bool:
+    One rule for "which containers are ours", shared by the render and by the skip check that reads
+    what the services run, so both always pick the same containers."""
     try:
         ref = parse_image(container.get("image", ""))
     except ImageRefError:
         return False  # not ours to judge: a sidecar we leave untouched
-    return (ref.registry, ref.repository) == key
+    wanted = normalize_repository(image_repository.strip("/"), ref.registry)
+    return ref.repository == wanted and (registry is None or ref.registry == registry)
 
 
 def select_containers(container_defs: Sequence[Mapping[str, Any]], image: ImageRef, image_repository: str,
@@ -105,10 +106,10 @@ def select_containers(container_defs: Sequence[Mapping[str, Any]], image: ImageR
         if missing:
             raise TargetError(f"{where} has no container named {', '.join(missing)} (containers: {listing})")
         return list(dict.fromkeys(containers))
-    key = _target_key(image, image_repository)
-    chosen = [c["name"] for c in container_defs if _runs_repository(c, key)]
+    chosen = [c["name"] for c in container_defs if runs_repository(c, image_repository, image.registry)]
     if not chosen:
-        raise TargetError(f"{where} has no container running an image from {key[0]}/{key[1]} "
+        wanted = normalize_repository(image_repository.strip("/"), image.registry)
+        raise TargetError(f"{where} has no container running an image from {image.registry}/{wanted} "
                           f"(containers: {listing}); name them with containers=")
     return chosen
 

@@ -36,6 +36,12 @@ class Arn:
         kind = self.resource_type
         return self.resource[len(kind) + 1:] if kind else self.resource
 
+    @property
+    def resource_name(self) -> str:
+        """``web`` in ``service/production-cluster/web``: ECS, IAM and Lambda names hold no '/', so the
+        last path segment is the name whether or not the ARN also names a parent (cluster, path)."""
+        return self.resource_id.rsplit("/", 1)[-1]
+
     def __str__(self) -> str:
         return f"arn:{self.partition}:{self.service}:{self.region}:{self.account}:{self.resource}"
 

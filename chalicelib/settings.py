@@ -146,8 +146,7 @@ def load_pipeline(env: Mapping[str, str]) -> PipelineSettings:
     queue_url = reader.required(BUILD_QUEUE_URL)
     reader.check(BUILD_QUEUE_URL, queue_url, bool(_QUEUE_URL.match(queue_url)),
                  "expected https://sqs.<region>.amazonaws.com/<account>/<name>")
-    parameter = reader.required(SLACK_WEBHOOK_PARAMETER)
-    reader.check(SLACK_WEBHOOK_PARAMETER, parameter, bool(_PARAMETER.match(parameter)), "expected an SSM name")
+    parameter = _webhook_parameter(reader)
     timeout = _timeout(reader, env.get(NOTIFY_TIMEOUT_SECONDS, "").strip())
     reader.done()
     return PipelineSettings(
@@ -156,6 +155,18 @@ def load_pipeline(env: Mapping[str, str]) -> PipelineSettings:
         slack_webhook_parameter=parameter, notify_timeout_seconds=timeout,
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
     )
+
+
+def _webhook_parameter(reader: _Reader) -> str:
+    """The parameter's name. Pasting the webhook URL itself here is an easy mistake, and the settings error
+    lands in every function's log, so a URL is refused without being quoted."""
+    parameter = reader.required(SLACK_WEBHOOK_PARAMETER)
+    if "://" in parameter:
+        reader.invalid.append(f"{SLACK_WEBHOOK_PARAMETER}: expected the name of the SSM parameter that holds the "
+                              "webhook URL, got a URL (value not shown: the webhook URL is a secret)")
+        return parameter
+    reader.check(SLACK_WEBHOOK_PARAMETER, parameter, bool(_PARAMETER.match(parameter)), "expected an SSM name")
+    return parameter
 
 
 def _timeout(reader: _Reader, text: str) -> float:

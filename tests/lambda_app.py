@@ -22,6 +22,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import settings
+from chalicelib.arns import parse_arn
 
 BUILDER_TAG = ("pushdeploy:role", "builder")
 AMI = "ami-12c6146b"
@@ -69,6 +70,19 @@ def chalice_client(module: ModuleType, tmp_path: Path) -> Client:
 
 def sns_event(client: Client, message: str) -> dict[str, Any]:
     return client.events.generate_sns_event(message=message, subject="pushdeploy")
+
+
+def function_invoker(rig: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, function: str,
+                     make_event: Callable[[Client, Any], Any] | None = None) -> Callable[..., Any]:
+    """``run(payload, **settings)``: one cold start of ``function`` in a stage with the rig's settings plus
+    overrides, so each call sees exactly the environment it names; ``make_event(client, payload)`` wraps
+    the payload as its trigger delivers it (default: the payload is the event)."""
+    def run(payload: Any = None, **env: str) -> Any:
+        module = import_app(monkeypatch, rig.env(**env))
+        with chalice_client(module, tmp_path) as client:
+            event = make_event(client, payload) if make_event else payload
+            return client.lambda_.invoke(function, event).payload
+    return run
 
 
 @dataclass
@@ -146,7 +160,7 @@ class SourceRig:
 
     def published(self) -> list[tuple[str, dict[str, str]]]:
         """Every (message body, message attributes) delivered to the queue so far."""
-        sqs = self.session.client("sqs", region_name=self.topic_arn.split(":")[3])
+        sqs = self.session.client("sqs", region_name=parse_arn(self.topic_arn, "sns").region)
         found = []
         while True:
             batch = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,

@@ -15,6 +15,18 @@ def test_ecs_service_arn_long_format_keeps_cluster_and_service():
     arn = parse_arn("arn:aws:ecs:us-east-1:123456789012:service/production-cluster/web")
     assert arn.resource_type == "service"
     assert arn.resource_id == "production-cluster/web"
+    assert arn.resource_name == "web"
+
+
+@pytest.mark.parametrize("text, name", [
+    ("arn:aws:ecs:us-east-1:123456789012:service/web", "web"),  # ECS's old service ARN format
+    ("arn:aws:ecs:us-east-1:123456789012:cluster/production-cluster", "production-cluster"),
+    ("arn:aws:iam::123456789012:role/service-role/pushdeploy-dev-request", "pushdeploy-dev-request"),
+    ("arn:aws:lambda:us-east-1:123456789012:function:pushdeploy-dev-request", "pushdeploy-dev-request"),
+    ("arn:aws:sns:us-east-1:123456789012:request", "request"),
+])
+def test_resource_name_is_the_last_segment_with_or_without_a_parent(text, name):
+    assert parse_arn(text).resource_name == name
 
 
 def test_task_definition_from_arn_and_short_form():

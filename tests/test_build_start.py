@@ -8,7 +8,15 @@ import pytest
 
 from chalicelib.contracts import BuildRequest, utc_now
 from chalicelib.errors import RetryableError, SettingsError
-from tests.lambda_app import PipelineRig, chalice_client, import_app, make_pipeline_rig, sns_event, threaded_moto_rig
+from tests.lambda_app import (
+    PipelineRig,
+    chalice_client,
+    function_invoker,
+    import_app,
+    make_pipeline_rig,
+    sns_event,
+    threaded_moto_rig,
+)
 
 COMMIT = "a" * 40
 
@@ -24,11 +32,7 @@ def rig(aws) -> PipelineRig:
 
 @pytest.fixture
 def invoke(rig, monkeypatch, tmp_path):
-    def run(message: str, **env: str):
-        module = import_app(monkeypatch, rig.env(**env))
-        with chalice_client(module, tmp_path) as client:
-            return client.lambda_.invoke("build_start", sns_event(client, message)).payload
-    return run
+    return function_invoker(rig, monkeypatch, tmp_path, "build_start", sns_event)
 
 
 def test_stopped_builder_is_started(rig, invoke, caplog):

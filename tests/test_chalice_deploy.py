@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.arns import parse_arn
 from chalicelib.push_events import STATE_CHANGE_PATTERN
 from tests.lambda_app import WHEELHOUSE, make_pipeline_rig, offline_pip_env
 
@@ -72,7 +73,7 @@ def test_dev_and_prod_stages_deploy_their_own_functions(aws, moto_server, projec
 
     def subscribers(topic_arn: str) -> set[str]:
         subs = aws.client("sns").list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
-        return {s["Endpoint"].split(":")[-1] for s in subs if s["Protocol"] == "lambda"}
+        return {parse_arn(s["Endpoint"], "lambda").resource_name for s in subs if s["Protocol"] == "lambda"}
 
     assert subscribers(rig.request_topic_arn) == {"pushdeploy-prod-build_start"}
     assert subscribers(rig.close_topic_arn) == {"pushdeploy-prod-close", "pushdeploy-prod-notify"}
@@ -87,7 +88,7 @@ def test_dev_and_prod_stages_deploy_their_own_functions(aws, moto_server, projec
     [target] = events.list_targets_by_rule(Rule=schedule["Name"])["Targets"]
     assert target["Arn"] == functions["pushdeploy-prod-sweep"]["FunctionArn"]
 
-    roles = {functions[n]["Role"].split("/")[-1]: n for n in functions}
+    roles = {parse_arn(functions[n]["Role"], "iam").resource_name: n for n in functions}
     iam = aws.client("iam")
     for role, name in roles.items():
         [policy_name] = iam.list_role_policies(RoleName=role)["PolicyNames"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.contracts import BuildResult, EndOfRun, utc_now
-from tests.lambda_app import PipelineRig, chalice_client, import_app, make_pipeline_rig, sns_event
+from tests.lambda_app import PipelineRig, function_invoker, make_pipeline_rig, sns_event
 
 
 @pytest.fixture
@@ -15,11 +15,7 @@ def rig(aws) -> PipelineRig:
 
 @pytest.fixture
 def invoke(rig, monkeypatch, tmp_path):
-    def run(message: str, **env: str):
-        module = import_app(monkeypatch, rig.env(**env))
-        with chalice_client(module, tmp_path) as client:
-            return client.lambda_.invoke("close", sns_event(client, message)).payload
-    return run
+    return function_invoker(rig, monkeypatch, tmp_path, "close", sns_event)
 
 
 def end_of_run(instance_id: str | None) -> str:

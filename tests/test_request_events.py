@@ -7,7 +7,7 @@ import pytest
 from chalicelib.contracts import parse_build_request
 from chalicelib.push_events import STATE_CHANGE_PATTERN
 from tests.conftest import load_event
-from tests.lambda_app import SourceRig, chalice_client, import_app, make_source_rig
+from tests.lambda_app import SourceRig, function_invoker, import_app, make_source_rig
 
 PUSH = "12_eventbridge_codecommit_referenceUpdated_push.pushdeploy-GENERATED.json"
 
@@ -19,11 +19,7 @@ def rig(aws) -> SourceRig:
 
 @pytest.fixture
 def invoke(rig, monkeypatch, tmp_path):
-    def run(event, **env: str):
-        module = import_app(monkeypatch, rig.env(**env))
-        with chalice_client(module, tmp_path) as client:
-            return client.lambda_.invoke("request_events", event).payload
-    return run
+    return function_invoker(rig, monkeypatch, tmp_path, "request_events")
 
 
 def test_branch_update_publishes_a_request(rig, invoke, caplog):

@@ -9,7 +9,7 @@ import pytest
 from chalicelib.contracts import parse_build_request
 from chalicelib.errors import AwsCallError, RetryableError
 from tests.conftest import load_event
-from tests.lambda_app import SourceRig, chalice_client, import_app, make_source_rig
+from tests.lambda_app import SourceRig, chalice_client, function_invoker, import_app, make_source_rig
 
 SEVERAL = "11_codecommit_trigger_several_refs.pushdeploy-GENERATED.json"
 
@@ -21,11 +21,7 @@ def rig(aws) -> SourceRig:
 
 @pytest.fixture
 def invoke(rig, monkeypatch, tmp_path):
-    def run(event, **env: str):
-        module = import_app(monkeypatch, rig.env(**env))
-        with chalice_client(module, tmp_path) as client:
-            return client.lambda_.invoke("request", event).payload
-    return run
+    return function_invoker(rig, monkeypatch, tmp_path, "request")
 
 
 def test_push_to_production_publishes_one_request_with_filter_attributes(rig, invoke, caplog):

@@ -88,6 +88,17 @@ def test_invalid_values_name_the_setting_and_value():
     ]
 
 
+def test_the_webhook_url_put_where_its_parameter_name_belongs_is_refused_without_quoting_it():
+    """An easy mistake: the error is raised by every pipeline function and lands in their logs."""
+    url = "https://hooks.slack.com/services/T0001/B0002/s3cr3t-t0k3n"
+    with pytest.raises(SettingsError) as caught:
+        settings.load_pipeline(stage_env("prod") | {"SLACK_WEBHOOK_PARAMETER": url})
+    assert caught.value.problems == [
+        "invalid SLACK_WEBHOOK_PARAMETER: expected the name of the SSM parameter that holds the webhook URL, "
+        "got a URL (value not shown: the webhook URL is a secret)"]
+    assert "s3cr3t" not in str(caught.value)
+
+
 def test_defaults_for_optional_settings():
     env = stage_env("prod")
     del env["BUILDER_TAG"], env["NOTIFY_TIMEOUT_SECONDS"]

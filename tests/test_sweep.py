@@ -6,7 +6,15 @@ import pytest
 
 from chalicelib.contracts import BuildRequest, utc_now
 from chalicelib.errors import RetryableError, SettingsError
-from tests.lambda_app import PipelineRig, chalice_client, import_app, make_pipeline_rig, sns_event, threaded_moto_rig
+from tests.lambda_app import (
+    PipelineRig,
+    chalice_client,
+    function_invoker,
+    import_app,
+    make_pipeline_rig,
+    sns_event,
+    threaded_moto_rig,
+)
 
 
 @pytest.fixture
@@ -22,11 +30,7 @@ def scheduled_event(client) -> dict:
 
 @pytest.fixture
 def sweep(rig, monkeypatch, tmp_path):
-    def run(**env: str):
-        module = import_app(monkeypatch, rig.env(**env))
-        with chalice_client(module, tmp_path) as client:
-            return client.lambda_.invoke("sweep", scheduled_event(client)).payload
-    return run
+    return function_invoker(rig, monkeypatch, tmp_path, "sweep", lambda client, _: scheduled_event(client))
 
 
 def queue_request(rig: PipelineRig, **options) -> None:

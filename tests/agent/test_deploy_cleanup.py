@@ -7,6 +7,7 @@ from botocore.stub import Stubber
 
 from agent.deploy import DeployTarget, deploy_image
 from agent.ecs import Ecs
+from chalicelib.arns import parse_task_definition
 
 IMAGE = "127.0.0.1:5000/production/sample:{}"
 
@@ -27,7 +28,8 @@ def register(ecs, family, n):
 
 def active_revisions(ecs, family):
     arns = ecs.list_task_definitions(familyPrefix=family, status="ACTIVE")["taskDefinitionArns"]
-    return sorted(int(a.rsplit(":", 1)[1]) for a in arns if a.split("/")[-1].rsplit(":", 1)[0] == family)
+    refs = [parse_task_definition(a) for a in arns]
+    return sorted(ref.revision for ref in refs if ref.family == family)
 
 
 def test_keeps_the_newest_n_and_every_revision_in_use(ecs):

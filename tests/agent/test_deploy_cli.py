@@ -11,6 +11,7 @@ import boto3
 import pytest
 
 from agent import deploy_cli
+from agent.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 OLD = "127.0.0.1:5000/production/sample:20261126110000-aaaaaaa"
@@ -39,7 +40,7 @@ def running(ecs, name="web"):
 def test_deploy_prints_one_timed_line_per_step_and_exits_zero(ecs, capsys):
     serve(ecs)
 
-    status = deploy_cli.main(["deploy", "--cluster", "production-cluster", "--service", "web", "--image", NEW])
+    status = main(["deploy", "--cluster", "production-cluster", "--service", "web", "--image", NEW])
 
     out = capsys.readouterr().out.splitlines()
     assert status == 0
@@ -52,7 +53,7 @@ def test_deploy_prints_one_timed_line_per_step_and_exits_zero(ecs, capsys):
 def test_deploy_dry_run_prints_the_diff_and_changes_nothing(ecs, capsys):
     old = serve(ecs)
 
-    status = deploy_cli.main(["deploy", "--cluster", "production-cluster", "--service", "web", "--image", NEW,
+    status = main(["deploy", "--cluster", "production-cluster", "--service", "web", "--image", NEW,
                               "--dry-run"])
 
     out = capsys.readouterr().out
@@ -64,7 +65,7 @@ def test_deploy_dry_run_prints_the_diff_and_changes_nothing(ecs, capsys):
 def test_a_failed_deploy_exits_non_zero_with_one_line_reason(ecs, capsys):
     serve(ecs)
 
-    status = deploy_cli.main(["deploy", "--cluster", "production-cluster", "--service", "nope", "--image", NEW])
+    status = main(["deploy", "--cluster", "production-cluster", "--service", "nope", "--image", NEW])
 
     err = capsys.readouterr().err
     assert status == deploy_cli.EXIT_FAILED
@@ -75,7 +76,7 @@ def test_a_failed_deploy_exits_non_zero_with_one_line_reason(ecs, capsys):
 def test_a_timed_out_deploy_is_rolled_back_or_failed_with_status_and_reason(ecs, capsys):
     serve(ecs, desired=2)  # moto never completes a desiredCount 2 rollout: its rollback cannot complete either
 
-    status = deploy_cli.main(["deploy", "--cluster", "production-cluster", "--service", "web", "--image", NEW,
+    status = main(["deploy", "--cluster", "production-cluster", "--service", "web", "--image", NEW,
                               "--timeout", "0"])
 
     err = capsys.readouterr().err
@@ -87,23 +88,23 @@ def test_a_timed_out_deploy_is_rolled_back_or_failed_with_status_and_reason(ecs,
 
 def test_rollback_and_diff_commands(ecs, capsys):
     serve(ecs)
-    assert deploy_cli.main(["deploy", "--cluster", "production-cluster", "--service", "web", "--image", NEW]) == 0
+    assert main(["deploy", "--cluster", "production-cluster", "--service", "web", "--image", NEW]) == 0
     capsys.readouterr()
 
-    assert deploy_cli.main(["diff", "--cluster", "production-cluster", "--service", "web", "--image", OLD]) == 0
+    assert main(["diff", "--cluster", "production-cluster", "--service", "web", "--image", OLD]) == 0
     assert f'+      "image": "{OLD}",' in capsys.readouterr().out
 
-    assert deploy_cli.main(["rollback", "--cluster", "production-cluster", "--service", "web"]) == 0
+    assert main(["rollback", "--cluster", "production-cluster", "--service", "web"]) == 0
     out = capsys.readouterr().out
     assert "runs production-task:2, going to production-task:1" in out
     assert running(ecs).endswith("production-task:1")
 
-    assert deploy_cli.main(["rollback", "--cluster", "production-cluster", "--service", "web"]) == 1
+    assert main(["rollback", "--cluster", "production-cluster", "--service", "web"]) == 1
     assert capsys.readouterr().err.startswith("error: rollback failed: no ACTIVE revision of production-task")
 
 
 def test_bad_image_is_a_one_line_error(aws, capsys):
-    status = deploy_cli.main(["diff", "--cluster", "c", "--service", "web", "--image", "Not An Image"])
+    status = main(["diff", "--cluster", "c", "--service", "web", "--image", "Not An Image"])
     assert status == 1
     assert capsys.readouterr().err == "error: image reference contains whitespace: 'Not An Image'\n"
 
@@ -111,7 +112,7 @@ def test_bad_image_is_a_one_line_error(aws, capsys):
 @pytest.mark.parametrize("command", ["deploy", "rollback", "diff"])
 def test_every_command_has_help(command):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, "-m", "agent.deploy_cli", command, "--help"], cwd=ROOT, env=env,
+    proc = subprocess.run([sys.executable, "-m", "agent", command, "--help"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "--cluster" in proc.stdout and "--service" in proc.stdout

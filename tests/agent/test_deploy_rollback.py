@@ -50,6 +50,17 @@ def test_rolls_back_to_a_named_revision(ecs):
     assert running(ecs) == revs[0]
 
 
+def test_a_service_named_by_its_arn_is_rolled_back_and_waited_for(ecs):
+    revs = register(ecs, 2)
+    service_arn = ecs.create_service(cluster="production-cluster", serviceName="web", taskDefinition=revs[1],
+                                     desiredCount=1)["service"]["serviceArn"]
+
+    result = rollback_service(ecs, "production-cluster", service_arn, log=lambda _: None)
+
+    assert result.new_task_definition == revs[0]
+    assert running(ecs) == revs[0]
+
+
 def test_no_earlier_revision_is_an_error_naming_the_family(ecs):
     revs = register(ecs, 1)
     ecs.create_service(cluster="production-cluster", serviceName="web", taskDefinition=revs[0], desiredCount=1)

@@ -9,6 +9,7 @@ import pytest
 from botocore.stub import Stubber
 
 from agent.deploy import DeployTarget, deploy_image
+from chalicelib.arns import parse_task_definition
 from tests.conftest import load_event
 
 CLUSTER = "arn:aws:ecs:us-west-2:111122223333:cluster/default"
@@ -49,8 +50,8 @@ def service(*deployments):
 
 
 def taskdef(arn, image):
-    return {"taskDefinitionArn": arn, "family": "web", "revision": int(arn.rsplit(":", 1)[1]), "status": "ACTIVE",
-            "containerDefinitions": [{"name": "app", "image": image, "memory": 128}],
+    return {"taskDefinitionArn": arn, "family": "web", "revision": parse_task_definition(arn).revision,
+            "status": "ACTIVE", "containerDefinitions": [{"name": "app", "image": image, "memory": 128}],
             "compatibilities": ["EC2"], "registeredAt": NOW}
 
 

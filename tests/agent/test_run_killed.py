@@ -56,12 +56,14 @@ def test_a_killed_agents_request_is_rebuilt_by_the_next_run(setup):
     wait_until(lambda: world.visible() == 1, 60, "the request to come back after the visibility timeout")
     fixed = repo.commit({"Dockerfile": "FROM local/busybox:latest\nCOPY app.txt /app.txt\n"}, "fast build")
 
-    Runner(agent_context(config)).run(exit_when_idle=True)
+    lines: list[str] = []
+    Runner(agent_context(config, lines)).run(exit_when_idle=True)
 
     messages = world.close_messages()
     assert [type(m).__name__ for m in messages] == ["BuildResult", "EndOfRun"]  # nothing from the killed agent
     assert messages[0].outcome == "succeeded" and messages[0].commit == fixed
     assert world.queue_depth() == 0
+    assert any("request(s): " in line and "(delivery 2)" in line for line in lines)  # the log says it came back
 
 
 def test_sigterm_releases_the_request_at_once_and_publishes_no_result(setup):
