@@ -83,8 +83,13 @@ def cmd_end_of_run(args: argparse.Namespace) -> int:
         config = load_config(args.config)
     instance = _instance_id(config, progress)
     reason = args.reason or (f"agent service ended: {service_result}" if service_result else "sent by hand")
-    with progress.step("end-of-run", topic=config.agent.close_topic_arn, instance=instance, reason=repr(reason)):
-        Publisher(make_clients(config.agent.region).sns, config.agent.close_topic_arn).end_of_run(instance, reason)
+    # Past the check above, --if-service-failed means the agent died and systemd will not restart it
+    # (Restart=no): close must stop the builder even with requests queued, or nothing would ever serve them.
+    exited = bool(args.if_service_failed)
+    with progress.step("end-of-run", topic=config.agent.close_topic_arn, instance=instance, reason=repr(reason),
+                       agent_exited=str(exited).lower()):
+        Publisher(make_clients(config.agent.region).sns, config.agent.close_topic_arn).end_of_run(
+            instance, reason, agent_exited=exited)
     return 0
 
 
@@ -122,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      "leaves the builder running.")
     end.add_argument("--reason", default=None, help="reason to put in the message")
     end.add_argument("--if-service-failed", action="store_true",
-                     help="send only when systemd's $SERVICE_RESULT says the agent did not end normally")
+                     help="send only when systemd's $SERVICE_RESULT says the agent did not end normally; the "
+                          "message then says the agent exited, so the builder is stopped even with requests queued")
     end.set_defaults(func=cmd_end_of_run)
 
     deploy_cli.register(sub)

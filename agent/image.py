@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 from botocore.exceptions import BotoCoreError, ClientError
 
 from agent import AgentError
+from agent.build_failure import failure_reason
 from agent.imageref import ImageRefError, parse_image
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -81,7 +82,8 @@ class Docker:
 
     def build(self, context: Path, dockerfile: Path, tags: Sequence[str], build_args: Sequence[tuple[str, str]] = (),
               target: str = "") -> str:
-        """Build and tag; return the image ID (from --iidfile, not from parsing output)."""
+        """Build and tag; return the image ID (from --iidfile, not from parsing output). A failure's
+        reason carries the failing step's own last lines, build-arg values blanked (agent.build_failure)."""
         with tempfile.TemporaryDirectory(prefix="pushdeploy-iid-") as tmp:
             iidfile = Path(tmp) / "iid"
             args = ["build", "--file", str(dockerfile), "--iidfile", str(iidfile)]
@@ -91,7 +93,11 @@ class Docker:
                 args += ["--target", target]
             for tag in tags:
                 args += ["--tag", tag]
-            self.run(f"build {tags[0] if tags else context}", *args, str(context), timeout=BUILD_TIMEOUT)
+            what = f"build {tags[0] if tags else context}"
+            proc = self.run(what, *args, str(context), timeout=BUILD_TIMEOUT, check=False)
+            if proc.returncode != 0:
+                reason = failure_reason(proc.stdout, proc.stderr, proc.returncode, [v for _, v in build_args])
+                raise ImageError(f"{what}: {reason}")
             return iidfile.read_text().strip()
 
     def push(self, ref: str) -> None:

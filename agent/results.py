@@ -34,7 +34,9 @@ class Publisher:
             raise PublishError(f"publishing {kind} to {self.topic_arn} failed: {exc}") from exc
         return resp["MessageId"]
 
-    def end_of_run(self, instance_id: str | None, reason: str) -> EndOfRun:
-        message = EndOfRun(builder_instance_id=instance_id, sent_at=utc_now(), reason=reason)
+    def end_of_run(self, instance_id: str | None, reason: str, agent_exited: bool = False) -> EndOfRun:
+        """``agent_exited``: the agent will not serve the queue any more, so close stops the builder even
+        with requests queued (the sweep starts it again for them)."""
+        message = EndOfRun(builder_instance_id=instance_id, sent_at=utc_now(), reason=reason, agent_exited=agent_exited)
         self.publish(message)
         return message

@@ -87,8 +87,10 @@ class Runner:
             self.log("run: terminated by signal; unfinished requests are left in the queue for the next run")
             return self.stats
         except BaseException as exc:
-            if not ended:
-                self._end_of_run(f"agent stopped by an error: {type(exc).__name__}: {exc}"[:300], best_effort=True)
+            # Sent even after an earlier EndOfRun: that one said "still serving", and close may have kept the
+            # builder running for a request that arrived since; this one says nothing will serve it.
+            self._end_of_run(f"agent stopped by an error: {type(exc).__name__}: {exc}"[:300], best_effort=True,
+                             agent_exited=True)
             raise
 
     def _poll_seconds(self, ended: bool, idle_since: float) -> int:
@@ -139,13 +141,14 @@ class Runner:
         except QueueError as exc:
             self.log(f"run: could not release {len(held)} message(s); they return after the visibility timeout: {exc}")
 
-    def _end_of_run(self, reason: str, best_effort: bool = False) -> None:
+    def _end_of_run(self, reason: str, best_effort: bool = False, agent_exited: bool = False) -> None:
         try:
-            self.publisher.end_of_run(self.ctx.instance_id, reason)
+            self.publisher.end_of_run(self.ctx.instance_id, reason, agent_exited=agent_exited)
         except (PublishError, AgentError) as exc:
             if not best_effort:
                 raise
             self.log(f"end-of-run could not be published: {exc}")
             return
         self.stats.end_of_runs += 1
-        self.log(f"end-of-run published (instance {self.ctx.instance_id or 'configured builder'}): {reason}")
+        exited = "; the agent exits, so the builder is stopped whatever is queued" if agent_exited else ""
+        self.log(f"end-of-run published (instance {self.ctx.instance_id or 'configured builder'}): {reason}{exited}")

@@ -3,6 +3,11 @@
 Stops only when the named instance is the configured, tagged builder AND the build queue is
 empty (waiting + in flight + delayed), so a request that arrived meanwhile is still built by the
 running agent instead of being stranded on a stopped machine.
+
+An end of run that says its agent exited (crashed; the unit does not restart it) stops the builder
+whatever the queue holds: no agent would serve it, so a running machine would only cost money and
+hide the work. The dead agent's in-flight requests return after their visibility timeout, and the
+sweep starts the stopped builder for them.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import logging
 
 from chalicelib.build_queue import BuildQueue
 from chalicelib.builder import Builder
-from chalicelib.contracts import BuildResult, ContractError, parse_close_message
+from chalicelib.contracts import BuildResult, ContractError, EndOfRun, parse_close_message
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +41,9 @@ class CloseHandler:
             log.error("close: end of run names %s, not the configured builder %s; not stopped",
                       named, self._builder.instance_id)
             return "refused"
-        return self._stop_if_idle()
+        return self._stop(parsed)
 
-    def _stop_if_idle(self) -> str:
+    def _stop(self, end: EndOfRun) -> str:
         instance = self._builder.describe()
         refusal = instance.refusal(self._builder.instance_id, self._builder.tag)
         if refusal:
@@ -47,6 +52,12 @@ class CloseHandler:
         if instance.state in ("stopping", "stopped"):
             log.info("close: builder %s already %s", instance.instance_id, instance.state)
             return "already-stopped"
+        if end.agent_exited:
+            self._builder.stop()
+            log.info("close: stopped builder %s (was %s) whatever the queue holds: agent exited (%s); in-flight "
+                     "requests return after their visibility timeout and the sweep starts the builder again",
+                     instance.instance_id, instance.state, end.reason)
+            return "stopped-agent-exited"
         depth = self._queue.depth()
         if not depth.empty:
             log.info("close: build queue not empty (%s); builder %s left running to serve it",

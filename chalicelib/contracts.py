@@ -72,6 +72,16 @@ def _opt_str(data: Mapping[str, Any], key: str, prefix: str = "") -> Optional[st
     return value
 
 
+def _opt_bool(data: Mapping[str, Any], key: str, prefix: str = "") -> bool:
+    """Absent or null reads as False, so messages written before the field existed still parse."""
+    value = data.get(key)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ContractError(prefix + key, f"expected true or false, got {value!r}")
+    return value
+
+
 def _commit(value: Any, name: str) -> str:
     if not isinstance(value, str) or not _COMMIT_RE.match(value):
         raise ContractError(name, f"expected a 40-character lowercase hex commit id, got {value!r}")
@@ -344,11 +354,16 @@ class EndOfRun:
     """The agent has nothing left to do and asks for its builder to be stopped.
 
     ``builder_instance_id`` None (the seed's plain ``stop``) means "the configured builder".
+    ``agent_exited`` True means no agent serves the queue on that builder any more (it crashed, or
+    its service died): queued requests are no reason to leave the machine running then, because
+    nothing would build them; close stops it and the sweep starts it again for them. Added after
+    version 1 shipped, so a message without it reads as False (an agent that keeps serving).
     """
 
     builder_instance_id: Optional[str]
     sent_at: str
     reason: str = "queue empty"
+    agent_exited: bool = False
 
     def to_json(self) -> str:
         return _dump(self, TYPE_END_OF_RUN)
@@ -360,6 +375,7 @@ class EndOfRun:
             builder_instance_id=_opt_str(data, "builder_instance_id"),
             sent_at=_timestamp(data, "sent_at") or "",
             reason=_opt_str(data, "reason") or "",
+            agent_exited=_opt_bool(data, "agent_exited"),
         )
 
 

@@ -29,8 +29,11 @@ def _table(lines: list[str], header: str, values: dict[str, Any]) -> None:
 
 
 def render(outputs: dict[str, str], pipelines: list[PipelineSpec], sources: dict[str, Path], registry: str,
-           cache_dir: Path, idle_grace_seconds: float = 1, wait_timeout_seconds: int = 120) -> str:
-    """``sources`` maps repository name -> the bare repository the agent clones from."""
+           cache_dir: Path, idle_grace_seconds: float = 1, wait_timeout_seconds: int = 120,
+           visibility_timeout_seconds: int | None = None) -> str:
+    """``sources`` maps repository name -> the bare repository the agent clones from.
+    ``visibility_timeout_seconds`` None keeps the agent's default (a killed agent's requests then
+    come back after 5 minutes; a story about that passes a few seconds)."""
     lines: list[str] = ["# Written by the pushdeploy local rig for one run.", ""]
     _table(lines, "[agent]", {
         "region": outputs["REGION"],
@@ -40,6 +43,7 @@ def render(outputs: dict[str, str], pipelines: list[PipelineSpec], sources: dict
         "cache_dir": str(cache_dir),
         "idle_grace_seconds": idle_grace_seconds,
         "instance_id": outputs["BUILDER_INSTANCE_ID"],
+        **({} if visibility_timeout_seconds is None else {"visibility_timeout_seconds": visibility_timeout_seconds}),
     })
     for spec in pipelines:
         _table(lines, "[[pipelines]]", {

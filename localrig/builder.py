@@ -8,6 +8,13 @@ The agent is launched with ``--exit-when-idle``: it exits after asking to be sto
 close function then refused to stop the instance because requests are still queued, a real
 agent would still be serving the queue; the rig keeps that promise by booting the agent again
 while the instance is running and the queue is not empty.
+
+That promise covers a clean exit only. An agent that dies (non-zero exit, killed) is not booted
+again until the machine itself boots again, as on a real builder (the unit has ``Restart=no``);
+instead the rig runs the unit's ``ExecStopPost`` command (``stop_hook``) with systemd's
+``SERVICE_RESULT``/``EXIT_CODE``/``EXIT_STATUS``, so the EndOfRun a real machine sends is sent.
+The hook is not run after a clean exit or when the rig ends the agent for an instance stop: there
+its ``--if-service-failed`` sends nothing, or the machine is going down anyway.
 """
 
 from __future__ import annotations
@@ -41,14 +48,16 @@ class BuilderMachine:
 
     def __init__(self, ec2: Any, sqs: Any, instance_id: str, queue_url: str, argv: list[str],
                  env: dict[str, str], log_dir: Path, cwd: Path | None = None, grace: float = 10.0,
-                 poll: float = 0.05, on_event: Listener | None = None) -> None:
+                 poll: float = 0.05, on_event: Listener | None = None, stop_hook: list[str] | None = None) -> None:
         self.ec2, self.sqs = ec2, sqs
         self.instance_id, self.queue_url = instance_id, queue_url
-        self.argv, self.env, self.cwd = argv, env, cwd
+        self.argv, self.env, self.cwd, self.stop_hook = argv, env, cwd, stop_hook
+        self.agent_died = False  # on this boot of the machine: Restart=no, nothing starts it again
         self.log_dir, self.grace, self.poll = log_dir, grace, poll
         self.on_event = on_event or (lambda kind, data: None)
         self.boots: list[Boot] = []
         self.state = "unknown"
+        self.steps = 0  # watch steps done: lets a test wait until the watch has seen a change
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="builder", daemon=True)
@@ -81,14 +90,25 @@ class BuilderMachine:
         the machine at a known step is how a story makes pushes land *while* a build runs,
         deterministically. ``thaw()`` lets it continue exactly where it was.
         """
+        boot = self._signal_when(matches, timeout, signal.SIGSTOP)
+        self.on_event("agent-frozen", {"boot": boot.number})
+        return boot
+
+    def kill_when(self, matches: Callable[[str], bool], timeout: float) -> Boot:
+        """Kill the agent (SIGKILL to its process group) as soon as a line of its output matches: a crash
+        or an OOM kill at a known step. The machine keeps running; the watch then plays systemd's part."""
+        boot = self._signal_when(matches, timeout, signal.SIGKILL)
+        self.on_event("agent-killed", {"boot": boot.number})
+        return boot
+
+    def _signal_when(self, matches: Callable[[str], bool], timeout: float, signum: signal.Signals) -> Boot:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             boot = self.current()
             if boot is not None and boot.log_path.exists():
                 lines = boot.log_path.read_text(errors="replace").splitlines()
                 if any(matches(line) for line in lines):
-                    os.killpg(boot.popen.pid, signal.SIGSTOP)
-                    self.on_event("agent-frozen", {"boot": boot.number})
+                    os.killpg(boot.popen.pid, signum)
                     return boot
             time.sleep(0.005)
         raise TimeoutError(f"no agent output line matched within {timeout:.0f}s")
@@ -112,14 +132,18 @@ class BuilderMachine:
         if state != self.state:
             self.on_event("instance-state", {"instance": self.instance_id, "from": self.state, "to": state})
             self.state = state
+        if started:
+            self.agent_died = False  # a fresh boot of the machine starts the unit again
         current = self.current()
         if current is not None and current.popen.poll() is not None:
             self._reap(current, "agent exited")
+            self._after_exit(current)
             current = None
-        if state == "running" and current is None and (started or self._queue_depth() > 0):
+        if state == "running" and current is None and (started or (not self.agent_died and self._queue_depth() > 0)):
             self._boot()
         elif state in ("stopping", "stopped", "shutting-down", "terminated") and current is not None:
             self._end(current, f"instance {state}")
+        self.steps += 1
 
     def _instance_state(self) -> str:
         reservations = self.ec2.describe_instances(InstanceIds=[self.instance_id])["Reservations"]
@@ -153,6 +177,24 @@ class BuilderMachine:
                 boot.popen.wait(timeout=self.grace)
                 why += " (SIGKILL after grace)"
         self._reap(boot, why)
+
+    def _after_exit(self, boot: Boot) -> None:
+        """What systemd does when the unit's process ends by itself: nothing more after success; after a
+        failure, no restart (Restart=no) and the ExecStopPost hook, with the variables systemd sets."""
+        code = boot.exit_code or 0
+        if code == 0:
+            return
+        self.agent_died = True
+        if not self.stop_hook:
+            return
+        if code > 0:
+            result = {"SERVICE_RESULT": "exit-code", "EXIT_CODE": "exited", "EXIT_STATUS": str(code)}
+        else:
+            result = {"SERVICE_RESULT": "signal", "EXIT_CODE": "killed", "EXIT_STATUS": signal.Signals(-code).name[3:]}
+        with open(boot.log_path, "ab") as log:
+            hook = subprocess.run(self.stop_hook, stdout=log, stderr=subprocess.STDOUT, env=dict(self.env, **result),
+                                  cwd=self.cwd, timeout=120, check=False)
+        self.on_event("stop-hook", {"boot": boot.number, "exit_code": hook.returncode, **result})
 
     def _reap(self, boot: Boot, why: str) -> None:
         with self._lock:

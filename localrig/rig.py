@@ -58,13 +58,14 @@ class LocalRig:
     def __init__(self, run_dir: Path, pipelines: list[PipelineSpec], docker_dir: Path | None = None,
                  engine: services.DockerEngine | None = None, on_event: Listener | None = None,
                  idle_grace_seconds: int = 1, example_app: Path = EXAMPLE_APP,
-                 provisioner: str = "cloudformation") -> None:
+                 provisioner: str = "cloudformation", visibility_timeout_seconds: int | None = None) -> None:
         self.run_dir = run_dir
         self.pipelines = pipelines
         self.docker_dir = docker_dir or run_dir / "docker"
         self.engine = engine
         self.on_event = on_event
         self.idle_grace_seconds = idle_grace_seconds
+        self.visibility_timeout_seconds = visibility_timeout_seconds
         self.example_app = example_app
         self.provisioner = provisioner
         self.started = time.time()
@@ -201,12 +202,15 @@ class LocalRig:
         sources = dict(self.bare)
         config = self.run_dir / "agent.toml"
         config.write_text(agent_config.render(self.outputs, self.pipelines, sources, self.registry.address,
-                                              cache, idle_grace_seconds=self.idle_grace_seconds))
+                                              cache, idle_grace_seconds=self.idle_grace_seconds,
+                                              visibility_timeout_seconds=self.visibility_timeout_seconds))
         self.agent_config = config
         argv = [sys.executable, "-m", "agent", "run", "--config", str(config), "--exit-when-idle"]
+        stop_hook = [sys.executable, "-m", "agent", "end-of-run", "--if-service-failed", "--config", str(config)]
         self.builder = BuilderMachine(self.client("ec2"), self.client("sqs"), self.outputs["BUILDER_INSTANCE_ID"],
                                       self.outputs["BUILD_QUEUE_URL"], argv, self._child_env(),
-                                      self.run_dir / "builder", cwd=REPO_ROOT, on_event=self._on_builder).start()
+                                      self.run_dir / "builder", cwd=REPO_ROOT, on_event=self._on_builder,
+                                      stop_hook=stop_hook).start()
 
     # ------------------------------------------------------------ narration
 
@@ -237,6 +241,11 @@ class LocalRig:
                       data)
         elif kind == "agent-thawed":
             self.emit("ec2", f"builder resumed (SIGCONT, boot {data['boot']})", data)
+        elif kind == "agent-killed":
+            self.emit("ec2", f"agent killed mid-build (SIGKILL, boot {data['boot']}); the machine keeps running", data)
+        elif kind == "stop-hook":
+            self.emit("ec2", f"systemd: agent failed ({data['SERVICE_RESULT']}), not restarted (Restart=no); "
+                      f"ExecStopPost end-of-run --if-service-failed exited {data['exit_code']}", data)
         else:
             self.emit("ec2", f"builder watch: {data}", data)
 
@@ -360,6 +369,12 @@ class LocalRig:
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
         return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
+    def queue_waiting(self) -> int:
+        """Requests visible in the build queue now (a dead agent's come back after their visibility timeout)."""
+        attrs = self.client("sqs").get_queue_attributes(
+            QueueUrl=self.outputs["BUILD_QUEUE_URL"], AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"])
+
     def service_task_definition(self, spec: PipelineSpec) -> str:
         service = self.client("ecs").describe_services(cluster=spec.cluster, services=[spec.service])["services"][0]
         return service["taskDefinition"]
@@ -412,5 +427,6 @@ def _describe_close(message: Any) -> str:
         image = message.image.tag if message.image else "-"
         return f"build result {message.pipeline} {commit} {message.outcome} image={image}"
     if isinstance(message, EndOfRun):
-        return f"end of run from {message.builder_instance_id} ({message.reason})"
+        exited = ", agent exited" if message.agent_exited else ""
+        return f"end of run from {message.builder_instance_id} ({message.reason}{exited})"
     return f"unreadable message: {message}"

@@ -22,6 +22,7 @@ from localrig.slack import payload_text
 BUILD_TIMEOUT = 300.0
 FAIL_REASON = "the sample's health check is missing"
 FAILING_STEP = "FAIL_BUILD"  # the guarded RUN step of examples/sample/Dockerfile names its guard file
+FAIL_MESSAGE = "build failed on purpose: {reason}"  # what that step prints (on stderr) before it exits 1
 
 
 @dataclass
@@ -118,8 +119,8 @@ def _succeeded(report: StoryReport, result: BuildResult | None, sha: str, rig: L
 
 
 def _names_failure(text: str | None, reason: str) -> bool:
-    """The failure is named by the step's own message or, at least, by the failing command."""
-    return bool(text) and (reason in text or FAILING_STEP in text)
+    """The failure is named by the step's own message and by the failing command."""
+    return bool(text) and FAIL_MESSAGE.format(reason=reason) in text and FAILING_STEP in text
 
 
 def one_push(rig: LocalRig, spec: PipelineSpec, label: str = "story 1") -> StoryReport:
@@ -185,7 +186,8 @@ def failing_build(rig: LocalRig, spec: PipelineSpec, reason: str = FAIL_REASON) 
     result = results[-1] if results else None
     report.expect("exactly one build, failed", len(results) == 1 and result is not None
                   and result.outcome == "failed", [r.outcome for r in results])
-    report.expect("the result names the failing step", result is not None and _names_failure(result.error, reason),
+    report.expect("the result gives the failing step's own message and command",
+                  result is not None and _names_failure(result.error, reason),
                   result.error if result else None)
     report.expect("failure notification naming the commit and the reason",
                   len(report.notifications) == 1 and _mentions(report.notifications[0], sha)

@@ -1,4 +1,5 @@
-"""An end-of-run reaches close: the builder stops only when it is ours and nothing waits for it."""
+"""An end-of-run reaches close: the builder stops only when it is ours and nothing waits for it, or when its
+agent exited (then nothing would serve what waits: the sweep starts the builder again for it)."""
 
 from __future__ import annotations
 
@@ -111,3 +112,51 @@ def test_unreachable_aws_is_retryable(rig, invoke, monkeypatch):
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     with pytest.raises(RetryableError, match="EndpointConnectionError"):
         invoke(end_of_run(rig.instance_id))
+
+
+def exited(instance_id: str | None) -> str:
+    """What the agent's crash path and the unit's stop hook send: nothing serves the queue any more."""
+    return EndOfRun(builder_instance_id=instance_id, sent_at=utc_now(), reason="agent service ended: signal",
+                    agent_exited=True).to_json()
+
+
+def test_end_of_run_from_an_exited_agent_stops_the_builder_despite_queued_requests(rig, invoke, caplog):
+    sqs = rig.client("sqs")
+    for _ in range(2):
+        sqs.send_message(QueueUrl=rig.queue_url, MessageBody="build")
+    assert sqs.receive_message(QueueUrl=rig.queue_url, VisibilityTimeout=600)["Messages"]  # the dead agent's
+
+    assert invoke(exited(rig.instance_id)) == "stopped-agent-exited"
+
+    assert rig.state() == "stopped"
+    assert (f"stopped builder {rig.instance_id} (was running) whatever the queue holds: agent exited (agent service "
+            "ended: signal); in-flight requests return after their visibility timeout and the sweep starts the "
+            "builder again") in caplog.text
+    depth = sqs.get_queue_attributes(QueueUrl=rig.queue_url, AttributeNames=["All"])["Attributes"]
+    assert (depth["ApproximateNumberOfMessages"], depth["ApproximateNumberOfMessagesNotVisible"]) == ("1", "1")
+
+
+def test_without_agent_exited_the_same_queue_keeps_the_builder_running(rig, invoke, caplog):
+    sqs = rig.client("sqs")
+    for _ in range(2):
+        sqs.send_message(QueueUrl=rig.queue_url, MessageBody="build")
+    assert sqs.receive_message(QueueUrl=rig.queue_url, VisibilityTimeout=600)["Messages"]
+
+    assert invoke(end_of_run(rig.instance_id)) == "queue-not-empty"
+
+    assert rig.state() == "running"
+    assert "(1 waiting, 1 in flight, 0 delayed)" in caplog.text
+
+
+def test_an_exited_agent_never_gets_another_instance_or_an_untagged_one_stopped(rig, invoke, caplog):
+    other = rig.new_instance({"pushdeploy:role": "builder"})
+    assert invoke(exited(other)) == "refused"
+    untagged = rig.new_instance({})
+    assert invoke(exited(untagged), BUILDER_INSTANCE_ID=untagged) == "refused"
+    assert (rig.state(), rig.state(other), rig.state(untagged)) == ("running", "running", "running")
+
+
+def test_an_exited_agent_on_an_already_stopped_builder_changes_nothing(rig, invoke):
+    rig.stop()
+    assert invoke(exited(rig.instance_id)) == "already-stopped"
+    assert rig.state() == "stopped"

@@ -100,6 +100,29 @@ def test_newer_version_is_refused_with_both_versions_named():
         parse_close_message(mutate(a_result().to_json(), version=SCHEMA_VERSION + 1))
 
 
+def test_an_end_of_run_says_whether_its_agent_exited_and_keeps_the_version():
+    exited = EndOfRun("i-0abc", utc_now(), "agent service ended: signal", agent_exited=True)
+    assert parse_close_message(exited.to_json()) == exited
+    assert json.loads(exited.to_json())["version"] == SCHEMA_VERSION == 1
+    assert parse_close_message(EndOfRun("i-0abc", utc_now()).to_json()).agent_exited is False
+
+
+def test_an_end_of_run_written_before_agent_exited_existed_still_parses_as_not_exited():
+    older = mutate(EndOfRun("i-0abc", "2026-11-26T10:00:00Z", "queue empty for 60s").to_json(), agent_exited=...)
+    assert "agent_exited" not in older
+    parsed = parse_close_message(older)
+    assert (parsed.builder_instance_id, parsed.reason, parsed.agent_exited) == ("i-0abc", "queue empty for 60s", False)
+    assert parse_close_message(mutate(older, agent_exited=None)).agent_exited is False
+
+
+@pytest.mark.parametrize("value", ["true", 1, 0, [], {}])
+def test_an_end_of_run_with_a_non_boolean_agent_exited_names_the_field(value):
+    with pytest.raises(ContractError) as caught:
+        parse_close_message(mutate(EndOfRun("i-0abc", utc_now()).to_json(), agent_exited=value))
+    assert caught.value.field == "agent_exited"
+    assert str(caught.value) == f"agent_exited: expected true or false, got {value!r}"
+
+
 @pytest.mark.parametrize("changes, field", [
     ({"outcome": "deployed"}, "outcome"),
     ({"pipeline": ...}, "pipeline"),

@@ -28,3 +28,14 @@ def test_the_rig_settings_file_parses_with_the_agents_own_loader(tmp_path):
     assert other.registry == "127.0.0.1:5000"
     assert other.build_args == (("environment", "production"),)
     assert [(d.cluster, d.services) for d in other.deploy] == [("production-cluster", ("other",))]
+
+
+def test_a_short_visibility_timeout_reaches_the_agent_and_none_keeps_its_default(tmp_path):
+    specs, sources = [PipelineSpec("sample")], {"sample": tmp_path / "sample.git"}
+
+    def parsed(**kwargs):
+        text = agent_config.render(OUTPUTS, specs, sources, "127.0.0.1:5000", Path("/cache"), **kwargs)
+        return parse_config(tomllib.loads(text), "agent.toml").agent.visibility_timeout_seconds
+
+    assert parsed(visibility_timeout_seconds=3) == 3
+    assert parsed() == 300

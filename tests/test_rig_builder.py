@@ -1,6 +1,8 @@
 """The builder instance's "machine": starting it in EC2 boots the agent process, stopping it
-ends the process, as systemd and a machine stop would."""
+ends the process, as systemd and a machine stop would. An agent that dies is not restarted
+(Restart=no): the unit's stop hook runs instead, with the variables systemd gives it."""
 
+import json
 import sys
 
 import pytest
@@ -14,6 +16,19 @@ SERVES = [sys.executable, "-c", "import time\nwhile True: time.sleep(1)"]
 HANGS = [sys.executable, "-c", "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
          "print('ready', flush=True)\nwhile True: time.sleep(1)"]
 EXITS = [sys.executable, "-c", "print('nothing to do')"]
+CRASHES = [sys.executable, "-c", "raise SystemExit('agent stopped by an error')"]
+READY = [sys.executable, "-c", "import time\nprint('ready', flush=True)\nwhile True: time.sleep(1)"]
+
+
+def stop_hook(record):
+    """Stands in for `pushdeploy-agent end-of-run --if-service-failed`: writes what systemd told it."""
+    code = ("import json, os, sys\nkeys = ('SERVICE_RESULT', 'EXIT_CODE', 'EXIT_STATUS')\n"
+            "open(sys.argv[1], 'a').write(json.dumps({k: os.environ.get(k) for k in keys}) + '\\n')")
+    return [sys.executable, "-c", code, str(record)]
+
+
+def hook_runs(record):
+    return [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
 
 
 @pytest.fixture
@@ -30,10 +45,10 @@ def account(aws):
 def machine(account, tmp_path):
     made = []
 
-    def make(argv, grace=5.0):
+    def make(argv, grace=5.0, hook=None):
         ec2, sqs, instance, queue = account
         m = BuilderMachine(ec2, sqs, instance, queue, argv, {"PATH": "/usr/bin:/bin"}, tmp_path, grace=grace,
-                           poll=0.05).start()
+                           poll=0.05, stop_hook=hook).start()
         made.append(m)
         return m
 
@@ -73,3 +88,54 @@ def test_an_agent_that_exited_is_booted_again_while_requests_wait_on_a_running_b
     sqs.send_message(QueueUrl=queue, MessageBody="build")
     wait_until(lambda: len(builder.boots) >= 2, 30, "the agent to be booted again for the waiting request")
     assert builder.boots[0].ended_by == "agent exited"
+
+
+def watched_twice_more(builder):
+    """Wait until the watch has made two full steps, so whatever it would do about the present, it did."""
+    seen = builder.steps
+    wait_until(lambda: builder.steps >= seen + 2, 30, "two watch steps")
+
+
+def test_a_crashed_agent_is_not_booted_again_and_the_stop_hook_says_how_it_ended(account, machine, tmp_path):
+    ec2, sqs, instance, queue = account
+    record = tmp_path / "hook.jsonl"
+    builder = machine(CRASHES, hook=stop_hook(record))
+    ec2.start_instances(InstanceIds=[instance])
+    wait_until(lambda: hook_runs(record), 30, "the stop hook after the crash")
+    assert hook_runs(record) == [{"SERVICE_RESULT": "exit-code", "EXIT_CODE": "exited", "EXIT_STATUS": "1"}]
+
+    sqs.send_message(QueueUrl=queue, MessageBody="build")
+    watched_twice_more(builder)
+
+    assert len(builder.boots) == 1 and builder.current() is None, "Restart=no: requests wait, nothing serves them"
+    ec2.stop_instances(InstanceIds=[instance])
+    wait_until(lambda: builder.state == "stopped", 30, "the watch to see the stop")
+    ec2.start_instances(InstanceIds=[instance])
+    wait_until(lambda: len(builder.boots) == 2, 30, "the next boot of the machine to start the agent")
+
+
+def test_a_killed_agent_s_stop_hook_is_told_the_signal(account, machine, tmp_path):
+    ec2, _, instance, _ = account
+    record = tmp_path / "hook.jsonl"
+    builder = machine(READY, hook=stop_hook(record))
+    ec2.start_instances(InstanceIds=[instance])
+
+    boot = builder.kill_when(lambda line: line == "ready", 30)
+
+    wait_until(lambda: hook_runs(record), 30, "the stop hook after the kill")
+    assert hook_runs(record) == [{"SERVICE_RESULT": "signal", "EXIT_CODE": "killed", "EXIT_STATUS": "KILL"}]
+    assert (boot.exit_code, boot.ended_by) == (-9, "agent exited")
+
+
+def test_no_stop_hook_after_a_clean_exit_or_an_instance_stop(account, machine, tmp_path):
+    ec2, sqs, instance, queue = account
+    record = tmp_path / "hook.jsonl"
+    builder = machine(EXITS, hook=stop_hook(record))
+    ec2.start_instances(InstanceIds=[instance])
+    wait_until(lambda: builder.boots and builder.current() is None, 30, "the agent to exit by itself")
+    sqs.send_message(QueueUrl=queue, MessageBody="build")
+    wait_until(lambda: len(builder.boots) >= 2, 30, "a clean exit: booted again for the waiting request")
+    ec2.stop_instances(InstanceIds=[instance])
+    wait_until(lambda: builder.state == "stopped" and builder.current() is None, 30, "the instance stop")
+    watched_twice_more(builder)
+    assert hook_runs(record) == []

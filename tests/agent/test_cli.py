@@ -75,6 +75,7 @@ def test_end_of_run_publishes_the_stop_request(world_config):
     (message,) = world.close_messages()
     assert isinstance(message, EndOfRun)
     assert (message.builder_instance_id, message.reason) == ("i-0123456789abcdef0", "by hand")
+    assert message.agent_exited is False  # sent by hand: an agent may still serve the queue
     assert "end-of-run ok" in proc.stdout
 
 
@@ -89,6 +90,8 @@ def test_after_a_crash_systemd_s_stop_hook_sends_end_of_run_but_not_after_a_clea
     assert crashed.returncode == 0, crashed.stderr
     (message,) = world.close_messages()
     assert message.reason == "agent service ended: signal"
+    assert message.agent_exited is True  # Restart=no: nothing serves the queue, so close stops the builder anyway
+    assert "agent_exited=true" in crashed.stdout
 
 
 def test_the_instance_id_comes_from_imdsv2_when_not_configured(world_config, httpserver):
@@ -153,3 +156,4 @@ def test_a_run_that_cannot_read_its_queue_still_asks_to_stop_and_says_why(world_
     assert reason.startswith(f"pushdeploy-agent: error: queue {gone}: receive failed")
     (message,) = world.close_messages()
     assert isinstance(message, EndOfRun) and message.reason.startswith("agent stopped by an error: QueueError")
+    assert message.agent_exited is True

@@ -1,5 +1,6 @@
 """The docker CLI steps on the real engine and registry: ECR login through the override, build with
-args and target, tags, push, pushed digest; the ECR password never reaches a log."""
+args and target, tags, push, pushed digest; the ECR password never reaches a log; a failed build
+says what its failing step said, never a build-arg value."""
 
 from __future__ import annotations
 
@@ -94,3 +95,58 @@ def test_a_failed_build_names_the_image_and_docker_s_reason(docker, tmp_path):
     (tmp_path / "Dockerfile").write_text("FROM local/busybox:latest\nRUN exit 3\n")
     with pytest.raises(ImageError, match=r"^build imgtest/bad:1: .*returned a non-zero code: 3"):
         runner.build(tmp_path, tmp_path / "Dockerfile", ["imgtest/bad:1"])
+
+
+# The failing step writes to one stream only: docker relays a step's stdout and stderr through
+# separate pipes, so their relative order in its output is not guaranteed. stderr is the harder one
+# (the classic builder wraps it in colour codes) and where tools write their errors.
+LOUD_FAILURE = """FROM local/busybox:latest
+ARG token=not-the-real-one
+RUN echo "an earlier step that worked"
+RUN (echo "fetching dependencies" && echo "using token $token" && echo "step two of three" \\
+    && echo "build failed on purpose: the health check is missing") >&2 && exit 5
+"""
+
+
+def test_a_failed_run_step_s_own_message_leads_the_reason_without_build_arg_values(docker, tmp_path):
+    runner, lines = docker
+    (tmp_path / "Dockerfile").write_text(LOUD_FAILURE)
+
+    with pytest.raises(ImageError) as caught:
+        runner.build(tmp_path, tmp_path / "Dockerfile", ["imgtest/loud:1"], [("token", "s3cr3t-value-42")])
+
+    reason = str(caught.value)
+    step_said, docker_said = reason.split(" | The command ")
+    assert step_said == ("build imgtest/loud:1: using token *** | step two of three"
+                         " | build failed on purpose: the health check is missing")  # the last 3 lines
+    assert docker_said.endswith("returned a non-zero code: 5")
+    assert "s3cr3t-value-42" not in reason and "\x1b" not in reason and "\n" not in reason
+    assert "an earlier step that worked" not in reason  # only the failing step's output
+    assert any("s3cr3t-value-42" in line for line in lines)  # the full output still reaches the build log
+
+
+def test_a_failed_run_step_s_stdout_counts_too(docker, tmp_path):
+    runner, _ = docker
+    (tmp_path / "Dockerfile").write_text("FROM local/busybox:latest\nRUN echo '3 tests failed' && exit 2\n")
+    with pytest.raises(ImageError) as caught:
+        runner.build(tmp_path, tmp_path / "Dockerfile", ["imgtest/tests:1"])
+    assert str(caught.value) == ("build imgtest/tests:1: 3 tests failed | The command "
+                                 "'/bin/sh -c echo '3 tests failed' && exit 2' returned a non-zero code: 2")
+
+
+def test_a_failed_run_step_that_printed_nothing_gives_docker_s_line(docker, tmp_path):
+    runner, _ = docker
+    (tmp_path / "Dockerfile").write_text("FROM local/busybox:latest\nRUN echo fine\nRUN false\n")
+    with pytest.raises(ImageError) as caught:
+        runner.build(tmp_path, tmp_path / "Dockerfile", ["imgtest/quiet:1"])
+    assert str(caught.value) == "build imgtest/quiet:1: The command '/bin/sh -c false' returned a non-zero code: 1"
+
+
+def test_a_failure_outside_a_run_step_is_docker_s_own_reason(docker, tmp_path):
+    runner, _ = docker
+    (tmp_path / "Dockerfile").write_text("FROM local/busybox:latest\nRUN echo fine\nCOPY missing.txt /\n")
+    with pytest.raises(ImageError) as caught:
+        runner.build(tmp_path, tmp_path / "Dockerfile", ["imgtest/nocopy:1"])
+    reason = str(caught.value)
+    assert reason.startswith("build imgtest/nocopy:1: COPY failed") and "missing.txt" in reason
+    assert " | " not in reason and "fine" not in reason

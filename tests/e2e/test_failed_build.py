@@ -17,9 +17,11 @@ def test_a_failed_build_is_reported_and_changes_nothing(rig):
 
     [build] = report.builds
     assert build["outcome"] == "failed"
+    said = stories.FAIL_MESSAGE.format(reason=stories.FAIL_REASON)
+    assert build["error"].split(": ", 1)[1].startswith(said + " | The command ")  # after "build <image>: "
     assert stories.FAILING_STEP in build["error"]
     [message] = report.notifications
-    assert report.pushes[0][:7] in message and stories.FAILING_STEP in message
+    assert report.pushes[0][:7] in message and said in message and stories.FAILING_STEP in message
     assert report.revision_after == deployed.revision_after
     assert rig.service_image(SAMPLE) == image_before
     assert report.new_tags == []
