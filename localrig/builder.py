@@ -146,15 +146,10 @@ class BuilderMachine:
         self.steps += 1
 
     def _instance_state(self) -> str:
-        reservations = self.ec2.describe_instances(InstanceIds=[self.instance_id])["Reservations"]
-        return reservations[0]["Instances"][0]["State"]["Name"]
+        return instance_state(self.ec2, self.instance_id)
 
     def _queue_depth(self) -> int:
-        attrs = self.sqs.get_queue_attributes(
-            QueueUrl=self.queue_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+        return queue_depth(self.sqs, self.queue_url)
 
     def _boot(self) -> None:
         number = len(self.boots) + 1
@@ -200,3 +195,18 @@ class BuilderMachine:
         with self._lock:
             boot.ended, boot.exit_code, boot.ended_by = time.time(), boot.popen.returncode, why
         self.on_event("agent-ended", {"boot": boot.number, "exit_code": boot.exit_code, "why": why})
+
+
+def instance_state(ec2: Any, instance_id: str) -> str:
+    """The instance's state name in EC2 (running, stopping, stopped...)."""
+    reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    return reservations[0]["Instances"][0]["State"]["Name"]
+
+
+def queue_depth(sqs: Any, queue_url: str) -> int:
+    """Requests in the queue, waiting or in flight: a request being built still counts as work."""
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])

@@ -8,6 +8,7 @@ a non-zero exit status if any expectation failed.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import threading
 import time
@@ -83,9 +84,26 @@ def run_demo(state_dir: Path, out: TextIO = sys.stdout, provisioner: str = "clou
     except (RigError, services.ServiceError) as exc:
         print(f"\ndemo stopped: {exc}", file=out, flush=True)
         return _finish(run_dir, reports, out, error=str(exc))
+    except KeyboardInterrupt:
+        print("\ndemo interrupted: stopping the rig (moto, registry, Lambda host, builder)", file=out, flush=True)
+        _finish(run_dir, reports, out, error="interrupted")
+        return 130
     finally:
-        rig.stop()
+        stop_shielded(rig)
     return _finish(run_dir, reports, out)
+
+
+def stop_shielded(rig: LocalRig) -> None:
+    """Stop the rig with Ctrl-C ignored meanwhile: a second Ctrl-C during the stop would leave its
+    child processes (moto, registry, dockerd, the agent) running after the demo has exited."""
+    if threading.current_thread() is not threading.main_thread():
+        rig.stop()
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        rig.stop()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _finish(run_dir: Path, reports: list[stories.StoryReport], out: TextIO, error: str = "") -> int:

@@ -42,6 +42,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from chalicelib.arns import ArnError, parse_arn
+
 RETRY_DELAYS = (1.0, 2.0)  # Lambda waits 1 and 2 minutes between async retries; the rig, seconds
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
@@ -83,6 +85,14 @@ def sns_lambda_event(notification: dict[str, Any], subscription_arn: str) -> dic
     }
     return {"Records": [{"EventVersion": "1.0", "EventSubscriptionArn": subscription_arn,
                          "EventSource": "aws:sns", "Sns": sns}]}
+
+
+def topic_name(topic_arn: str) -> str:
+    """The topic's name from its ARN (Chalice lets an app subscribe by name); not an ARN: as given."""
+    try:
+        return parse_arn(topic_arn, "sns").resource
+    except ArnError:
+        return topic_arn
 
 
 def scheduled_event(rule_arn: str, region: str = "us-east-1", account: str = "123456789012") -> dict[str, Any]:
@@ -132,7 +142,7 @@ class FunctionHost:
 
     def subscribers(self, topic_arn: str) -> list[str]:
         """Functions the app subscribed to this topic (by ARN or by topic name, as Chalice allows)."""
-        name = topic_arn.rsplit(":", 1)[-1]
+        name = topic_name(topic_arn)
         found = []
         for source in getattr(self.app, "event_sources", []):
             topic = getattr(source, "topic", None)
@@ -226,84 +236,89 @@ def _short(value: Any) -> Any:
     return value if len(text) <= 500 else text[:497] + "..."
 
 
-def make_handler(host: FunctionHost) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base class signature
+class _Handler(BaseHTTPRequestHandler):
+    """The host's HTTP endpoints; ``host`` is set per server by ``make_handler``."""
+
+    host: FunctionHost
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base class signature
+        return
+
+    def _reply(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server naming
+        if self.path == "/health":
+            schedules = {name: _expression_text(expr) for name, expr in self.host.schedules().items()}
+            self._reply(200, {"functions": self.host.functions(), "idle": self.host.idle(), "schedules": schedules})
+        else:
+            self._reply(404, {"error": f"no such path {self.path}"})
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server naming
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError as exc:
+            self._reply(400, {"error": f"body is not JSON: {exc}"})
             return
+        if self.path.startswith("/invoke/"):
+            self._invoke(self.path.removeprefix("/invoke/"), body)
+        elif self.path == "/sns":
+            self._sns(body)
+        elif self.path.startswith("/schedule/"):
+            self._schedule(self.path.removeprefix("/schedule/"))
+        else:
+            self._reply(404, {"error": f"no such path {self.path}"})
 
-        def _reply(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def _invoke(self, function: str, event: Any) -> None:
+        if function not in self.host.app.handler_map:
+            self.host.journal.write("reject", function=function, error="function not found")
+            self._reply(404, {"error": f"function {function!r} not found; have {self.host.functions()}"})
+            return
+        invocation = Invocation(function, event, trigger=self.headers.get("X-Trigger", "invoke"))
+        self.host.submit(invocation)
+        self._reply(202, {"request_id": invocation.request_id})
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server naming
-            if self.path == "/health":
-                schedules = {name: _expression_text(expr) for name, expr in host.schedules().items()}
-                self._reply(200, {"functions": host.functions(), "idle": host.idle(), "schedules": schedules})
-            else:
-                self._reply(404, {"error": f"no such path {self.path}"})
+    def _schedule(self, function: str) -> None:
+        if function not in self.host.schedules():
+            self._reply(404, {"error": f"no scheduled function {function!r}; have {sorted(self.host.schedules())}"})
+            return
+        self._reply(202, {"request_id": self.host.fire(function).request_id})
 
-        def do_POST(self) -> None:  # noqa: N802 - http.server naming
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length)
+    def _sns(self, body: dict[str, Any]) -> None:
+        kind = body.get("Type")
+        topic = body.get("TopicArn", "")
+        if kind == "SubscriptionConfirmation":
             try:
-                body = json.loads(raw or b"{}")
-            except ValueError as exc:
-                self._reply(400, {"error": f"body is not JSON: {exc}"})
+                urllib.request.urlopen(body["SubscribeURL"], timeout=10).close()
+            except (OSError, KeyError) as exc:
+                self.host.journal.write("reject", topic=topic, error=f"subscription not confirmed: {exc}")
+                self._reply(502, {"error": f"could not confirm the subscription to {topic}: {exc}"})
                 return
-            if self.path.startswith("/invoke/"):
-                self._invoke(self.path.removeprefix("/invoke/"), body)
-            elif self.path == "/sns":
-                self._sns(body)
-            elif self.path.startswith("/schedule/"):
-                self._schedule(self.path.removeprefix("/schedule/"))
-            else:
-                self._reply(404, {"error": f"no such path {self.path}"})
+            self.host.journal.write("sns-confirmed", topic=topic)
+            self._reply(200, {"confirmed": topic})
+            return
+        if kind != "Notification":
+            self.host.journal.write("reject", topic=topic, error=f"unknown SNS message type {kind!r}")
+            self._reply(400, {"error": f"unknown SNS message type {kind!r}"})
+            return
+        functions = self.host.subscribers(topic)
+        self.host.journal.write("sns", topic=topic, message_id=body.get("MessageId"), message=body.get("Message"),
+                                functions=functions)
+        for function in functions:
+            event = sns_lambda_event(body, f"{topic}:{function}")
+            self.host.submit(Invocation(function, event, trigger=f"sns:{topic_name(topic)}"))
+        self._reply(200, {"functions": functions})
 
-        def _invoke(self, function: str, event: Any) -> None:
-            if function not in host.app.handler_map:
-                host.journal.write("reject", function=function, error="function not found")
-                self._reply(404, {"error": f"function {function!r} not found; have {host.functions()}"})
-                return
-            invocation = Invocation(function, event, trigger=self.headers.get("X-Trigger", "invoke"))
-            host.submit(invocation)
-            self._reply(202, {"request_id": invocation.request_id})
 
-        def _schedule(self, function: str) -> None:
-            if function not in host.schedules():
-                self._reply(404, {"error": f"no scheduled function {function!r}; have {sorted(host.schedules())}"})
-                return
-            self._reply(202, {"request_id": host.fire(function).request_id})
-
-        def _sns(self, body: dict[str, Any]) -> None:
-            kind = body.get("Type")
-            topic = body.get("TopicArn", "")
-            if kind == "SubscriptionConfirmation":
-                try:
-                    urllib.request.urlopen(body["SubscribeURL"], timeout=10).close()
-                except (OSError, KeyError) as exc:
-                    host.journal.write("reject", topic=topic, error=f"subscription not confirmed: {exc}")
-                    self._reply(502, {"error": f"could not confirm the subscription to {topic}: {exc}"})
-                    return
-                host.journal.write("sns-confirmed", topic=topic)
-                self._reply(200, {"confirmed": topic})
-                return
-            if kind != "Notification":
-                host.journal.write("reject", topic=topic, error=f"unknown SNS message type {kind!r}")
-                self._reply(400, {"error": f"unknown SNS message type {kind!r}"})
-                return
-            functions = host.subscribers(topic)
-            host.journal.write("sns", topic=topic, message_id=body.get("MessageId"), message=body.get("Message"),
-                               functions=functions)
-            for function in functions:
-                event = sns_lambda_event(body, f"{topic}:{function}")
-                host.submit(Invocation(function, event, trigger=f"sns:{topic.rsplit(':', 1)[-1]}"))
-            self._reply(200, {"functions": functions})
-
-    return Handler
+def make_handler(host: FunctionHost) -> type[BaseHTTPRequestHandler]:
+    return type("Handler", (_Handler,), {"host": host})
 
 
 def load_app(app_dir: Path, env: dict[str, str]) -> Any:

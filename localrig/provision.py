@@ -161,7 +161,8 @@ def provision_from_stack(client: ClientFactory, pipelines: list[PipelineSpec], w
                          initial_image: dict[str, str], account: AccountSpec | None = None,
                          template: Path = PIPELINE_TEMPLATE) -> dict[str, str]:
     """Deploy the pipeline-account template into moto; return the same outputs as ``provision``."""
-    from infra.stack_outputs import read_outputs
+    from infra import StackError
+    from infra.stacks import create_stack
     from infra.stage_settings import ENV_FROM_OUTPUTS
 
     account = account or AccountSpec()
@@ -178,14 +179,10 @@ def provision_from_stack(client: ClientFactory, pipelines: list[PipelineSpec], w
         "AgentSourceUrl": "https://pushdeploy.invalid/local-rig.tar.gz",  # user data never runs in moto
         **_network(client),
     }
-    cfn = client("cloudformation")
     try:
-        cfn.create_stack(StackName=account.prefix, TemplateBody=template.read_text(),
-                         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-                         Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"])
-    except Exception as exc:  # noqa: BLE001 - any refusal is reported with the template's name
-        raise ProvisionError(f"{template.name}: create_stack failed: {exc}") from exc
-    stack = read_outputs(cfn, account.prefix)
+        stack = create_stack(client("cloudformation"), account.prefix, template, parameters)
+    except StackError as exc:
+        raise ProvisionError(f"{template.name}: {exc}") from exc
     outputs = {name: stack.get(key) for name, key in ENV_FROM_OUTPUTS["pipeline"].items()}
     outputs.update(REGION=stack.get("Region"), LOG_GROUP=stack.get("BuildLogGroupName"),
                    BUILD_DLQ_URL=stack.get("BuildDeadLetterQueueUrl"))

@@ -26,9 +26,10 @@ from typing import Any
 
 import boto3
 
+from chalicelib.arns import ArnError, parse_arn, parse_task_definition
 from chalicelib.contracts import BuildResult, ContractError, EndOfRun, parse_build_request, parse_close_message
 from localrig import agent_config, codecommit, services
-from localrig.builder import BuilderMachine
+from localrig.builder import BuilderMachine, instance_state, queue_depth
 from localrig.provision import PipelineSpec, lambda_environment, provision_with
 from localrig.slack import SlackReceiver
 
@@ -122,12 +123,17 @@ class LocalRig:
         return self._clients[name]
 
     def stop(self) -> None:
+        """End the agent, the Slack receiver and every child process, even if ending one of them fails."""
         self._closing.set()
-        if getattr(self, "builder", None) is not None:
-            self.builder.stop()
-        if getattr(self, "slack", None) is not None:
-            self.slack.stop()
-        self._parts.stop()
+        try:
+            if getattr(self, "builder", None) is not None:
+                self.builder.stop()
+        finally:
+            try:
+                if getattr(self, "slack", None) is not None:
+                    self.slack.stop()
+            finally:
+                self._parts.stop()
 
     def _child_env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -282,7 +288,7 @@ class LocalRig:
             self.emit("lambda", f"rejected: {rec.get('error')}", rec)
 
     def _sns_record(self, rec: dict[str, Any]) -> None:
-        topic = rec["topic"].rsplit(":", 1)[-1]
+        topic = _topic_name(rec["topic"])
         message = rec.get("message") or ""
         if rec["topic"] == self.outputs.get("CLOSE_TOPIC_ARN"):
             try:
@@ -359,15 +365,10 @@ class LocalRig:
         return [payload for at, payload in self.slack.records() if at >= since]
 
     def builder_state(self) -> str:
-        ec2 = self.client("ec2")
-        found = ec2.describe_instances(InstanceIds=[self.outputs["BUILDER_INSTANCE_ID"]])["Reservations"]
-        return found[0]["Instances"][0]["State"]["Name"]
+        return instance_state(self.client("ec2"), self.outputs["BUILDER_INSTANCE_ID"])
 
     def queue_depth(self) -> int:
-        attrs = self.client("sqs").get_queue_attributes(
-            QueueUrl=self.outputs["BUILD_QUEUE_URL"],
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-        return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+        return queue_depth(self.client("sqs"), self.outputs["BUILD_QUEUE_URL"])
 
     def queue_waiting(self) -> int:
         """Requests visible in the build queue now (a dead agent's come back after their visibility timeout)."""
@@ -380,7 +381,7 @@ class LocalRig:
         return service["taskDefinition"]
 
     def service_revision(self, spec: PipelineSpec) -> int:
-        return int(self.service_task_definition(spec).rsplit(":", 1)[-1])
+        return parse_task_definition(self.service_task_definition(spec)).revision
 
     def service_image(self, spec: PipelineSpec) -> str:
         arn = self.service_task_definition(spec)
@@ -411,6 +412,13 @@ class LocalRig:
 
     def agent_log(self) -> str:
         return self.builder.log_text()
+
+
+def _topic_name(arn: str) -> str:
+    try:
+        return parse_arn(arn, "sns").resource
+    except ArnError:
+        return arn
 
 
 def _describe_request(message: str) -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 BASE_IMAGE = "local/busybox:latest"
+DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 BUSYBOX_APPLETS = ("sh", "cat", "echo", "ls", "httpd", "sleep", "test", "true", "false", "mkdir", "wget")
 
 
@@ -70,8 +71,20 @@ class Process:
         try:
             self.popen.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.popen.kill()
+            self._kill_group()
             self.popen.wait(timeout=timeout)
+
+    def _kill_group(self) -> None:
+        """SIGKILL the child and, when it leads its own process group (``_spawn`` starts it in a new
+        session), everything it started: a killed leader cannot stop its children itself."""
+        assert self.popen is not None
+        try:
+            if os.getpgid(self.popen.pid) == self.popen.pid:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                return
+        except ProcessLookupError:
+            return
+        self.popen.kill()
 
     def log_tail(self, lines: int = 20) -> str:
         if self.log_path is None or not self.log_path.exists():
@@ -84,6 +97,19 @@ def _spawn(name: str, argv: list[str], log_path: Path, env: dict[str, str] | Non
     with open(log_path, "ab") as log:
         popen = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     return Process(name, popen, log_path)
+
+
+def ready_or_stopped(part: Process, check: Callable[[], bool], timeout: float, what: str,
+                     interval: float = 0.1) -> None:
+    """Wait until ``check`` holds; if it never does, or the child dies first, stop the child before
+    raising, so a failed start never leaves a process running behind the caller."""
+    try:
+        wait_until(lambda: not part.alive() or check(), timeout, what, interval=interval)
+    except BaseException:
+        part.stop()
+        raise
+    if not part.alive():
+        raise ServiceError(f"{what} exited at start:\n{part.log_tail()}")
 
 
 # ---------------------------------------------------------------- moto
@@ -121,13 +147,7 @@ def start_moto(workdir: Path, running_tasks: int = 1, region: str = "us-east-1")
                                                       env.get("PYTHONPATH")]))
     proc = _spawn("moto", argv, workdir / f"moto-{port}.log", env)
     server = MotoServer(proc.name, proc.popen, proc.log_path, url=f"http://127.0.0.1:{port}", region=region)
-    try:
-        wait_until(lambda: not server.alive() or _http_ok(f"{server.url}/moto-api/data.json"), 30, "moto server")
-    except ServiceError:
-        server.stop()
-        raise
-    if not server.alive():
-        raise ServiceError(f"moto server exited at start:\n{server.log_tail()}")
+    ready_or_stopped(server, lambda: _http_ok(f"{server.url}/moto-api/data.json"), 30, "moto server")
     return server
 
 
@@ -147,17 +167,54 @@ class DockerEngine(Process):
                               capture_output=True, timeout=timeout, input=input)
 
 
-def docker_reachable(host: str | None) -> bool:
+def docker_problem(host: str | None) -> str:
+    """Why ``docker info`` fails against ``host`` (docker's own last error line); "" when the engine answers."""
     if shutil.which("docker") is None:
-        return False
+        return "the docker client is not installed"
     env = dict(os.environ)
     if host:
         env["DOCKER_HOST"] = host
     try:
-        return subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], env=env,
-                              capture_output=True, timeout=15).returncode == 0
+        done = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], env=env,
+                              capture_output=True, text=True, timeout=15)
+    except (subprocess.TimeoutExpired, OSError) as exc:
+        return f"docker info: {exc}"
+    if done.returncode == 0:
+        return ""
+    lines = [line.strip() for line in (done.stderr or done.stdout).splitlines() if line.strip()]
+    return lines[-1] if lines else f"docker info exited {done.returncode}"
+
+
+def docker_reachable(host: str | None) -> bool:
+    return not docker_problem(host)
+
+
+def no_engine_message(problem: str, is_root: bool, dockerd_installed: bool, client_installed: bool) -> str:
+    """What to do when no engine answers and the rig cannot start its own: named for the user's case."""
+    if not client_installed:
+        return ("the docker client is not installed: install Docker (Debian: `apt-get install docker.io`; "
+                "elsewhere Docker Desktop or Docker Engine), start it, and run the demo again")
+    hint = "Start Docker (e.g. `sudo systemctl start docker`, or open Docker Desktop) or set DOCKER_HOST"
+    if "permission denied" in problem.lower():
+        hint = ("the engine is running but this user may not use its socket: add yourself to the docker group "
+                "(`sudo usermod -aG docker $USER`, then log in again) or set DOCKER_HOST")
+    elif is_root and not dockerd_installed:
+        hint += "; or `apt-get install docker.io` and pushdeploy starts its own engine"
+    elif not is_root:
+        hint += "; as root with dockerd installed, pushdeploy starts its own engine"
+    return f"no Docker engine is reachable ({problem}). {hint}."
+
+
+def current_context_host() -> str:
+    """The endpoint of the docker CLI's current context: children get it as DOCKER_HOST, and on a laptop
+    (Docker Desktop, rootless Docker) it is a context's socket, not /var/run/docker.sock."""
+    try:
+        done = subprocess.run(["docker", "context", "inspect", "--format", "{{.Endpoints.docker.Host}}"],
+                              capture_output=True, text=True, timeout=15)
     except (subprocess.TimeoutExpired, OSError):
-        return False
+        return DEFAULT_DOCKER_HOST
+    host = done.stdout.strip()
+    return host if done.returncode == 0 and host else DEFAULT_DOCKER_HOST
 
 
 def find_or_start_docker(workdir: Path) -> DockerEngine:
@@ -165,31 +222,22 @@ def find_or_start_docker(workdir: Path) -> DockerEngine:
     root with dockerd installed, start a private one (vfs, no iptables) under ``workdir``."""
     existing = os.environ.get("DOCKER_HOST")
     if docker_reachable(existing):
-        return DockerEngine("docker", None, host=existing or "unix:///var/run/docker.sock")
+        return DockerEngine("docker", None, host=existing or current_context_host())
     sock = workdir / "docker.sock"
     host = f"unix://{sock}"
     if docker_reachable(host):
         return DockerEngine("docker", None, host=host)
-    if shutil.which("dockerd") is None or os.geteuid() != 0:
-        raise ServiceError(
-            "no Docker engine is reachable. Start Docker (e.g. `sudo systemctl start docker`) or set "
-            "DOCKER_HOST; as root on Debian, `apt-get install docker.io` lets pushdeploy start its own engine."
-        )
-    if shutil.which("docker") is None:
-        raise ServiceError("the docker client is not installed (apt-get install docker.io)")
+    is_root = os.geteuid() == 0
+    dockerd, client = shutil.which("dockerd") is not None, shutil.which("docker") is not None
+    if not (is_root and dockerd and client):
+        raise ServiceError(no_engine_message(docker_problem(existing), is_root, dockerd, client))
     workdir.mkdir(parents=True, exist_ok=True)
     argv = ["dockerd", "--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=vfs",
             "--data-root", str(workdir / "data"), "--exec-root", str(workdir / "exec"),
             "--pidfile", str(workdir / "dockerd.pid"), "-H", host]
     proc = _spawn("dockerd", argv, workdir / "dockerd.log")
     engine = DockerEngine(proc.name, proc.popen, proc.log_path, host=host)
-    try:
-        wait_until(lambda: not engine.alive() or docker_reachable(host), 60, "dockerd", interval=0.5)
-    except ServiceError:
-        engine.stop()
-        raise
-    if not engine.alive():
-        raise ServiceError(f"dockerd exited at start:\n{engine.log_tail()}")
+    ready_or_stopped(engine, lambda: docker_reachable(host), 60, "dockerd", interval=0.5)
     return engine
 
 
@@ -255,9 +303,7 @@ def start_registry(workdir: Path) -> Registry:
     )
     proc = _spawn("registry", [binary, "serve", str(config)], workdir / f"registry-{port}.log")
     registry = Registry(proc.name, proc.popen, proc.log_path, address=f"127.0.0.1:{port}")
-    wait_until(lambda: not registry.alive() or _http_ok(f"http://{registry.address}/v2/"), 30, "registry")
-    if not registry.alive():
-        raise ServiceError(f"registry exited at start:\n{registry.log_tail()}")
+    ready_or_stopped(registry, lambda: _http_ok(f"http://{registry.address}/v2/"), 30, "registry")
     return registry
 
 
@@ -272,5 +318,12 @@ class Rig:
         return part
 
     def stop(self) -> None:
+        """Stop every part, even when stopping one of them fails; then raise the first failure."""
+        failures: list[BaseException] = []
         for part in reversed(self.parts):
-            part.stop()
+            try:
+                part.stop()
+            except BaseException as exc:  # noqa: BLE001 - the other parts must still be stopped
+                failures.append(exc)
+        if failures:
+            raise failures[0]

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from agent.imageref import parse_image
 from chalicelib.contracts import BuildResult
 from localrig.provision import PipelineSpec
 from localrig.rig import LocalRig
@@ -92,10 +93,14 @@ class _Observer:
         return results
 
 
-def _tag_names(tag: str, sha: str) -> bool:
-    """Agent tags are ``<UTC timestamp>-<short sha>``: does this one name ``sha``?"""
-    suffix = tag.rsplit(":", 1)[-1].rsplit("-", 1)[-1]
+def _tag_names(reference: str, sha: str) -> bool:
+    """Agent tags are ``<UTC timestamp>-<short sha>``: does this image reference's tag name ``sha``?"""
+    suffix = (parse_image(reference).tag or "").rsplit("-", 1)[-1]
     return len(suffix) >= 7 and sha.startswith(suffix)
+
+
+def _runs_tag(image: str, tag: str) -> bool:
+    return parse_image(image).tag == tag
 
 
 def _change(rig: LocalRig, spec: PipelineSpec, label: str) -> str:
@@ -115,7 +120,7 @@ def _succeeded(report: StoryReport, result: BuildResult | None, sha: str, rig: L
     report.expect(f"image tagged for {sha[:7]} pushed to the registry", tagged, report.new_tags)
     image = rig.service_image(spec)
     report.expect("service runs the new image", result is not None and result.image is not None
-                  and result.image.tag in image, image)
+                  and _runs_tag(image, result.image.tag), image)
 
 
 def _names_failure(text: str | None, reason: str) -> bool:

@@ -1,6 +1,10 @@
 """The real parts start and answer: the foundation every other test stands on."""
 
+import subprocess
+import sys
+
 import boto3
+import pytest
 
 from localrig import services
 
@@ -47,3 +51,89 @@ def test_wait_until_names_what_it_waited_for():
         assert "the thing" in str(exc)
     else:
         raise AssertionError("wait_until returned without the condition")
+
+
+SLEEPS = [sys.executable, "-c", "import time\nwhile True: time.sleep(1)"]
+
+
+def test_a_part_that_never_gets_ready_is_stopped_before_the_error(tmp_path):
+    part = services._spawn("never-ready", SLEEPS, tmp_path / "never-ready.log")
+    with pytest.raises(services.ServiceError, match="the never-ready part"):
+        services.ready_or_stopped(part, lambda: False, 0.3, "the never-ready part")
+    assert not part.alive()
+
+
+class _StuckPart(services.Process):
+    def stop(self, timeout: float = 10) -> None:
+        raise OSError("cannot stop this one")
+
+
+def test_stopping_the_rig_stops_every_part_even_when_one_fails(tmp_path):
+    rig = services.Rig()
+    running = rig.add(services._spawn("child", SLEEPS, tmp_path / "child.log"))
+    rig.add(_StuckPart("stuck", None))  # stopped first (reverse order): its failure must not strand the child
+    with pytest.raises(OSError, match="cannot stop this one"):
+        rig.stop()
+    assert not running.alive()
+
+
+def test_no_engine_names_docker_s_reason_and_how_to_start_docker():
+    problem = services.docker_problem("unix:///nonexistent/docker.sock")
+    assert "/nonexistent/docker.sock" in problem
+    message = services.no_engine_message(problem, is_root=False, dockerd_installed=True, client_installed=True)
+    assert problem in message and "sudo systemctl start docker" in message and "DOCKER_HOST" in message
+
+
+def test_no_engine_says_what_to_do_for_a_missing_client_or_a_socket_the_user_may_not_use():
+    missing = services.no_engine_message("the docker client is not installed", False, False, False)
+    assert "install Docker" in missing
+    denied = services.no_engine_message("permission denied while trying to connect to the Docker daemon socket",
+                                        is_root=False, dockerd_installed=True, client_installed=True)
+    assert "docker group" in denied
+
+
+def test_an_engine_found_through_the_current_docker_context_is_used_at_its_own_address(
+        docker_engine, tmp_path, monkeypatch):
+    """Docker Desktop and rootless Docker are reached through a CLI context, not /var/run/docker.sock."""
+    config = tmp_path / "docker-config"
+    env = {"DOCKER_CONFIG": str(config), "PATH": "/usr/local/bin:/usr/bin:/bin"}
+    create = ["context", "create", "laptop", "--docker", f"host={docker_engine.host}"]
+    for args in (create, ["context", "use", "laptop"]):
+        subprocess.run(["docker", *args], env=env, check=True, capture_output=True, timeout=30)
+    monkeypatch.setenv("DOCKER_CONFIG", str(config))
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+
+    found = services.find_or_start_docker(tmp_path / "unused")
+
+    assert found.host == docker_engine.host
+    assert found.popen is None, "the user's engine is used, not a new one"
+
+
+# A part that ignores SIGTERM and has started a child that ignores it too (dockerd and its containerd).
+HANGS_WITH_A_CHILD = [sys.executable, "-c", (
+    "import signal, subprocess, sys, time\n"
+    "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    "code = 'import signal, time\\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\\nwhile True: time.sleep(1)'\n"
+    "child = subprocess.Popen([sys.executable, '-c', code])\n"
+    "print(child.pid, flush=True)\n"
+    "while True: time.sleep(1)\n")]
+
+
+def _gone(pid: int) -> bool:
+    """No such process, or only a zombie waiting for whoever reaps orphans here."""
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_a_part_that_ignores_sigterm_is_killed_with_everything_it_started(tmp_path):
+    part = services._spawn("stubborn", HANGS_WITH_A_CHILD, tmp_path / "stubborn.log")
+    services.wait_until(lambda: part.log_tail().strip().isdigit(), 30, "the part to start its child")
+    child = int(part.log_tail().strip())
+
+    part.stop(timeout=0.5)
+
+    assert not part.alive()
+    services.wait_until(lambda: _gone(child), 10, f"the part's child {child} to be killed too")

@@ -1,6 +1,8 @@
 """A developer pushes one commit: the image is pushed, the service gets a new revision running
 it, the builder is stopped again, and Slack says it succeeded, naming the commit."""
 
+import os
+
 import pytest
 
 from localrig import stories
@@ -29,4 +31,8 @@ def test_the_builder_process_is_gone_once_the_instance_is_stopped(rig):
 
     assert rig.builder.current() is None
     assert all(boot.ended_by for boot in rig.builder.boots)
+    for boot in rig.builder.boots:
+        assert boot.popen.poll() is not None
+        with pytest.raises(ProcessLookupError):
+            os.killpg(boot.popen.pid, 0)  # nothing of its process group (docker, git children) is left either
     assert rig.end_of_runs(), "the agent asked to be stopped"

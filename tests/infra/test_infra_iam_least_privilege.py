@@ -26,7 +26,6 @@ RESOURCE_STAR_ALLOWED = {
     "ecs:ListServices": "no resource type (only the ecs:cluster condition key); same reason",
     "ec2:DescribeInstances": "EC2 Describe* actions have no resource type (Lambdas read the builder's state)",
 }
-POLICY_KEYS = ("PolicyDocument",)
 
 
 def _statements_in(node: Any, where: str) -> Iterator[tuple[str, dict[str, Any]]]:
