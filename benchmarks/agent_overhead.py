@@ -53,11 +53,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="pushdeploy-bench-") as tmp_dir:
         tmp = Path(tmp_dir)
         rig = services.Rig()
-        moto = rig.add(services.start_moto(tmp / "moto", running_tasks=1))
-        engine = rig.add(services.find_or_start_docker(Path(os.environ.get("PUSHDEPLOY_RIG_DIR",
-                                                                          "/tmp/pushdeploy-test-rig")) / "docker"))
-        registry = rig.add(services.start_registry(tmp / "registry"))
         try:
+            moto = rig.add(services.start_moto(tmp / "moto", running_tasks=1))
+            engine = rig.add(services.find_or_start_docker(Path(os.environ.get("PUSHDEPLOY_RIG_DIR",
+                                                                              "/tmp/pushdeploy-test-rig")) / "docker"))
+            registry = rig.add(services.start_registry(tmp / "registry"))
             base = services.ensure_base_image(engine)
             os.environ.update(moto.client_env())
             os.environ.update(DOCKER_HOST=engine.host, DOCKER_CONFIG=str(tmp / "docker-config"))
