@@ -56,16 +56,21 @@ class GitSource:
         self.deployed_file = self.home / "last-deployed"
 
     def fetch(self, commit: str | None = None) -> SourceInfo:
-        """Fetch the branch and check out its head (or ``commit``, which must be on the fetched branch)."""
+        """Fetch the branch and check out its head (or ``commit``, which must be on the fetched branch).
+
+        Every git call is a process start, and the second fetch of a cached clone is mostly
+        process starts: so the URL is fetched directly (no remote bookkeeping) and one ``log``
+        reads sha, author and subject together.
+        """
         self._ensure_clone()
         remote_ref = f"refs/remotes/origin/{self.branch}"
-        self._git("fetch", "--prune", "--no-tags", "origin", f"+refs/heads/{self.branch}:{remote_ref}")
-        head = self._git("rev-parse", "--verify", f"{remote_ref}^{{commit}}")
-        sha = head if commit is None else self._commit_on_branch(commit, head)
-        self._git("checkout", "--force", "--detach", sha)
+        self._git("fetch", "--no-tags", self.url, f"+refs/heads/{self.branch}:{remote_ref}")
+        target = remote_ref if commit is None else self._commit_on_branch(commit, remote_ref)
+        self._git("checkout", "--force", "--detach", target)
         self._git("clean", "-ffdx")
-        author, subject = self._git("log", "-1", f"--format=%an{_SEP}%s", sha).split(_SEP, 1)
-        return SourceInfo(sha, author, subject, self._commits_since_deployed(sha), self.workdir)
+        sha, author, subject = self._git("log", "-1", f"--format=%H{_SEP}%an{_SEP}%s", "HEAD").split(_SEP, 2)
+        head = CommitInfo(sha=sha, subject=subject, author=author)
+        return SourceInfo(sha, author, subject, self._commits_since_deployed(head), self.workdir)
 
     def last_deployed(self) -> str | None:
         try:
@@ -81,19 +86,16 @@ class GitSource:
 
     def _ensure_clone(self) -> None:
         if (self.workdir / ".git").is_dir():
-            if self._git("remote", "get-url", "origin") != self.url:
-                self._git("remote", "set-url", "origin", self.url)
             return
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._git("init", "--quiet")
-        self._git("remote", "add", "origin", self.url)
 
-    def _commit_on_branch(self, commit: str, head: str) -> str:
+    def _commit_on_branch(self, commit: str, branch_ref: str) -> str:
         try:
             sha = self._git("rev-parse", "--verify", f"{commit}^{{commit}}")
         except SourceError:
             raise SourceError(f"{self.pipeline_id}: commit {commit} not found after fetching {self.branch}") from None
-        if sha != head and not self._is_ancestor(sha, head):
+        if not self._is_ancestor(sha, branch_ref):  # a commit is its own ancestor: the head passes
             raise SourceError(f"{self.pipeline_id}: commit {commit} is not on branch {self.branch}")
         return sha
 
@@ -101,15 +103,17 @@ class GitSource:
         proc = self._run("merge-base", "--is-ancestor", older, newer)
         return proc.returncode == 0
 
-    def _commits_since_deployed(self, sha: str) -> tuple[CommitInfo, ...]:
+    def _commits_since_deployed(self, head: CommitInfo) -> tuple[CommitInfo, ...]:
         last = self.last_deployed()
-        known = last is not None and self._run("cat-file", "-e", f"{last}^{{commit}}").returncode == 0
-        if last == sha:
+        if last == head.sha:
             return ()
-        spec = [f"{last}..{sha}"] if known else ["-1", sha]
-        out = self._git("log", f"--max-count={MAX_COMMITS}", f"--format=%H{_SEP}%an{_SEP}%s", *spec)
+        if last is None:
+            return (head,)
+        since = self._run("log", f"--max-count={MAX_COMMITS}", f"--format=%H{_SEP}%an{_SEP}%s", f"{last}..{head.sha}")
+        if since.returncode != 0:  # the last deployed commit is gone (force-push, new clone): list the head only
+            return (head,)
         commits = []
-        for line in filter(None, out.splitlines()):
+        for line in filter(None, since.stdout.strip().splitlines()):
             full, author, subject = line.split(_SEP, 2)
             commits.append(CommitInfo(sha=full, subject=subject, author=author))
         return tuple(commits)
