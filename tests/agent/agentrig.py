@@ -215,3 +215,12 @@ def use_docker(monkeypatch: Any, engine: Any, tmp: Path) -> Path:
     monkeypatch.setenv("DOCKER_HOST", engine.host)
     monkeypatch.setenv("DOCKER_CONFIG", str(config_dir))
     return config_dir
+
+
+def docker_pipeline(session: boto3.Session, engine: Any, base_image: str, registry: str, tmp: Path,
+                    monkeypatch: Any) -> tuple[AppRepo, World, Path]:
+    """The usual docker-backed story: the app repository, its AWS world and the agent's settings file."""
+    use_docker(monkeypatch, engine, tmp)
+    repo = make_repo(tmp, base_image)
+    world = make_world(session, registry)
+    return repo, world, write_config(tmp / "agent.toml", world, repo, tmp / "cache")

@@ -8,17 +8,19 @@ import json
 import pytest
 
 from agent.builder import build_pipeline
-from tests.agent.agentrig import BRANCH, agent_context, log_lines, make_repo, make_world, use_docker, write_config
+from tests.agent.agentrig import (
+    BRANCH,
+    agent_context,
+    docker_pipeline,
+    log_lines,
+)
 
 pytestmark = pytest.mark.docker
 
 
 @pytest.fixture
 def setup(aws, docker_engine, base_image, registry, tmp_path, monkeypatch):
-    use_docker(monkeypatch, docker_engine, tmp_path)
-    repo = make_repo(tmp_path, base_image)
-    world = make_world(aws, registry.address)
-    config = write_config(tmp_path / "agent.toml", world, repo, tmp_path / "cache")
+    repo, world, config = docker_pipeline(aws, docker_engine, base_image, registry.address, tmp_path, monkeypatch)
     return repo, world, config, registry
 
 

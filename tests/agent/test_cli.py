@@ -12,7 +12,7 @@ import pytest
 
 from agent.cli import build_parser
 from chalicelib.contracts import BuildResult, EndOfRun
-from tests.agent.agentrig import make_repo, make_world, use_docker, write_config
+from tests.agent.agentrig import docker_pipeline, make_repo, make_world, write_config
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = ["run", "build", "end-of-run", "deploy", "rollback", "diff"]
@@ -53,10 +53,8 @@ def world_config(aws, tmp_path):
 
 @pytest.fixture
 def docker_world_config(aws, registry, base_image, docker_engine, tmp_path, monkeypatch):
-    use_docker(monkeypatch, docker_engine, tmp_path)
-    repo = make_repo(tmp_path, base_image)
-    world = make_world(aws, registry.address)
-    return world, write_config(tmp_path / "agent.toml", world, repo, tmp_path / "cache"), repo
+    repo, world, config = docker_pipeline(aws, docker_engine, base_image, registry.address, tmp_path, monkeypatch)
+    return world, config, repo
 
 
 def test_an_unknown_pipeline_fails_with_one_line_listing_the_configured_ones(world_config):

@@ -10,18 +10,14 @@ import pytest
 from agent.runner import Runner
 from chalicelib.contracts import BuildResult, EndOfRun
 from localrig.services import wait_until
-from tests.agent.agentrig import BRANCH, agent_context, make_repo, make_world, use_docker, write_config
+from tests.agent.agentrig import BRANCH, agent_context, docker_pipeline
 
 pytestmark = pytest.mark.docker
 
 
 @pytest.fixture
 def setup(aws, docker_engine, base_image, registry, tmp_path, monkeypatch):
-    use_docker(monkeypatch, docker_engine, tmp_path)
-    repo = make_repo(tmp_path, base_image)
-    world = make_world(aws, registry.address)
-    config = write_config(tmp_path / "agent.toml", world, repo, tmp_path / "cache")
-    return repo, world, config
+    return docker_pipeline(aws, docker_engine, base_image, registry.address, tmp_path, monkeypatch)
 
 
 def kinds(messages):
