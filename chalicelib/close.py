@@ -16,7 +16,7 @@ import logging
 
 from chalicelib.build_queue import BuildQueue
 from chalicelib.builder import Builder
-from chalicelib.contracts import BuildResult, ContractError, EndOfRun, parse_close_message
+from chalicelib.contracts import Alert, BuildResult, ContractError, EndOfRun, parse_close_message
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,9 @@ class CloseHandler:
         if isinstance(parsed, BuildResult):
             log.info("close: build result for %s (%s) is not an end of run; builder left running",
                      parsed.pipeline, parsed.outcome)
+            return "not-end-of-run"
+        if isinstance(parsed, Alert):
+            log.info("close: %s alert is not an end of run; builder left as is", parsed.kind)
             return "not-end-of-run"
         named = parsed.builder_instance_id or self._builder.instance_id
         if named != self._builder.instance_id:

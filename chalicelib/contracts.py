@@ -23,12 +23,20 @@ SCHEMA_VERSION = 1
 TYPE_BUILD_REQUEST = "pushdeploy.build_request"
 TYPE_BUILD_RESULT = "pushdeploy.build_result"
 TYPE_END_OF_RUN = "pushdeploy.end_of_run"
+TYPE_ALERT = "pushdeploy.alert"
 
 LEGACY_BUILD = "build"
 LEGACY_STOP = "stop"
 
 OUTCOMES = ("succeeded", "failed", "rolled_back", "skipped")
 SOURCES = ("codecommit-trigger", "eventbridge", "legacy", "manual")
+ALERT_KINDS = ("dead_letter", "stale_request", "builder_stopped")
+
+# Message attributes on a build request in the dead-letter queue. The agent sets REASON when it
+# dead-letters a request it cannot act on; the reconcile sets NOTIFIED on the copy it keeps after
+# telling the team, so each dead letter is announced once.
+DEAD_LETTER_REASON_ATTRIBUTE = "pushdeploy-reason"
+DEAD_LETTER_NOTIFIED_ATTRIBUTE = "pushdeploy-notified"
 
 _COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 _MAX_ERROR_CHARS = 1000
@@ -379,11 +387,55 @@ class EndOfRun:
         )
 
 
-CloseMessage = Union[BuildResult, EndOfRun]
+# ---------------------------------------------------------------- alert
+
+
+@dataclass(frozen=True)
+class Alert:
+    """Something the team must hear about that is not a build: a dead-lettered request, a request
+    waiting too long, a builder the reconcile had to stop. Written by the reconcile function to the
+    close topic (close ignores it, notify posts it). Added after version 1 shipped as a new type, so
+    an older notify refuses it as an unknown type (logged), and nothing else changes.
+    """
+
+    kind: str
+    summary: str
+    sent_at: str
+    detail: Optional[str] = None
+    pipeline: Optional[str] = None
+    commit: Optional[str] = None
+    message_id: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ALERT_KINDS:
+            raise ContractError("kind", f"expected one of {', '.join(ALERT_KINDS)}, got {self.kind!r}")
+
+    def to_json(self) -> str:
+        return _dump(self, TYPE_ALERT)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Alert:
+        data = _check_envelope(data, TYPE_ALERT)
+        kind = _req_str(data, "kind")
+        if kind not in ALERT_KINDS:
+            raise ContractError("kind", f"expected one of {', '.join(ALERT_KINDS)}, got {kind!r}")
+        commit = data.get("commit")
+        return cls(
+            kind=kind,
+            summary=_req_str(data, "summary"),
+            sent_at=_timestamp(data, "sent_at") or "",
+            detail=_opt_str(data, "detail"),
+            pipeline=_opt_str(data, "pipeline"),
+            commit=None if commit is None else _commit(commit, "commit"),
+            message_id=_opt_str(data, "message_id"),
+        )
+
+
+CloseMessage = Union[BuildResult, EndOfRun, Alert]
 
 
 def parse_close_message(text: str) -> CloseMessage:
-    """Read a close-topic message: a build result, an end-of-run, or the seed's plain ``stop``."""
+    """Read a close-topic message: a build result, an end-of-run, an alert, or the seed's plain ``stop``."""
     if isinstance(text, str) and text.strip() == LEGACY_STOP:
         return EndOfRun(builder_instance_id=None, sent_at=utc_now(), reason="legacy stop")
     data = _loads(text)
@@ -392,12 +444,16 @@ def parse_close_message(text: str) -> CloseMessage:
         return BuildResult.from_dict(data)
     if kind == TYPE_END_OF_RUN:
         return EndOfRun.from_dict(data)
-    raise ContractError("type", f"expected {TYPE_BUILD_RESULT!r} or {TYPE_END_OF_RUN!r}, got {kind!r}")
+    if kind == TYPE_ALERT:
+        return Alert.from_dict(data)
+    raise ContractError("type", f"expected {TYPE_BUILD_RESULT!r}, {TYPE_END_OF_RUN!r} or {TYPE_ALERT!r}, "
+                        f"got {kind!r}")
 
 
 def close_message_attributes(message: CloseMessage) -> dict[str, dict[str, str]]:
     """SNS attributes so the close and notify subscriptions can filter by message type."""
-    kind = TYPE_BUILD_RESULT if isinstance(message, BuildResult) else TYPE_END_OF_RUN
+    kinds = {BuildResult: TYPE_BUILD_RESULT, EndOfRun: TYPE_END_OF_RUN, Alert: TYPE_ALERT}
+    kind = kinds[type(message)]
     attrs = {"type": {"DataType": "String", "StringValue": kind}}
     if isinstance(message, BuildResult):
         attrs["outcome"] = {"DataType": "String", "StringValue": message.outcome}
