@@ -298,15 +298,23 @@ def current_images(ecs_client: Any, targets: Sequence[DeployTarget], image_repos
 
     Without ``registry`` any registry host counts; with it, only that host.
     """
+    by_service = images_by_service(ecs_client, targets, image_repository, registry=registry)
+    return list(dict.fromkeys(image for images in by_service.values() for image in images))
+
+
+def images_by_service(ecs_client: Any, targets: Sequence[DeployTarget], image_repository: str, *,
+                      registry: str | None = None) -> dict[str, list[str]]:
+    """``cluster/service`` -> images its target containers run now; an empty list means the deploy would
+    refuse that service, so a build for it is wasted."""
     ecs = Ecs(ecs_client)
-    images: list[str] = []
+    found: dict[str, list[str]] = {}
     for target in targets:
         for svc in ecs.describe_services(target.cluster, list(target.services)):
             described, _ = ecs.describe_task_definition(svc["taskDefinition"])
-            for container in described["containerDefinitions"]:
-                if _is_target(container, target.containers, image_repository, registry):
-                    images.append(container["image"])
-    return list(dict.fromkeys(images))
+            found[f"{target.cluster}/{svc['serviceName']}"] = [
+                c["image"] for c in described["containerDefinitions"]
+                if _is_target(c, target.containers, image_repository, registry)]
+    return found
 
 
 def _is_target(container: dict[str, Any], names: tuple[str, ...], repository: str, registry: str | None) -> bool:
