@@ -25,6 +25,7 @@ from agent.aws import IMDS_URL, instance_id_from_imds, make_clients
 from agent.builder import BuildContext, build_pipeline
 from agent.config import Config, default_path, load_config
 from agent.deploy_cli import EXIT_FAILED, EXIT_ROLLED_BACK
+from agent.journal import DeployJournal
 from agent.progress import Progress
 from agent.results import Publisher
 from agent.retry import Backoff
@@ -114,6 +115,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     if not (args.dry_run or args.no_publish):
         with progress.step("publish", topic=ctx.config.agent.close_topic_arn, outcome=result.outcome):
             Publisher(ctx.clients.sns, ctx.config.agent.close_topic_arn).publish(result)
+        DeployJournal(ctx.config.agent.cache_dir, progress.line).clear(pipeline.id)
     if result.outcome in ("succeeded", "skipped"):
         return 0
     status = EXIT_ROLLED_BACK if result.outcome == "rolled_back" else EXIT_FAILED
