@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from agent import AgentError, deploy_cli
 from agent.aws import IMDS_URL, instance_id_from_imds, make_clients
 from agent.builder import BuildContext, build_pipeline
-from agent.config import Config, default_path, load_config
+from agent.config import ENV_FILE_KEYS, Config, default_path, load_config
 from agent.deploy_cli import EXIT_FAILED, EXIT_ROLLED_BACK
 from agent.journal import DeployJournal
 from agent.progress import Progress
@@ -33,8 +33,7 @@ from agent.runner import Runner, install_sigterm
 from chalicelib.contracts import ContractError
 
 ENV_IMDS_URL = "PUSHDEPLOY_IMDS_URL"
-ENV_CLOSE_TOPIC = "PUSHDEPLOY_CLOSE_TOPIC_ARN"
-ENV_REGION = "AWS_DEFAULT_REGION"
+ENV_CLOSE_TOPIC, ENV_REGION = ENV_FILE_KEYS  # from /etc/pushdeploy/agent.env
 EXIT_END_OF_RUN_SENT = 4
 
 
