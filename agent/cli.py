@@ -63,10 +63,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     progress = Progress()
     install_sigterm()
     try:
-        ctx = _context(args, progress)
+        runner = Runner(_context(args, progress))
     except Exception as exc:  # noqa: BLE001 - whatever stops the start, the builder must be asked to stop
         return _exit_reported(progress, f"agent could not start: {_one_line(exc)}")
-    runner = Runner(ctx)
     try:
         stats = runner.run(exit_when_idle=args.exit_when_idle)
     except Exception as exc:
