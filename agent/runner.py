@@ -95,11 +95,11 @@ class Runner:
                 work, received = self._drain(self._poll_seconds(ended, idle_since))
                 if work:
                     self._round(work)
+                self.beat.set("idle")
                 if received:
                     ended = False  # the queue had something: when it is empty again, say so again
                     idle_since = self.clock()
                     continue
-                self.beat.set("idle")
                 if not ended and self.clock() - idle_since >= self.grace:
                     self._end_of_run(f"queue empty for {self.grace}s")
                     ended = True
