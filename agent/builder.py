@@ -165,9 +165,9 @@ def _refuse_unmatched(pipeline: Pipeline, by_service: dict[str, list[str]]) -> N
     unmatched = [where for where, images in by_service.items() if not images]
     if unmatched:
         named = [c for t in pipeline.deploy for c in t.containers]
-        which = f"a container named {', '.join(dict.fromkeys(named))}" if named else \
-            f"a container running an image from repository {pipeline.image_repository}"
-        raise AgentError(f"nothing built: {', '.join(unmatched)} has no {which.removeprefix('a ')}; the deploy "
+        which = f"named {', '.join(dict.fromkeys(named))}" if named else \
+            f"running an image from repository {pipeline.image_repository}"
+        raise AgentError(f"nothing built: {', '.join(unmatched)} has no container {which}; the deploy "
                          "would refuse it (fix image_repository, or name the containers with containers=)")
 
 

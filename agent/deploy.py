@@ -288,13 +288,17 @@ def verify_interrupted(ecs_client: Any, moved: Sequence[ServiceDeployment], *, w
     """
     ecs = Ecs(ecs_client, sleep=sleep, clock=clock)
     on_new: list[ServiceDeployment] = []
+    elsewhere = 0
     for svc in moved:
-        runs = ecs.describe_service(svc.cluster, svc.service)["taskDefinition"]
         where = f"{svc.cluster}/{svc.service}"
-        if svc.new_task_definition and runs == svc.new_task_definition != svc.previous_task_definition:
+        if svc.new_task_definition == svc.previous_task_definition:
+            continue  # it already ran the image: the interrupted deploy left it alone
+        runs = ecs.describe_service(svc.cluster, svc.service)["taskDefinition"]
+        if runs == svc.new_task_definition:
             log(f"verify {where}: the interrupted deploy moved it to {short(runs)}; checking its rollout")
             on_new.append(svc)
         else:
+            elsewhere += 1
             log(f"verify {where}: runs {short(runs)}, not the interrupted deploy's {short(svc.new_task_definition)}")
     try:
         wait_for_rollouts(ecs, [Expectation(s.cluster, s.service, s.new_task_definition or "") for s in on_new],
@@ -302,7 +306,7 @@ def verify_interrupted(ecs_client: Any, moved: Sequence[ServiceDeployment], *, w
     except DeployError as exc:
         log(f"verify failed: {exc}")
         return _report_rolled_back(ecs, on_new, tuple(moved), str(exc), wait_timeout, log)
-    if len(on_new) < len(moved):
+    if elsewhere:
         return None
     log("verify: the interrupted deploy completed: " + ", ".join(
         f"{s.cluster}/{s.service} on {short(s.new_task_definition)}" for s in moved))
