@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 import boto3  # noqa: E402
 
-from localrig import services  # noqa: E402
+from benchmarks.parts import running_parts  # noqa: E402
 from tests.agent.agentrig import BASE_IMAGE, agent_context, make_repo, make_world, write_config  # noqa: E402
 
 LINE_CHARS = 999  # + newline = 1,000 bytes a line: 100 MB is 100,000 lines (fewer events for moto to hold)
@@ -98,26 +98,14 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="pushdeploy-rss-") as tmp_dir:
         tmp = Path(tmp_dir)
-        rig = services.Rig()
-        try:
-            moto = rig.add(services.start_moto(tmp / "moto", running_tasks=1))
-            engine = rig.add(services.find_or_start_docker(Path(os.environ.get("PUSHDEPLOY_RIG_DIR",
-                                                                              "/tmp/pushdeploy-test-rig")) / "docker"))
-            registry = rig.add(services.start_registry(tmp / "registry"))
-            base = services.ensure_base_image(engine)
-            (tmp / "docker-config").mkdir()
-            env = dict(os.environ, **moto.client_env(), DOCKER_HOST=engine.host,
-                       DOCKER_CONFIG=str(tmp / "docker-config"))
-            os.environ.update(env)
-            repo = make_repo(tmp, base)
-            world = make_world(boto3.Session(region_name=moto.region), registry.address)
+        with running_parts(tmp) as parts:
+            repo = make_repo(tmp, parts.base_image)
+            world = make_world(boto3.Session(region_name=parts.moto.region), parts.registry.address)
             config = write_config(tmp / "agent.toml", world, repo, tmp / "cache")
             for n, (mode, megabytes) in enumerate((("quiet", 0), ("streamed", args.megabytes),
                                                    ("captured", args.megabytes))):
                 repo.commit({"Dockerfile": dockerfile(megabytes), "app.txt": f"run {n} {time.time()}\n"}, f"{mode} run")
-                rows.append((mode, megabytes, measure(config, mode, args.old_ref, env)))
-        finally:
-            rig.stop()
+                rows.append((mode, megabytes, measure(config, mode, args.old_ref, dict(os.environ))))
     print(f"agent peak RSS during one build (build_pipeline in a child process; docker output {args.megabytes} MB)")
     print(f"{'mode':<10} {'output MB':>9} {'agent peak RSS MB':>18} {'build s':>8}")
     for mode, megabytes, found in rows:

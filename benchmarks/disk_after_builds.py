@@ -34,20 +34,15 @@ from agent.builder import build_pipeline  # noqa: E402
 from agent.housekeeping import MB, engine_usage, local_tags  # noqa: E402
 from agent.image import Docker  # noqa: E402
 from localrig import services  # noqa: E402
-from tests.agent.agentrig import AppRepo, agent_context, git, make_world, write_config  # noqa: E402
+from tests.agent.agentrig import AppRepo, agent_context, make_repo, make_world, write_config  # noqa: E402
 
 SAMPLE = ROOT / "examples" / "sample"
 
 
 def sample_repo(tmp: Path) -> AppRepo:
     """examples/sample as a developer's repository pushing to a bare "CodeCommit" one."""
-    bare, work = tmp / "codecommit" / "sample.git", tmp / "dev"
-    bare.mkdir(parents=True)
-    shutil.copytree(SAMPLE, work)
-    git(bare, "init", "-q", "--bare")
-    git(work, "init", "-q")
-    git(work, "remote", "add", "origin", str(bare))
-    repo = AppRepo(work, bare)
+    repo = make_repo(tmp)
+    shutil.copytree(SAMPLE, repo.work, dirs_exist_ok=True)
     repo.commit({"www/build.txt": "build 0\n"}, "the sample app")
     return repo
 
