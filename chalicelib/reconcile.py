@@ -102,28 +102,13 @@ class ReconcileHandler:
         return self._running(instance, depth, now)
 
     def _running(self, instance: Instance, depth: QueueDepth, now: datetime) -> str:
-        raw = instance.tags.get(TAG_KEY)
-        beat = parse_beat(raw)
-        if beat and beat.beat - now > FUTURE_BEAT_SLACK:
-            log.warning("reconcile: builder %s heartbeat %r lies in the future; read as no heartbeat",
-                        instance.instance_id, raw)
-            beat = None
-        silent = _silent_seconds(beat, instance.launch_time, now)
-        if instance.state == "running" and silent is not None and silent > self._idle_seconds:
-            left = (f"while requests wait ({depth}): its agent is dead; the next reconcile starts a fresh boot for them"
-                    if not depth.empty else "with an empty build queue")
-            self._stop(instance, f"its agent has been silent for {_minutes(silent)} {left}", depth, raw)
-            return "stopped-silent"
-        idle = _idle_seconds(beat, instance.launch_time, now)
-        if instance.state == "running" and depth.empty and idle is not None and idle > self._idle_seconds:
-            self._stop(instance, f"its agent has been idle for {_minutes(idle)} with an empty build queue (close "
-                       "should have stopped it on the agent's end of run: that path failed)", depth, raw)
-            return "stopped-idle"
-        state = f"agent {beat.state}, last beat {_minutes(silent or 0)} ago" if beat else \
-            f"no heartbeat yet, launched {_minutes(silent)} ago" if silent is not None else "no heartbeat"
-        log.info("reconcile: builder %s is %s (%s; queue: %s); left running", instance.instance_id, instance.state,
-                 state, depth)
-        return "already-running"
+        verdict, why = running_verdict(instance, depth, now, self._idle_seconds)
+        if verdict == "already-running":
+            log.info("reconcile: builder %s is %s (%s; queue: %s); left running", instance.instance_id,
+                     instance.state, why, depth)
+        else:
+            self._stop(instance, why, depth, instance.tags.get(TAG_KEY))
+        return verdict
 
     def _stop(self, instance: Instance, why: str, depth: QueueDepth, raw_beat: Optional[str]) -> None:
         self._builder.stop()
@@ -192,6 +177,30 @@ class ReconcileHandler:
         log.warning("reconcile: dead letter %s announced: %s", letter.message_id, alert.summary)
 
 
+def running_verdict(instance: Instance, depth: QueueDepth, now: datetime, limit: float) -> tuple[str, str]:
+    """("stopped-silent" | "stopped-idle" | "already-running", why) for a pending or running builder. Pure, so
+    any tag value can be tried against it; a builder launched less than ``limit`` seconds ago is never stopped."""
+    raw = instance.tags.get(TAG_KEY)
+    beat = parse_beat(raw)
+    future = ""
+    if beat and beat.beat - now > FUTURE_BEAT_SLACK:
+        beat, future = None, "its heartbeat lies in the future, read as none; "
+    silent = _silent_seconds(beat, instance.launch_time, now)
+    if instance.state == "running" and silent is not None and silent > limit:
+        left = (f"while requests wait ({depth}): its agent is dead; the next reconcile starts a fresh boot for them"
+                if not depth.empty else "with an empty build queue")
+        return "stopped-silent", f"{future}its agent has been silent for {_minutes(silent)} {left}"
+    idle = _idle_seconds(beat, instance.launch_time, now)
+    if instance.state == "running" and depth.empty and idle is not None and idle > limit:
+        return "stopped-idle", (f"its agent has been idle for {_minutes(idle)} with an empty build queue (close "
+                                "should have stopped it on the agent's end of run: that path failed)")
+    if beat:
+        return "already-running", f"{future}agent {beat.state}, last beat {_minutes(silent or 0)} ago"
+    if silent is None:
+        return "already-running", f"{future}no readable heartbeat and no launch time"
+    return "already-running", f"{future}no readable heartbeat yet, launched {_minutes(silent)} ago"
+
+
 def _silent_seconds(beat: Optional[AgentBeat], launched: Optional[datetime], now: datetime) -> Optional[float]:
     """Seconds since the agent last gave a sign of life: its beat, or the boot (a new boot has its grace)."""
     signs = [moment for moment in (beat.beat if beat else None, launched) if moment is not None]
@@ -217,10 +226,11 @@ def _unexplained(received: int) -> str:
 def dead_letter_alert(letter: DeadLetter) -> Alert:
     """The announcement of one dead letter: pipeline, commit and the agent's reason, or why it cannot say."""
     reason = _clip(letter.reason, REASON_CHARS) if letter.reason else _unexplained(letter.receive_count - 1)
-    body = unwrap_sns_envelope(letter.body)
     try:
+        body = unwrap_sns_envelope(letter.body)
         request = parse_build_request(body)
-    except ContractError as exc:
+    except (ContractError, RecursionError) as exc:  # RecursionError: JSON nested deeper than the parser goes
+        body = letter.body
         return Alert(kind="dead_letter", sent_at=utc_now(), message_id=letter.message_id,
                      summary=f"A build request that does not parse was dead-lettered: {reason}",
                      detail=f"message {letter.message_id}: not a build request ({_clip(str(exc), 300)}); body starts "

@@ -157,7 +157,7 @@ def test_a_busy_agent_is_left_running(rig, reconcile, watch, caplog):
 def test_a_just_launched_builder_without_a_beat_is_left_running(rig, reconcile, watch, caplog):
     assert reconcile()["builder"] == "already-running"
     assert rig.state() == "running"
-    assert "no heartbeat yet, launched 0 min ago" in caplog.text
+    assert "no readable heartbeat yet, launched 0 min ago" in caplog.text
     assert watch.alerts() == []
 
 
@@ -380,7 +380,7 @@ def test_a_builder_started_after_a_long_stop_is_not_stopped_before_its_agent_bea
     assert reconcile()["builder"] == "started"
     assert reconcile()["builder"] == "already-running"
     assert clock.rig.state() == "running"
-    assert "no heartbeat yet, launched 0 min ago" in caplog.text
+    assert "no readable heartbeat yet, launched 0 min ago" in caplog.text
 
 
 def test_a_beat_left_from_the_previous_boot_does_not_stop_a_just_started_builder(timed):
@@ -408,7 +408,7 @@ def test_a_beat_from_the_future_is_ignored(timed, caplog):
     clock.launched(minutes_ago=60)
     beat(clock.rig, "busy", since_minutes=0, beat_minutes=-600)
     assert reconcile()["builder"] == "stopped-silent"
-    assert "lies in the future; read as no heartbeat" in caplog.text
+    assert "its heartbeat lies in the future, read as none; its agent has been silent for 60 min" in caplog.text
 
 
 def test_a_stale_request_is_announced_once_per_stretch(timed, caplog):

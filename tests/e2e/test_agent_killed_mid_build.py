@@ -39,7 +39,7 @@ def test_a_request_whose_agent_was_killed_mid_build_is_rebuilt_after_the_sweep(r
     assert [boot.number for boot in rig.builder.boots] == [killed.number] == [1]
 
     rig.wait(lambda: rig.queue_waiting() == 1, 60, "the request to come back after its visibility timeout")
-    rig.fire_schedule("sweep")
+    rig.fire_schedule("reconcile")
 
     rig.wait(lambda: any(r.commit == sha for r in rig.build_results()), 300, "the rebuild of the request")
     rig.wait_quiet()

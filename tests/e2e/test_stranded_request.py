@@ -24,7 +24,7 @@ def test_a_stranded_request_is_built_when_the_sweep_runs(rig):
     _strand(rig, sha)
     assert rig.builder_state() == "stopped" and rig.queue_depth() == 1
 
-    rig.fire_schedule("sweep")
+    rig.fire_schedule("reconcile")
 
     rig.wait(lambda: any(r.commit == sha for r in rig.build_results()), 300, "the stranded request's build")
     rig.wait_quiet()
