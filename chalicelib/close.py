@@ -7,7 +7,7 @@ running agent instead of being stranded on a stopped machine.
 An end of run that says its agent exited (crashed; the unit does not restart it) stops the builder
 whatever the queue holds: no agent would serve it, so a running machine would only cost money and
 hide the work. The dead agent's in-flight requests return after their visibility timeout, and the
-sweep starts the stopped builder for them.
+reconcile starts the stopped builder for them.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class CloseHandler:
         if end.agent_exited:
             self._builder.stop()
             log.info("close: stopped builder %s (was %s) whatever the queue holds: agent exited (%s); in-flight "
-                     "requests return after their visibility timeout and the sweep starts the builder again",
+                     "requests return after their visibility timeout and the reconcile starts the builder again",
                      instance.instance_id, instance.state, end.reason)
             return "stopped-agent-exited"
         depth = self._queue.depth()
