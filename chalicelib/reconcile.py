@@ -208,8 +208,9 @@ def _silent_seconds(beat: Optional[AgentBeat], launched: Optional[datetime], now
 
 
 def _idle_seconds(beat: Optional[AgentBeat], launched: Optional[datetime], now: datetime) -> Optional[float]:
-    """Seconds idle in this boot; a tag left from before the last start (beat older than LaunchTime) counts not."""
-    if beat is None or beat.state != "idle" or (launched is not None and beat.beat < launched):
+    """Seconds idle in this boot: counted from LaunchTime at the earliest, so a value left by the previous boot
+    (the tag survives a stop) never makes a just-started builder idle."""
+    if beat is None or beat.state != "idle":
         return None
     since = max(beat.since, launched) if launched is not None else beat.since
     return (now - since).total_seconds()
