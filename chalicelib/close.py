@@ -16,6 +16,7 @@ import logging
 
 from chalicelib.build_queue import BuildQueue
 from chalicelib.builder import Builder
+from chalicelib.cloudwatch_alarm import parse_alarm
 from chalicelib.contracts import Alert, BuildResult, ContractError, EndOfRun, parse_close_message
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,9 @@ class CloseHandler:
         try:
             parsed = parse_close_message(message)
         except ContractError as exc:
+            if parse_alarm(message):  # a CloudWatch alarm on the close topic: notify's business
+                log.info("close: CloudWatch alarm is not an end of run; builder left as is")
+                return "not-end-of-run"
             log.error("close: malformed close message, builder left as is: %s", exc)
             return "malformed"
         if isinstance(parsed, BuildResult):
