@@ -20,6 +20,8 @@ import os
 import sys
 from typing import Any
 
+from localrig import moto_metrics
+
 
 def _running_count() -> int:
     try:
@@ -114,6 +116,7 @@ def install_sns_http_attributes_patch() -> None:
 def main(argv: list[str] | None = None) -> None:
     install_ecs_rollout_patch()
     install_sns_http_attributes_patch()
+    moto_metrics.install()  # SQS's age-of-oldest-message metric, EC2's LaunchTime on start (the reconcile reads both)
     from moto.server import main as moto_main
 
     moto_main(argv if argv is not None else sys.argv[1:])

@@ -173,7 +173,7 @@ def test_builder_role_is_scoped_to_the_named_resources(aws: boto3.Session, pipel
     assert resources(statement(policy, "BuildQueue")) == [out["BuildQueueArn"]]
     assert set(statement(policy, "BuildQueue")["Action"]) == {
         "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"}
-    dlq_arn = aws.client("sqs").get_queue_attributes(QueueUrl=out["DeadLetterQueueUrl"],
+    dlq_arn = aws.client("sqs").get_queue_attributes(QueueUrl=out["BuildDeadLetterQueueUrl"],
                                                      AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     assert resources(statement(policy, "DeadLetterTheRequestsItRejects")) == [dlq_arn]
     assert set(statement(policy, "DeadLetterTheRequestsItRejects")["Action"]) == {"sqs:SendMessage", "sqs:GetQueueUrl"}
