@@ -5,8 +5,8 @@ A new fuzz module (e.g. the reconcile's) follows the same three steps inside one
 resources and the app are built once and reused by every generated input:
 
     def test_reconcile_never_crashes(pipeline):                   # fixtures from tests/fuzz/conftest.py
-        @fuzz("reconcile")
-        @given(mutated_json(SAMPLE))                               # tests/fuzz/mutations.py
+        @fuzz("reconcile", explicit=[to_text(v) for v in sweep(SAMPLE)])   # tests/fuzz/mutations.py
+        @given(message_texts(SAMPLE))
         def run(message):
             tally("reconcile")
             ...invoke the handler, then assert no side effect for invalid input...
@@ -18,21 +18,27 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, seed, settings
+from hypothesis import HealthCheck, Phase, example, seed, settings
 
 FUZZ_SEED = int(os.environ.get("PUSHDEPLOY_FUZZ_SEED", "20261126"))
 FUZZ_EXAMPLES = int(os.environ.get("PUSHDEPLOY_FUZZ_EXAMPLES", "1000"))
 COUNTS: Counter[str] = Counter()
 
 
-def fuzz(handler: str, examples: int = FUZZ_EXAMPLES) -> Callable[[Any], Any]:
-    """Settings for a handler's inner ``@given`` function: the run's seed (replayable), ``examples`` inputs,
-    no deadline (moto on a shared machine is slow at times), no example database in the repository."""
+def fuzz(handler: str, explicit: Sequence[Any] = (), examples: int = FUZZ_EXAMPLES) -> Callable[[Any], Any]:
+    """Settings for a handler's inner ``@given`` function of one argument: every ``explicit`` input (the
+    single-edit sweep of the samples, see mutations.sweep) and then generated ones, ``examples`` in all but
+    at least half of them generated; the run's seed (replayable); no deadline (moto on a shared machine is
+    slow at times); no example database in the repository."""
+    generated = max(examples - len(explicit), examples // 2)
+
     def wrap(test: Any) -> Any:
-        configured = settings(max_examples=examples, deadline=None, database=None, print_blob=True,
+        for value in explicit:
+            test = example(value)(test)
+        configured = settings(max_examples=generated, deadline=None, database=None, print_blob=True,
                               phases=(Phase.explicit, Phase.generate, Phase.shrink),
                               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                                      HealthCheck.large_base_example])(test)
