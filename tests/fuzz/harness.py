@@ -1,16 +1,22 @@
 """What every fuzz module shares: the fixed seed, the number of inputs, and the count of inputs each handler
 really ran (printed at the end of the run as "fuzz: request 1000 inputs, ...").
 
-A new fuzz module (e.g. the reconcile's) follows the same three steps inside one test function, so AWS
-resources and the app are built once and reused by every generated input:
+A new fuzz module (e.g. the reconcile's: the sweep is not fuzzed here, it takes no input) follows the same
+steps inside one test function, so the app and AWS resources are built once and reused by every input
+(see test_fuzz_close.py for a whole one):
 
-    def test_reconcile_never_crashes(pipeline):                   # fixtures from tests/fuzz/conftest.py
-        @fuzz("reconcile", explicit=[to_text(v) for v in sweep(SAMPLE)])   # tests/fuzz/mutations.py
-        @given(message_texts(SAMPLE))
-        def run(message):
-            tally("reconcile")
-            ...invoke the handler, then assert no side effect for invalid input...
-        run()
+    def test_reconcile_never_crashes(pipeline_rig, monkeypatch, tmp_path):   # fixtures: tests/fuzz/conftest.py
+        module = import_app(monkeypatch, pipeline_rig.env())
+        calls = AwsCalls(module, ("ec2", None), ("sqs", None), ("sns", None))  # the handler's own clients
+        with chalice_client(module, tmp_path) as client:
+
+            @fuzz("reconcile", [to_text(edited) for edited in sweep(SAMPLE)])  # tests/fuzz/mutations.py
+            @given(message_texts(SAMPLE))
+            def run(message):
+                tally("reconcile")
+                ...invoke the handler; for invalid input assert calls.changes() == []...
+
+            run()
         assert_enough("reconcile")
 """
 
