@@ -1,9 +1,7 @@
-"""The notify function never crashes, posts one message Slack accepts for each build result the contract
-accepts, and posts nothing for anything else: mutations of real close-topic messages. The Slack stand-in
-refuses what real Slack refuses (texts over Block Kit's limits).
-
-Alerts are not among the samples yet: their notification belongs to the reconcile work, whose fuzz module
-adds them (see tests/fuzz/harness.py)."""
+"""The notify function never crashes, posts one message Slack accepts for each build result, alert, exited
+agent's end of run and CloudWatch alarm the contracts accept, and posts nothing for anything else (an idle
+agent's end of run, malformed text): mutations of real close-topic messages. The Slack stand-in refuses what
+real Slack refuses (texts over Block Kit's limits)."""
 
 from __future__ import annotations
 
@@ -13,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib import blockkit
-from chalicelib.contracts import BuildResult, ContractError, EndOfRun, parse_close_message
+from chalicelib.cloudwatch_alarm import parse_alarm
+from chalicelib.contracts import Alert, ContractError, EndOfRun, parse_close_message
 from tests.fuzz.harness import assert_enough, fuzz, tally
 from tests.fuzz.mutations import message_texts, raw_texts, sweep, to_text
 from tests.lambda_app import chalice_client, import_app, sns_event
@@ -23,17 +22,21 @@ from tests.test_notify_limits import like_slack
 
 SAMPLES = [json.loads(message.to_json()) for message in (
     build_result(), build_result("failed", error="docker build: step 3/7 RUN make: exit 2"),
-    EndOfRun("i-0123456789abcdef0", "2026-11-26T10:20:00.000000Z", "agent service ended: crash", agent_exited=True))]
+    EndOfRun("i-0123456789abcdef0", "2026-11-26T10:20:00.000000Z", "agent service ended: crash", agent_exited=True),
+    Alert("dead_letter", "Build request for sample/production was dead-lettered: unknown pipeline",
+          "2026-11-26T10:25:00.000000Z", detail="not in the settings file", pipeline="sample/production",
+          commit="0" * 40, message_id="m-1"))]
 
 
 def posts_expected(message: str) -> int:
     try:
-        return 1 if isinstance(parse_close_message(message), BuildResult) else 0
+        parsed = parse_close_message(message)
     except ContractError:
-        return 0
+        return 1 if parse_alarm(message) else 0
+    return 0 if isinstance(parsed, EndOfRun) and not parsed.agent_exited else 1
 
 
-def test_notify_never_crashes_and_posts_exactly_the_valid_build_results(pipeline_rig, httpserver, monkeypatch,
+def test_notify_never_crashes_and_posts_exactly_the_valid_messages(pipeline_rig, httpserver, monkeypatch,
                                                                           tmp_path):
     pipeline_rig.put_webhook_url(httpserver.url_for(HOOK_PATH))
     httpserver.expect_request(HOOK_PATH, method="POST").respond_with_handler(like_slack)
