@@ -20,6 +20,8 @@ import os
 import sys
 from typing import Any
 
+from localrig.moto_faults import install_fault_hooks
+
 
 def _running_count() -> int:
     try:
@@ -114,6 +116,7 @@ def install_sns_http_attributes_patch() -> None:
 def main(argv: list[str] | None = None) -> None:
     install_ecs_rollout_patch()
     install_sns_http_attributes_patch()
+    install_fault_hooks()
     from moto.server import main as moto_main
 
     moto_main(argv if argv is not None else sys.argv[1:])

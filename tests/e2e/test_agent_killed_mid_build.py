@@ -1,7 +1,7 @@
 """The agent dies mid-build on a running builder (a crash, an OOM kill). Nothing restarts it
 (Restart=no), so its stop hook sends an EndOfRun that says the agent exited, and close stops the
 builder although the request is still in flight: a running machine with no agent would serve
-nothing, for good. The request comes back after its visibility timeout, the sweep starts the
+nothing, for good. The request comes back after its visibility timeout, the reconcile starts the
 stopped builder for it, and the next boot's agent builds and deploys it."""
 
 from collections.abc import Iterator
@@ -26,7 +26,7 @@ def rig(tmp_path, docker_engine, base_image) -> Iterator[LocalRig]:
         rig.stop()
 
 
-def test_a_request_whose_agent_was_killed_mid_build_is_rebuilt_after_the_sweep(rig):
+def test_a_request_whose_agent_was_killed_mid_build_is_rebuilt_after_the_reconcile(rig):
     sha = rig.commit(SAMPLE.repository, "the build that loses its agent", {"www/index.html": "<p>again</p>\n"})
     rig.push(SAMPLE.repository)
     killed = rig.builder.kill_when(lambda line: "deployed ok" in line, 120)  # the next step is docker build
@@ -39,7 +39,7 @@ def test_a_request_whose_agent_was_killed_mid_build_is_rebuilt_after_the_sweep(r
     assert [boot.number for boot in rig.builder.boots] == [killed.number] == [1]
 
     rig.wait(lambda: rig.queue_waiting() == 1, 60, "the request to come back after its visibility timeout")
-    rig.fire_schedule("sweep")
+    rig.fire_schedule("reconcile")
 
     rig.wait(lambda: any(r.commit == sha for r in rig.build_results()), 300, "the rebuild of the request")
     rig.wait_quiet()

@@ -1,6 +1,6 @@
 """A request stranded in the build queue while the builder is stopped (its push landed as the
 builder was stopping, so build_start found it still running and close then stopped it) is built
-when the sweep's EventBridge schedule fires: nothing waits for the next push."""
+when the reconcile's EventBridge schedule fires: nothing waits for the next push."""
 
 import pytest
 
@@ -17,14 +17,14 @@ def _strand(rig, sha: str) -> None:
     rig.client("sqs").send_message(QueueUrl=rig.outputs["BUILD_QUEUE_URL"], MessageBody=request.to_json())
 
 
-def test_a_stranded_request_is_built_when_the_sweep_runs(rig):
+def test_a_stranded_request_is_built_when_the_reconcile_runs(rig):
     sha = rig.commit(SAMPLE.repository, "landed while the builder stopped", {"www/index.html": "<p>late</p>\n"})
     rig.push(SAMPLE.repository, branch="parking")  # objects reach the repository; no pipeline serves "parking"
     rig.wait(rig.lambda_idle, 60, "the push's invocations to finish")
     _strand(rig, sha)
     assert rig.builder_state() == "stopped" and rig.queue_depth() == 1
 
-    rig.fire_schedule("sweep")
+    rig.fire_schedule("reconcile")
 
     rig.wait(lambda: any(r.commit == sha for r in rig.build_results()), 300, "the stranded request's build")
     rig.wait_quiet()
