@@ -18,15 +18,18 @@ from botocore.exceptions import BotoCoreError
 from agent.ecs import DeployError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_ecr import ECRClient
     from mypy_boto3_ecs import ECSClient
     from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
 else:
-    ECRClient = ECSClient = CloudWatchLogsClient = SNSClient = SQSClient = Any
+    EC2Client = ECRClient = ECSClient = CloudWatchLogsClient = SNSClient = SQSClient = Any
 
 _RETRIES = BotoConfig(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, read_timeout=60)
+# The heartbeat is rewritten every minute anyway: a slow EC2 endpoint must not hold its thread for long.
+_BEAT_RETRIES = BotoConfig(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=10)
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class Clients:
     ecr: ECRClient
     ecs: ECSClient
     logs: CloudWatchLogsClient
+    ec2: EC2Client
 
 
 def make_clients(region: str) -> Clients:
@@ -44,7 +48,8 @@ def make_clients(region: str) -> Clients:
     def client(name: str) -> Any:
         return session.client(name, config=_RETRIES)
 
-    return Clients(sqs=client("sqs"), sns=client("sns"), ecr=client("ecr"), ecs=client("ecs"), logs=client("logs"))
+    return Clients(sqs=client("sqs"), sns=client("sns"), ecr=client("ecr"), ecs=client("ecs"), logs=client("logs"),
+                   ec2=session.client("ec2", config=_BEAT_RETRIES))
 
 
 def ecs_client(region: str | None = None) -> ECSClient:

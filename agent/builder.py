@@ -15,7 +15,7 @@ from agent import AgentError
 from agent.aws import Clients
 from agent.buildlog import BuildLog, stream_name
 from agent.config import Config, Pipeline
-from agent.deploy import DeployTarget, current_images, deploy_image
+from agent.deploy import DeployTarget, deploy_image, images_by_service
 from agent.ecs import DeployError
 from agent.image import Docker, ecr_login, image_tag
 from agent.imageref import parse_image
@@ -141,13 +141,29 @@ def _deployed_image_ids(ctx: BuildContext, pipeline: Pipeline, docker: Docker, n
 
     An image this engine does not have counts as different (None): a needless deploy is
     harmless, a wrong skip would lose one. Without deploy targets, ``latest`` is compared.
+    A target service with no container from the image repository fails here, before anything
+    is built or pushed: the deploy would refuse it after the push.
     """
     with ctx.progress.step("deployed", pipeline=pipeline.id) as ids:
         targets = targets_of(pipeline)
-        refs = current_images(ctx.clients.ecs, targets, pipeline.image_repository) if targets else [f"{name}:latest"]
+        refs = [f"{name}:latest"]
+        if targets:
+            by_service = images_by_service(ctx.clients.ecs, targets, pipeline.image_repository)
+            _refuse_unmatched(pipeline, by_service)
+            refs = list(dict.fromkeys(image for images in by_service.values() for image in images))
         found = {ref: docker.image_id(ref) for ref in refs}
         ids["images"] = ",".join(refs) or "none"
     return found
+
+
+def _refuse_unmatched(pipeline: Pipeline, by_service: dict[str, list[str]]) -> None:
+    unmatched = [where for where, images in by_service.items() if not images]
+    if unmatched:
+        named = [c for t in pipeline.deploy for c in t.containers]
+        which = f"a container named {', '.join(dict.fromkeys(named))}" if named else \
+            f"a container running an image from repository {pipeline.image_repository}"
+        raise AgentError(f"nothing built: {', '.join(unmatched)} has no {which.removeprefix('a ')}; the deploy "
+                         "would refuse it (fix image_repository, or name the containers with containers=)")
 
 
 def _push(ctx: BuildContext, state: _State, docker: Docker, name: str) -> None:

@@ -2,7 +2,13 @@
 diff subcommands from agent.deploy_cli.
 
 Every command prints one progress line per step with the elapsed time, and on failure exits
-non-zero with a one-line reason on stderr (1 failed, 3 rolled back, 2 bad usage).
+non-zero with a one-line reason on stderr (1 failed, 3 rolled back, 2 bad usage, 4 ``run`` stopped
+and already published its own EndOfRun saying so, so the systemd stop hook sends none).
+
+``run`` and ``end-of-run`` must be able to ask for the builder to be stopped even when the settings
+file is what failed (first boot before the SSM parameter exists, a parameter edited by hand): they
+then take the close topic and region from the environment (/etc/pushdeploy/agent.env, written by
+the template's user data) and the instance id from IMDS.
 """
 
 from __future__ import annotations
@@ -21,10 +27,14 @@ from agent.config import Config, default_path, load_config
 from agent.deploy_cli import EXIT_FAILED, EXIT_ROLLED_BACK
 from agent.progress import Progress
 from agent.results import Publisher
+from agent.retry import Backoff
 from agent.runner import Runner, install_sigterm
 from chalicelib.contracts import ContractError
 
 ENV_IMDS_URL = "PUSHDEPLOY_IMDS_URL"
+ENV_CLOSE_TOPIC = "PUSHDEPLOY_CLOSE_TOPIC_ARN"
+ENV_REGION = "AWS_DEFAULT_REGION"
+EXIT_END_OF_RUN_SENT = 4
 
 
 def _fail(reason: str, status: int = EXIT_FAILED) -> int:
@@ -32,8 +42,8 @@ def _fail(reason: str, status: int = EXIT_FAILED) -> int:
     return status
 
 
-def _instance_id(config: Config, progress: Progress) -> str | None:
-    if config.agent.instance_id:
+def _instance_id(config: Config | None, progress: Progress) -> str | None:
+    if config is not None and config.agent.instance_id:
         return config.agent.instance_id
     with progress.step("instance-id", source="IMDSv2") as ids:
         found = instance_id_from_imds(os.environ.get(ENV_IMDS_URL) or IMDS_URL)
@@ -52,11 +62,48 @@ def _context(args: argparse.Namespace, progress: Progress) -> BuildContext:
 def cmd_run(args: argparse.Namespace) -> int:
     progress = Progress()
     install_sigterm()
-    runner = Runner(_context(args, progress))
-    stats = runner.run(exit_when_idle=args.exit_when_idle)
+    try:
+        ctx = _context(args, progress)
+    except Exception as exc:  # noqa: BLE001 - whatever stops the start, the builder must be asked to stop
+        return _exit_reported(progress, f"agent could not start: {_one_line(exc)}")
+    runner = Runner(ctx)
+    try:
+        stats = runner.run(exit_when_idle=args.exit_when_idle)
+    except Exception as exc:
+        if runner.stats.exit_reported:
+            return _fail(f"{_one_line(exc)} (end-of-run sent)", EXIT_END_OF_RUN_SENT)
+        raise
     progress.line(f"run finished: {stats.rounds} round(s), {stats.builds} build(s), "
                   f"{stats.end_of_runs} end-of-run message(s)")
     return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if not isinstance(exc, AgentError) else text
+
+
+def _exit_reported(progress: Progress, reason: str) -> int:
+    """``run`` failed before serving: publish its crash EndOfRun from the environment; exit 4 if it went out."""
+    progress.line(f"run: {reason}")
+    try:
+        _publish_without_settings(progress, reason[:300])
+    except Exception as exc:  # noqa: BLE001 - the stop hook tries again
+        return _fail(f"{reason}; end-of-run not sent: {_one_line(exc)}")
+    return _fail(f"{reason} (end-of-run sent)", EXIT_END_OF_RUN_SENT)
+
+
+def _publish_without_settings(progress: Progress, reason: str) -> None:
+    topic, region = os.environ.get(ENV_CLOSE_TOPIC, ""), os.environ.get(ENV_REGION, "")
+    if not (topic and region):
+        raise AgentError(f"no settings and no fallback: {ENV_CLOSE_TOPIC} and {ENV_REGION} must be set "
+                         "(/etc/pushdeploy/agent.env)")
+    instance = _instance_id(None, progress)
+    with progress.step("end-of-run", topic=topic, instance=instance, reason=repr(reason), agent_exited="true",
+                       source="environment"):
+        publisher = Publisher(make_clients(region).sns, topic)
+        Backoff().call("end-of-run publish", lambda: publisher.end_of_run(instance, reason, agent_exited=True),
+                       progress.line)
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -73,23 +120,44 @@ def cmd_build(args: argparse.Namespace) -> int:
     return _fail(f"build {pipeline.id} {result.outcome}: {result.error}", status)
 
 
+def _service_ended(args: argparse.Namespace) -> tuple[bool, str]:
+    """(send?, why) for the stop hook, from systemd's SERVICE_RESULT, EXIT_CODE and EXIT_STATUS."""
+    result, code, status = (os.environ.get(k, "") for k in ("SERVICE_RESULT", "EXIT_CODE", "EXIT_STATUS"))
+    if not args.if_service_failed:
+        return True, ""
+    if result in ("", "success"):
+        return False, f"the agent service ended normally (SERVICE_RESULT={result or 'unset'})"
+    if code == "exited" and status == str(EXIT_END_OF_RUN_SENT):
+        return False, f"the agent published its own end-of-run before exiting (EXIT_STATUS={status})"
+    detail = " ".join(filter(None, (code, status)))
+    return True, f"agent service ended: {result}" + (f" ({detail})" if detail else "")
+
+
 def cmd_end_of_run(args: argparse.Namespace) -> int:
-    service_result = os.environ.get("SERVICE_RESULT", "")
-    if args.if_service_failed and service_result in ("", "success"):
-        print(f"end-of-run not sent: the agent service ended normally (SERVICE_RESULT={service_result or 'unset'})")
+    send, why = _service_ended(args)
+    if not send:
+        print(f"end-of-run not sent: {why}")
         return 0
     progress = Progress()
-    with progress.step("config", file=args.config):
-        config = load_config(args.config)
-    instance = _instance_id(config, progress)
-    reason = args.reason or (f"agent service ended: {service_result}" if service_result else "sent by hand")
+    reason = args.reason or why or "sent by hand"
     # Past the check above, --if-service-failed means the agent died and systemd will not restart it
     # (Restart=no): close must stop the builder even with requests queued, or nothing would ever serve them.
     exited = bool(args.if_service_failed)
+    try:
+        with progress.step("config", file=args.config):
+            config = load_config(args.config)
+    except (AgentError, OSError) as exc:
+        if not exited:
+            raise
+        # The file that failed may be why the agent died: ask for the stop without it.
+        _publish_without_settings(progress, f"{reason}; settings file did not load: {exc}"[:300])
+        return 0
+    instance = _instance_id(config, progress)
     with progress.step("end-of-run", topic=config.agent.close_topic_arn, instance=instance, reason=repr(reason),
                        agent_exited=str(exited).lower()):
-        Publisher(make_clients(config.agent.region).sns, config.agent.close_topic_arn).end_of_run(
-            instance, reason, agent_exited=exited)
+        publisher = Publisher(make_clients(config.agent.region).sns, config.agent.close_topic_arn)
+        Backoff(budget=config.agent.retry_budget_seconds).call(
+            "end-of-run publish", lambda: publisher.end_of_run(instance, reason, agent_exited=exited), progress.line)
     return 0
 
 

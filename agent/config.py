@@ -36,6 +36,8 @@ class AgentSettings:
     idle_grace_seconds: float = 60
     instance_id: str = ""
     visibility_timeout_seconds: int = 300
+    dead_letter_queue_url: str = ""
+    retry_budget_seconds: float = 300
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,7 @@ def parse_config(data: Mapping[str, Any], name: str = "agent.toml") -> Config:
 
 
 _AGENT_KEYS = {"region", "queue_url", "close_topic_arn", "log_group", "cache_dir", "idle_grace_seconds",
-               "instance_id", "visibility_timeout_seconds"}
+               "instance_id", "visibility_timeout_seconds", "dead_letter_queue_url", "retry_budget_seconds"}
 _PIPELINE_KEYS = {"repository", "branch", "source_url", "context", "dockerfile", "target", "build_args",
                   "image_repository", "registry", "wait_timeout_seconds", "keep_revisions", "deploy"}
 _DEPLOY_KEYS = {"cluster", "services", "containers"}
@@ -132,6 +134,8 @@ def _agent_settings(r: _Reader, data: Mapping[str, Any]) -> AgentSettings:
         instance_id=r.string(data, "instance_id", p, "", allow_empty=True),
         visibility_timeout_seconds=r.integer(data, "visibility_timeout_seconds", p,
                                              defaults.visibility_timeout_seconds, minimum=2, maximum=43200),
+        dead_letter_queue_url=r.string(data, "dead_letter_queue_url", p, "", allow_empty=True),
+        retry_budget_seconds=r.number(data, "retry_budget_seconds", p, defaults.retry_budget_seconds),
     )
 
 

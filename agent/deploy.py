@@ -150,6 +150,18 @@ def _roll_back(ecs: Ecs, updated: Sequence[_ServicePlan], wait_timeout: float, l
         raise RollbackFailed("; ".join(errors))
 
 
+def _roll_back_without_waiting(ecs: Ecs, updated: Sequence[_ServicePlan], cause: BaseException, log: Log) -> None:
+    """Ask ECS to put every updated service back, and leave: systemd kills the agent 90 s after SIGTERM, and
+    ECS finishes the rollback by itself. The next run's journal check says how it ended."""
+    for plan in updated:
+        try:
+            ecs.update_service(plan.cluster, plan.service, plan.current)
+            log(f"rollback {plan.where}: {short(plan.new)} -> {short(plan.current)} (interrupted by "
+                f"{type(cause).__name__}; not waiting)")
+        except Exception as exc:  # noqa: BLE001 - try every service, then let the interruption go on
+            log(f"rollback {plan.where} FAILED while interrupted: {exc}")
+
+
 def _recover(ecs: Ecs, plans: Sequence[_ServicePlan], updated: Sequence[_ServicePlan], cause: Exception,
              wait_timeout: float, log: Log) -> DeployReport:
     reason = str(cause) if isinstance(cause, DeployError) else f"{type(cause).__name__}: {cause}"
@@ -246,6 +258,9 @@ def deploy_image(ecs_client: Any, targets: Sequence[DeployTarget], image: str, i
                           timeout=wait_timeout, log=log)
     except Exception as exc:  # any failure once a service may have changed must roll back
         return _recover(ecs, plans, updated, exc, wait_timeout, log)
+    except BaseException as exc:  # SIGTERM (systemd stopping the unit), Ctrl-C: no time to wait, but put back
+        _roll_back_without_waiting(ecs, updated, exc, log)
+        raise
     _clean_up(ecs, plans, keep_revisions, log)
     log("deploy succeeded: " + ", ".join(f"{p.where} on {short(p.new)}" for p in plans))
     return DeployReport("succeeded", tuple(p.record() for p in plans))
@@ -283,15 +298,23 @@ def current_images(ecs_client: Any, targets: Sequence[DeployTarget], image_repos
 
     Without ``registry`` any registry host counts; with it, only that host.
     """
+    by_service = images_by_service(ecs_client, targets, image_repository, registry=registry)
+    return list(dict.fromkeys(image for images in by_service.values() for image in images))
+
+
+def images_by_service(ecs_client: Any, targets: Sequence[DeployTarget], image_repository: str, *,
+                      registry: str | None = None) -> dict[str, list[str]]:
+    """``cluster/service`` -> images its target containers run now; an empty list means the deploy would
+    refuse that service, so a build for it is wasted."""
     ecs = Ecs(ecs_client)
-    images: list[str] = []
+    found: dict[str, list[str]] = {}
     for target in targets:
         for svc in ecs.describe_services(target.cluster, list(target.services)):
             described, _ = ecs.describe_task_definition(svc["taskDefinition"])
-            for container in described["containerDefinitions"]:
-                if _is_target(container, target.containers, image_repository, registry):
-                    images.append(container["image"])
-    return list(dict.fromkeys(images))
+            found[f"{target.cluster}/{svc['serviceName']}"] = [
+                c["image"] for c in described["containerDefinitions"]
+                if _is_target(c, target.containers, image_repository, registry)]
+    return found
 
 
 def _is_target(container: dict[str, Any], names: tuple[str, ...], repository: str, registry: str | None) -> bool:

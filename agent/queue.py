@@ -4,12 +4,15 @@ work it asked for has a published result.
 The seed deleted every message before building, so a crash lost the request. Here a received
 message stays invisible only while a heartbeat keeps extending it; if the agent dies, the
 heartbeat stops and SQS hands the request to the next run. Messages the agent cannot act on
-(malformed, unknown pipeline) are logged and left alone: SQS counts their receives and moves
-them to the dead-letter queue, and they never hold up the others.
+(malformed, unknown pipeline) are sent to the dead-letter queue at once with the reason in the
+``pushdeploy-reason`` attribute, and deleted: an unservable request must not keep the builder up
+for five visibility timeouts. Without a known dead-letter queue they are left alone, and SQS's
+own redrive moves them after five receives. They never hold up the others.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +21,13 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from agent import AgentError
-from chalicelib.contracts import BuildRequest, ContractError, parse_build_request, unwrap_sns_envelope
+from chalicelib.contracts import (
+    DEAD_LETTER_REASON_ATTRIBUTE,
+    BuildRequest,
+    ContractError,
+    parse_build_request,
+    unwrap_sns_envelope,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from mypy_boto3_sqs import SQSClient
@@ -45,6 +54,8 @@ class QueuedRequest:
 class Rejected:
     message_id: str
     reason: str
+    receipt_handle: str = ""
+    body: str = ""
 
 
 @dataclass
@@ -92,6 +103,19 @@ class Round:
             del self._pending[item.message_id]
         return dropped
 
+    def drop(self, message_id: str) -> None:
+        """Take a message out of the round (a redelivery already answered): nothing builds for it."""
+        item = self._by_id.pop(message_id)
+        self._pending.pop(message_id, None)
+        for pid in list(self.order):
+            self.requests[pid] = [r for r in self.requests[pid] if r is not item]
+            if not self.requests[pid]:
+                del self.requests[pid]
+                self.order.remove(pid)
+
+    def all_requests(self) -> list[QueuedRequest]:
+        return list(self._by_id.values())
+
     def __bool__(self) -> bool:
         return bool(self.order)
 
@@ -100,23 +124,24 @@ def plan_round(messages: Iterable[dict[str, Any]], pipelines: Sequence[str], log
     """Group raw SQS messages by pipeline; log and set aside what cannot be acted on."""
     work = Round()
     for message in messages:
-        mid = message.get("MessageId", "?")
+        mid, body, handle = message.get("MessageId", "?"), message.get("Body", ""), message.get("ReceiptHandle", "")
         try:
-            request = parse_build_request(unwrap_sns_envelope(message.get("Body", "")), event_id=mid)
+            request = parse_build_request(unwrap_sns_envelope(body), event_id=mid)
         except ContractError as exc:
-            work.rejected.append(Rejected(mid, f"malformed request: {exc}"))
+            work.rejected.append(Rejected(mid, f"malformed request: {exc}", handle, body))
             continue
         if request.pipeline is None:
             targets = list(pipelines)
         elif request.pipeline in pipelines:
             targets = [request.pipeline]
         else:
-            work.rejected.append(Rejected(mid, f"unknown pipeline {request.pipeline!r} (not in the settings file)"))
+            reason = f"unknown pipeline {request.pipeline!r} (not in the settings file)"
+            work.rejected.append(Rejected(mid, reason, handle, body))
             continue
         count = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
         work.add(QueuedRequest(mid, message["ReceiptHandle"], request, count), targets)
     for item in work.rejected:
-        log(f"queue: message {item.message_id} left for the dead-letter queue: {item.reason}")
+        log(f"queue: message {item.message_id} rejected: {item.reason}")
     return work
 
 
@@ -141,6 +166,28 @@ class BuildQueue:
             received.extend(batch)
             wait = 0
         return received
+
+    def dead_letter_url(self) -> str:
+        """The dead-letter queue named by this queue's RedrivePolicy, or "" when it has none."""
+        attrs = self._call("read the redrive policy of", self.sqs.get_queue_attributes, QueueUrl=self.url,
+                           AttributeNames=["RedrivePolicy"]).get("Attributes", {})
+        try:
+            arn = json.loads(attrs.get("RedrivePolicy") or "{}").get("deadLetterTargetArn", "")
+        except (ValueError, AttributeError):
+            arn = ""
+        if not arn:
+            return ""
+        account, name = arn.split(":")[4], arn.split(":")[-1]
+        return str(self._call("find the dead-letter queue of", self.sqs.get_queue_url, QueueName=name,
+                              QueueOwnerAWSAccountId=account)["QueueUrl"])
+
+    def dead_letter(self, item: Rejected, dlq_url: str) -> None:
+        """Move a rejected message to ``dlq_url`` with its reason: send first, then delete, so a failure
+        between the two leaves a duplicate in the DLQ rather than losing the message."""
+        attributes = {DEAD_LETTER_REASON_ATTRIBUTE: {"DataType": "String", "StringValue": item.reason[:1000]}}
+        self._call("dead-letter", self.sqs.send_message, QueueUrl=dlq_url, MessageBody=item.body or "(empty)",
+                   MessageAttributes=attributes)
+        self._call("delete", self.sqs.delete_message, QueueUrl=self.url, ReceiptHandle=item.receipt_handle)
 
     def delete(self, items: Sequence[QueuedRequest]) -> None:
         for chunk in _chunks(items):

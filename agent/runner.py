@@ -5,6 +5,12 @@ empty for the grace period, publish EndOfRun and keep serving the queue until th
 Replaces the seed's build.sh, which slept 300 s first, deleted requests before building and
 always said "stop". A round's messages stay invisible only through the heartbeat, so a killed
 agent's requests come back; on SIGTERM they are released at once for the next run.
+
+Every round that received anything (built, rejected or found a duplicate) counts as activity: when
+the queue is empty again for the grace period, another EndOfRun goes out, so close can stop a
+builder whose last messages were ones it could not serve. Receive and EndOfRun failures are
+retried with backoff for ``retry_budget_seconds`` before they end the run; whatever ends it (other
+than SIGTERM) is reported in an EndOfRun saying the agent exited.
 """
 
 from __future__ import annotations
@@ -18,9 +24,12 @@ from dataclasses import dataclass
 from types import FrameType
 
 from agent import AgentError
+from agent.answered import AnsweredRequests
 from agent.builder import BuildContext, build_pipeline
+from agent.heartbeat import BeatWriter
 from agent.queue import BuildQueue, Heartbeat, QueuedRequest, QueueError, Round, plan_round
 from agent.results import Publisher, PublishError
+from agent.retry import Backoff
 
 MAX_POLL_SECONDS = 20  # SQS long-poll limit
 
@@ -44,6 +53,9 @@ class RunStats:
     rounds: int = 0
     builds: int = 0
     end_of_runs: int = 0
+    dead_lettered: int = 0
+    duplicates: int = 0
+    exit_reported: bool = False  # the crash EndOfRun went out: the stop hook need not send another
 
 
 def _described(item: QueuedRequest) -> str:
@@ -53,7 +65,8 @@ def _described(item: QueuedRequest) -> str:
 
 class Runner:
     def __init__(self, ctx: BuildContext, *, clock: Callable[[], float] = time.monotonic,
-                 max_poll_seconds: int = MAX_POLL_SECONDS, stop: threading.Event | None = None) -> None:
+                 max_poll_seconds: int = MAX_POLL_SECONDS, stop: threading.Event | None = None,
+                 backoff: Backoff | None = None, beat: BeatWriter | None = None) -> None:
         self.ctx = ctx
         self.max_poll = max_poll_seconds
         self.stop = stop or threading.Event()
@@ -62,22 +75,30 @@ class Runner:
         self.publisher = Publisher(ctx.clients.sns, settings.close_topic_arn)
         self.grace = settings.idle_grace_seconds
         self.clock = clock
+        self.backoff = backoff or Backoff(budget=settings.retry_budget_seconds)
         self.stats = RunStats()
         self.log = ctx.progress.line
+        self.beat = beat or BeatWriter(ctx.clients.ec2, ctx.instance_id, self.log)
+        self.answered = AnsweredRequests(settings.cache_dir, self.log)
+        self._dlq_url: str | None = None
 
     def run(self, exit_when_idle: bool = False) -> RunStats:
         """Serve the queue; return after EndOfRun only with ``exit_when_idle``, or when stopped (SIGTERM,
         or the ``stop`` event between polls)."""
         ended = False
         idle_since = self.clock()
+        self.beat.start()
         try:
             while not self.stop.is_set():
-                work = self._drain(self._poll_seconds(ended, idle_since))
+                work, received = self._drain(self._poll_seconds(ended, idle_since))
                 if work:
-                    ended = False
                     self._round(work)
+                if received:
+                    ended = False  # the queue had something: when it is empty again, say so again
                     idle_since = self.clock()
-                elif not ended and self.clock() - idle_since >= self.grace:
+                    continue
+                self.beat.set("idle")
+                if not ended and self.clock() - idle_since >= self.grace:
                     self._end_of_run(f"queue empty for {self.grace}s")
                     ended = True
                     if exit_when_idle:
@@ -92,6 +113,8 @@ class Runner:
             self._end_of_run(f"agent stopped by an error: {type(exc).__name__}: {exc}"[:300], best_effort=True,
                              agent_exited=True)
             raise
+        finally:
+            self.beat.stop()
 
     def _poll_seconds(self, ended: bool, idle_since: float) -> int:
         if ended:
@@ -99,15 +122,67 @@ class Runner:
         remaining = self.grace - (self.clock() - idle_since)
         return max(0, min(self.max_poll, math.ceil(remaining)))
 
-    def _drain(self, wait_seconds: int) -> Round:
-        messages = self.queue.receive_all(wait_seconds)
+    def _drain(self, wait_seconds: int) -> tuple[Round, int]:
+        """The next round's work, and how many messages were received (rejected and duplicates included)."""
+        messages = self.backoff.call("queue receive", lambda: self.queue.receive_all(wait_seconds), self.log)
         work = plan_round(messages, [p.id for p in self.ctx.config.pipelines], self.log)
+        self._dead_letter(work)
+        self._drop_answered(work)
         if work:
             self.stats.rounds += 1
             self.log(f"round {self.stats.rounds}: {len(messages)} message(s) -> pipelines {', '.join(work.order)}")
-        return work
+        return work, len(messages)
+
+    def _dead_letter(self, work: Round) -> None:
+        if not work.rejected:
+            return
+        dlq = self._dead_letter_queue()
+        for item in work.rejected:
+            if not dlq:
+                continue
+            try:
+                self.queue.dead_letter(item, dlq)
+            except QueueError as exc:
+                self.log(f"queue: message {item.message_id} not dead-lettered (SQS's redrive will move it): {exc}")
+                continue
+            self.stats.dead_lettered += 1
+            self.log(f"queue: message {item.message_id} sent to the dead-letter queue {dlq}: {item.reason}")
+
+    def _dead_letter_queue(self) -> str:
+        """The DLQ: from the settings, else from the queue's RedrivePolicy; "" leaves rejects to SQS's redrive."""
+        if self._dlq_url is None:
+            configured = self.ctx.config.agent.dead_letter_queue_url
+            source = "settings (dead_letter_queue_url)"
+            if not configured:
+                source = "the build queue's RedrivePolicy"
+                try:
+                    configured = self.queue.dead_letter_url()
+                except QueueError as exc:
+                    self.log(f"queue: cannot read the redrive policy: {exc}")
+                    return ""  # asked again next time: the error may pass
+            self._dlq_url = configured
+            self.log(f"queue: dead-letter queue from {source}: {configured}" if configured else
+                     "queue: no dead-letter queue known (no dead_letter_queue_url, no RedrivePolicy): rejected "
+                     "messages are left in the queue")
+        return self._dlq_url
+
+    def _drop_answered(self, work: Round) -> None:
+        for item in work.all_requests():
+            pipelines = [pid for pid in work.order if item in work.requests[pid]]
+            answer = self.answered.answered_by(item, pipelines)
+            if answer is None:
+                continue
+            work.drop(item.message_id)
+            self.stats.duplicates += 1
+            self.log(f"queue: message {_described(item)} (event {item.request.event_id}) was already answered by "
+                     f"{answer}: deleted without building")
+            try:
+                self.queue.delete([item])
+            except QueueError as exc:
+                self.log(f"queue: could not delete the duplicate {item.message_id} (it comes back, harmlessly): {exc}")
 
     def _round(self, work: Round) -> None:
+        self.beat.set("busy")
         with Heartbeat(self.queue, work.held, self.log):
             try:
                 for pid in work.order:
@@ -128,6 +203,8 @@ class Runner:
             self.log(f"result for {pid} not published, its {len(kept)} request(s) stay queued for redelivery: {exc}")
             return
         self.log(f"result published: {pid} {result.outcome} commit={(result.commit or '-')[:7]}")
+        self.answered.record(work.requests[pid], pid, f"the {result.outcome} build of {pid} at "
+                             f"{(result.commit or 'no commit')[:12]} (finished {result.finished_at})")
         try:
             self.queue.delete(work.done(pid))
         except QueueError as exc:
@@ -143,12 +220,14 @@ class Runner:
 
     def _end_of_run(self, reason: str, best_effort: bool = False, agent_exited: bool = False) -> None:
         try:
-            self.publisher.end_of_run(self.ctx.instance_id, reason, agent_exited=agent_exited)
+            self.backoff.call("end-of-run publish", lambda: self.publisher.end_of_run(
+                self.ctx.instance_id, reason, agent_exited=agent_exited), self.log)
         except (PublishError, AgentError) as exc:
             if not best_effort:
                 raise
             self.log(f"end-of-run could not be published: {exc}")
             return
         self.stats.end_of_runs += 1
+        self.stats.exit_reported = self.stats.exit_reported or agent_exited
         exited = "; the agent exits, so the builder is stopped whatever is queued" if agent_exited else ""
         self.log(f"end-of-run published (instance {self.ctx.instance_id or 'configured builder'}): {reason}{exited}")

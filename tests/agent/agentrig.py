@@ -15,7 +15,13 @@ from typing import Any
 
 import boto3
 
-from chalicelib.contracts import BuildRequest, CloseMessage, parse_close_message, utc_now
+from chalicelib.contracts import (
+    DEAD_LETTER_REASON_ATTRIBUTE,
+    BuildRequest,
+    CloseMessage,
+    parse_close_message,
+    utc_now,
+)
 
 BRANCH = "production"
 BASE_IMAGE = "local/busybox:latest"  # made by the base_image session fixture
@@ -108,6 +114,19 @@ class World:
             for message in batch:
                 found.append(parse_close_message(message["Body"]))
                 sqs.delete_message(QueueUrl=self.results_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def dead_letters(self) -> list[tuple[str, str | None]]:
+        """(body, pushdeploy-reason attribute) of every message in the dead-letter queue, taken out of it."""
+        sqs, found = self.client("sqs"), []
+        while True:
+            batch = sqs.receive_message(QueueUrl=self.dlq_url, MaxNumberOfMessages=10,
+                                        MessageAttributeNames=["All"]).get("Messages", [])
+            if not batch:
+                return found
+            for message in batch:
+                reason = message.get("MessageAttributes", {}).get(DEAD_LETTER_REASON_ATTRIBUTE, {})
+                found.append((message["Body"], reason.get("StringValue")))
+                sqs.delete_message(QueueUrl=self.dlq_url, ReceiptHandle=message["ReceiptHandle"])
 
     def queue_depth(self) -> int:
         attrs = self.client("sqs").get_queue_attributes(

@@ -87,7 +87,7 @@ def test_after_a_crash_systemd_s_stop_hook_sends_end_of_run_but_not_after_a_clea
                     env={"SERVICE_RESULT": "signal", "EXIT_CODE": "killed"})
     assert crashed.returncode == 0, crashed.stderr
     (message,) = world.close_messages()
-    assert message.reason == "agent service ended: signal"
+    assert message.reason == "agent service ended: signal (killed)"
     assert message.agent_exited is True  # Restart=no: nothing serves the queue, so close stops the builder anyway
     assert "agent_exited=true" in crashed.stdout
 
@@ -145,13 +145,15 @@ def test_a_failed_build_command_exits_non_zero_with_one_line(docker_world_config
 def test_a_run_that_cannot_read_its_queue_still_asks_to_stop_and_says_why(world_config):
     world, config, _ = world_config
     gone = world.queue_url.rsplit("/", 1)[0] + "/no-such-queue"
-    config.write_text(config.read_text().replace(world.queue_url, gone))
+    config.write_text(config.read_text().replace(world.queue_url, gone)
+                      .replace("[agent]\n", "[agent]\nretry_budget_seconds = 0\n"))
 
     proc = agent("run", "--exit-when-idle", "--config", str(config))
 
-    assert proc.returncode == 1
+    assert proc.returncode == 4  # its own EndOfRun went out: the stop hook sends none
     (reason,) = proc.stderr.strip().splitlines()
     assert reason.startswith(f"pushdeploy-agent: error: queue {gone}: receive failed")
+    assert reason.endswith("(end-of-run sent)")
     (message,) = world.close_messages()
     assert isinstance(message, EndOfRun) and message.reason.startswith("agent stopped by an error: QueueError")
     assert message.agent_exited is True

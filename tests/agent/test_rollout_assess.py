@@ -94,3 +94,12 @@ def test_a_stale_rollback_reason_on_an_older_draining_deployment_is_not_this_rol
     svc = service(deployment("PRIMARY", NEW, "IN_PROGRESS", running=1),
                   deployment("ACTIVE", OLD, "COMPLETED", ROLLING_BACK))
     assert not assess(svc, NEW).done
+
+
+def test_a_service_whose_primary_deployment_runs_another_revision_is_a_failure_whatever_its_task_definition_says():
+    """The top-level taskDefinition is the one asked for, but the PRIMARY deployment (what tasks are being
+    started from) runs another revision: the rollout did not end on ours."""
+    svc = service(deployment("PRIMARY", OLD, "COMPLETED"), deployment("ACTIVE", NEW, "COMPLETED"),
+                  task_definition=NEW)
+    with pytest.raises(RolloutFailed, match=r"service runs web:6 \(PRIMARY deployment web:5\), not web:6"):
+        assess(svc, NEW)

@@ -10,6 +10,7 @@ import threading
 import pytest
 
 from agent.queue import QueueError
+from agent.retry import Backoff
 from agent.runner import Runner
 from chalicelib.contracts import EndOfRun
 from localrig.services import wait_until
@@ -26,7 +27,7 @@ def world_config(aws, tmp_path):
 def test_a_run_that_fails_after_asking_to_stop_asks_again_saying_it_exited(world_config):
     world, config = world_config
     lines: list[str] = []
-    runner = Runner(agent_context(config, lines), max_poll_seconds=1)
+    runner = Runner(agent_context(config, lines), max_poll_seconds=1, backoff=Backoff(budget=0))
     failures: list[BaseException] = []
 
     def serve() -> None:

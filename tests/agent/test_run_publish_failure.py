@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from agent.results import PublishError
+from agent.retry import Backoff
 from agent.runner import Runner
 from chalicelib.contracts import BuildResult, EndOfRun
 from tests.agent.agentrig import BRANCH, REPOSITORY, agent_context, make_repo, make_world, write_config
@@ -57,3 +59,24 @@ def test_a_legacy_build_stays_queued_when_one_of_its_results_is_not_published(se
     assert isinstance(result, BuildResult) and result.pipeline == f"{REPOSITORY}/staging"
     assert isinstance(end, EndOfRun)
     assert world.queue_depth() == 1  # the legacy request: in flight now, back when its visibility timeout ends
+
+
+def test_a_single_pipeline_request_stays_queued_when_its_result_is_not_published(setup):
+    world, config = setup
+    world.send()  # asks for sample/production only
+    sns = world.client("sns")
+
+    def close_topic_gone_during_the_build(line: str) -> None:
+        if f"build {REPOSITORY}/{BRANCH} started" in line:
+            sns.delete_topic(TopicArn=world.close_topic_arn)
+
+    lines: list[str] = []
+    ctx = agent_context(config, lines)
+    ctx.progress.sinks.append(close_topic_gone_during_the_build)
+
+    with pytest.raises(PublishError):  # the idle EndOfRun cannot go out either: the run ends saying so
+        Runner(ctx, backoff=Backoff(budget=0)).run(exit_when_idle=True)
+
+    assert any(f"result for {REPOSITORY}/{BRANCH} not published, its 1 request(s) stay queued" in line
+               for line in lines)
+    assert world.queue_depth() == 1  # in flight now, back when its visibility timeout ends
