@@ -45,7 +45,8 @@ if functions.pipeline:
     def notify(event: SNSEvent) -> str:
         return factory.notify().handle(event.message)
 
-    @app.schedule(Rate(settings.SWEEP_EVERY_MINUTES, unit=Rate.MINUTES), name="sweep")
-    def sweep(event: CloudWatchEvent) -> str:
-        """Starts a stopped builder when requests wait (one stranded around a stop, or a dead agent's)."""
-        return factory.sweep().handle()
+    @app.schedule(Rate(settings.RECONCILE_EVERY_MINUTES, unit=Rate.MINUTES), name="reconcile")
+    def reconcile(event: CloudWatchEvent) -> dict[str, Any]:
+        """Starts a stopped builder when requests wait, stops one nobody serves, announces stale requests and
+        dead letters (chalicelib/reconcile.py)."""
+        return factory.reconcile().handle()

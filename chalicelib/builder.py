@@ -7,6 +7,7 @@ settings can never start or stop a machine that is not tagged as the builder.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Optional
 
 from chalicelib.aws_errors import AWS_EXCEPTIONS, classify
@@ -25,6 +26,7 @@ class Instance:
     instance_id: str
     state: str
     tags: dict[str, str]
+    launch_time: Optional[datetime] = None  # when EC2 last started it (a start resets it): a just-booted agent's grace
 
     def refusal(self, expected_id: str, tag: tuple[str, str]) -> Optional[str]:
         """Why this instance must not be touched, or None when it is the configured builder."""
@@ -37,7 +39,7 @@ class Instance:
 
     def start_check(self, expected_id: str, tag: tuple[str, str]) -> tuple[str, str]:
         """(verdict, why) for starting this instance now: "startable", "refused", "already-running" or
-        "stopping". Shared by build_start and sweep so both treat every EC2 state the same way."""
+        "stopping". Shared by build_start and reconcile so both treat every EC2 state the same way."""
         refusal = self.refusal(expected_id, tag)
         if refusal:
             return "refused", refusal
@@ -67,7 +69,9 @@ class Builder:
             raise AwsCallError(f"instance {wanted} not found")
         data = found[0]
         tags = {t["Key"]: t["Value"] for t in data.get("Tags", [])}
-        return Instance(data["InstanceId"], data["State"]["Name"], tags)
+        launched = data.get("LaunchTime")
+        return Instance(data["InstanceId"], data["State"]["Name"], tags,
+                        launched if isinstance(launched, datetime) else None)
 
     def start(self) -> None:
         try:

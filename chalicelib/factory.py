@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from chalicelib.builder import Builder
     from chalicelib.close import CloseHandler
     from chalicelib.notify import NotifyHandler
+    from chalicelib.reconcile import ReconcileHandler
     from chalicelib.request import RequestHandler
-    from chalicelib.sweep import SweepHandler
     from chalicelib.webhook_secret import WebhookSecret
 
 
@@ -68,12 +68,21 @@ class Factory:
         pipeline = settings.load_pipeline(self._environ())
         return CloseHandler(self._builder(pipeline), BuildQueue(self.client("sqs"), pipeline.build_queue_url))
 
-    def sweep(self) -> SweepHandler:
+    def reconcile(self, **options: Any) -> ReconcileHandler:
+        """``options`` go to the handler (a test may pass a ``clock``)."""
+        from chalicelib.alert_topic import AlertTopic
         from chalicelib.build_queue import BuildQueue
-        from chalicelib.sweep import SweepHandler
+        from chalicelib.dead_letters import DeadLetterQueue
+        from chalicelib.queue_age import QueueAge
+        from chalicelib.reconcile import ReconcileHandler
 
         pipeline = settings.load_pipeline(self._environ())
-        return SweepHandler(self._builder(pipeline), BuildQueue(self.client("sqs"), pipeline.build_queue_url))
+        return ReconcileHandler(
+            self._builder(pipeline), BuildQueue(self.client("sqs"), pipeline.build_queue_url),
+            QueueAge(self.client("cloudwatch"), pipeline.build_queue_url),
+            DeadLetterQueue(self.client("sqs"), pipeline.dead_letter_queue_url),
+            AlertTopic(self.client("sns"), pipeline.close_topic_arn),
+            pipeline.builder_idle_minutes, pipeline.stale_request_minutes, **options)
 
     def notify(self) -> NotifyHandler:
         from chalicelib.notify import NotifyHandler

@@ -1,15 +1,19 @@
-"""The notify function: a build result on the close topic becomes one Slack message.
+"""The notify function: a build result, an alert, or an agent's last end of run on the close topic becomes one
+Slack message.
 
 Both close and notify subscribe to the close topic (Chalice cannot set a subscription filter
-policy), so each ignores the message kind that is not its business: here, end-of-run.
+policy), so each ignores the message kind that is not its business: here, the ordinary end of run
+of an idle agent. An end of run that says its agent exited is posted: nothing builds until the
+cause is fixed or the reconcile starts the builder again.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Optional
+from typing import Any, Optional
 
-from chalicelib.contracts import BuildResult, ContractError, parse_close_message
+from chalicelib.alert_message import agent_stopped_message, alert_message
+from chalicelib.contracts import Alert, ContractError, EndOfRun, parse_close_message
 from chalicelib.slack import SlackWebhook
 from chalicelib.slack_message import build_message
 
@@ -27,11 +31,22 @@ class NotifyHandler:
         except ContractError as exc:
             log.error("notify: malformed close message, no notification: %s", exc)
             return "malformed"
-        if not isinstance(result, BuildResult):
-            log.info("notify: end of run from %s needs no notification", result.builder_instance_id or "the builder")
+        if isinstance(result, Alert):
+            return self._post(alert_message(result), f"{result.kind} alert ({result.message_id or result.sent_at})")
+        if isinstance(result, EndOfRun):
+            instance = result.builder_instance_id or "the builder"
+            if result.agent_exited:
+                return self._post(agent_stopped_message(result), f"agent stopped on {instance}")
+            log.info("notify: end of run from %s needs no notification", instance)
             return "end-of-run"
         short = (result.commit or "")[:12]
         if not self._webhook.post(build_message(result, self._region)):
             return "refused"
         log.info("notify: posted %s for %s at %s to Slack", result.outcome, result.pipeline, short)
+        return "posted"
+
+    def _post(self, payload: dict[str, Any], what: str) -> str:
+        if not self._webhook.post(payload):
+            return "refused"
+        log.info("notify: posted %s to Slack", what)
         return "posted"

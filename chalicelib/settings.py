@@ -25,14 +25,23 @@ BUILD_QUEUE_URL = "BUILD_QUEUE_URL"
 CLOSE_TOPIC_ARN = "CLOSE_TOPIC_ARN"
 SLACK_WEBHOOK_PARAMETER = "SLACK_WEBHOOK_PARAMETER"
 NOTIFY_TIMEOUT_SECONDS = "NOTIFY_TIMEOUT_SECONDS"
+DEAD_LETTER_QUEUE_URL = "DEAD_LETTER_QUEUE_URL"
+BUILDER_IDLE_MINUTES = "BUILDER_IDLE_MINUTES"
+STALE_REQUEST_MINUTES = "STALE_REQUEST_MINUTES"
 ALL_NAMES = (FUNCTIONS, REQUEST_TOPIC_ARN, BRANCH_FILTER, BUILDER_INSTANCE_ID, BUILDER_TAG, BUILD_QUEUE_URL,
-             CLOSE_TOPIC_ARN, SLACK_WEBHOOK_PARAMETER, NOTIFY_TIMEOUT_SECONDS)
+             CLOSE_TOPIC_ARN, SLACK_WEBHOOK_PARAMETER, NOTIFY_TIMEOUT_SECONDS, DEAD_LETTER_QUEUE_URL,
+             BUILDER_IDLE_MINUTES, STALE_REQUEST_MINUTES)
 
 DEFAULT_BUILDER_TAG = "pushdeploy:role=builder"
-# How often EventBridge runs the sweep function, in minutes: the longest a stranded request waits for its
-# builder. A constant, not a stage setting: each run costs two reads, and a shorter wait buys little.
-SWEEP_EVERY_MINUTES = 5
+# How often EventBridge runs the reconcile function, in minutes: the longest a stranded request waits for its
+# builder. A constant, not a stage setting: each run costs a few reads, and a shorter wait buys little.
+RECONCILE_EVERY_MINUTES = 5
 DEFAULT_NOTIFY_TIMEOUT = 5.0
+# (default, lowest, highest) minutes. Idle: a running builder whose agent is idle (or silent) this long with an empty
+# queue is stopped by the reconcile; at least 5 so a few missed beats (one a minute) never stop a live agent.
+# Stale: a request older than this is announced; at most SQS's longest retention (14 days).
+BUILDER_IDLE_RANGE = (15, 5, 1440)
+STALE_REQUEST_RANGE = (30, 5, 20160)
 FUNCTION_SETS = {"source": frozenset({"source"}), "pipeline": frozenset({"pipeline"}),
                  "all": frozenset({"source", "pipeline"})}
 
@@ -65,6 +74,9 @@ class PipelineSettings:
     slack_webhook_parameter: str
     notify_timeout_seconds: float
     region: Optional[str]
+    dead_letter_queue_url: str = ""
+    builder_idle_minutes: int = BUILDER_IDLE_RANGE[0]
+    stale_request_minutes: int = STALE_REQUEST_RANGE[0]
 
 
 class _Reader:
@@ -143,18 +155,36 @@ def load_pipeline(env: Mapping[str, str]) -> PipelineSettings:
     tag_text = env.get(BUILDER_TAG, "").strip() or DEFAULT_BUILDER_TAG
     tag_key, sep, tag_value = tag_text.partition("=")
     reader.check(BUILDER_TAG, tag_text, bool(sep and tag_key.strip() and tag_value.strip()), "expected key=value")
-    queue_url = reader.required(BUILD_QUEUE_URL)
-    reader.check(BUILD_QUEUE_URL, queue_url, bool(_QUEUE_URL.match(queue_url)),
-                 "expected https://sqs.<region>.amazonaws.com/<account>/<name>")
+    queue_url, dead_letter_url = _queue_url(reader, BUILD_QUEUE_URL), _queue_url(reader, DEAD_LETTER_QUEUE_URL)
     parameter = _webhook_parameter(reader)
     timeout = _timeout(reader, env.get(NOTIFY_TIMEOUT_SECONDS, "").strip())
+    idle = _minutes(reader, BUILDER_IDLE_MINUTES, BUILDER_IDLE_RANGE)
+    stale = _minutes(reader, STALE_REQUEST_MINUTES, STALE_REQUEST_RANGE)
     reader.done()
     return PipelineSettings(
         request_topic_arn=request_topic, close_topic_arn=close_topic, builder_instance_id=instance_id,
         builder_tag=(tag_key.strip(), tag_value.strip()), build_queue_url=queue_url,
         slack_webhook_parameter=parameter, notify_timeout_seconds=timeout,
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+        dead_letter_queue_url=dead_letter_url, builder_idle_minutes=idle, stale_request_minutes=stale,
     )
+
+
+def _queue_url(reader: _Reader, name: str) -> str:
+    url = reader.required(name)
+    reader.check(name, url, bool(_QUEUE_URL.match(url)), "expected https://sqs.<region>.amazonaws.com/<account>/<name>")
+    return url
+
+
+def _minutes(reader: _Reader, name: str, allowed: tuple[int, int, int]) -> int:
+    """A whole number of minutes within ``allowed`` = (default, lowest, highest); empty means the default."""
+    default, lowest, highest = allowed
+    text = reader.env.get(name, "").strip()
+    if not text:
+        return default
+    value = int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else -1
+    reader.check(name, text, lowest <= value <= highest, f"expected whole minutes from {lowest} to {highest}")
+    return value if lowest <= value <= highest else default
 
 
 def _webhook_parameter(reader: _Reader) -> str:

@@ -32,6 +32,7 @@ ENV_FROM_OUTPUTS: dict[str, dict[str, str]] = {
         "BUILDER_TAG": "BuilderTag",
         "BUILD_QUEUE_URL": "BuildQueueUrl",
         "SLACK_WEBHOOK_PARAMETER": "SlackWebhookParameterName",
+        "DEAD_LETTER_QUEUE_URL": "BuildDeadLetterQueueUrl",
     },
     "source": {
         "REQUEST_TOPIC_ARN": "RequestTopicArn",
@@ -53,12 +54,24 @@ POLICY_RESOURCES: dict[str, dict[str, Callable[[StackOutputs], str]]] = {
         "StartOnlyTheBuilder": _instance_arn,
         "StopOnlyTheBuilder": _instance_arn,
         "ReadBuildQueueDepth": lambda o: o.get("BuildQueueArn"),
+        "MarkStaleRequestAnnounced": lambda o: o.get("BuildQueueArn"),
+        "AnnounceDeadLettersOnce": lambda o: o.get("BuildDeadLetterQueueArn"),
+        "PublishAlerts": lambda o: o.get("CloseTopicArn"),
         "ReadSlackWebhookParameter": _parameter_arn,
     },
     "source": {
         "PublishBuildRequests": lambda o: o.get("RequestTopicArn"),
     },
 }
+
+
+# the statement every policy file has: each function writes only its own log group, in the stack's region and account
+LOGS_SID = "WriteOwnLogs"
+
+
+def _own_log_group(o: StackOutputs, app_name: str, stage: str, function: str) -> list[str]:
+    group = f"arn:{o.partition}:logs:{o.region}:{o.account}:log-group:/aws/lambda/{app_name}-{stage}-{function}"
+    return [group, group + ":*"]
 
 
 def stage_environment(outputs: StackOutputs) -> dict[str, str]:
@@ -111,13 +124,14 @@ def record_stage(project: Path, stage: str, outputs: StackOutputs, one_account: 
     _write_json(config_path, config)
     for name, value in sorted(changed.items()):
         log.info("recorded %s %s=%s into %s", stage, name, value, config_path)
-    policies = record_policies(project, stage, outputs)
+    policies = record_policies(project, stage, outputs, str(config.get("app_name") or "pushdeploy"))
     return RecordedStage(config_path, changed, policies)
 
 
-def record_policies(project: Path, stage: str, outputs: StackOutputs) -> tuple[Path, ...]:
-    """Point the known statements of the stage's policy files at this stack's resources."""
-    resources = {sid: build(outputs) for sid, build in POLICY_RESOURCES[outputs.kind].items()}
+def record_policies(project: Path, stage: str, outputs: StackOutputs, app_name: str = "pushdeploy") -> tuple[Path, ...]:
+    """Point the known statements of the stage's policy files at this stack's resources, and each file's
+    log statement at its function's own log group in the stack's region and account (policy-STAGE-FUNCTION.json)."""
+    resources: dict[str, Any] = {sid: build(outputs) for sid, build in POLICY_RESOURCES[outputs.kind].items()}
     written = []
     seen: set[str] = set()
     paths = sorted((project / ".chalice").glob(f"policy-{stage}-*.json"))
@@ -126,10 +140,12 @@ def record_policies(project: Path, stage: str, outputs: StackOutputs) -> tuple[P
         statements = document.get("Statement")
         if not isinstance(statements, list):
             raise ProjectFileError(f"{path}: Statement: expected a list of statements")
-        touched = [s for s in statements if isinstance(s, dict) and s.get("Sid") in resources]
+        function = path.stem.removeprefix(f"policy-{stage}-")
+        own = dict(resources, **{LOGS_SID: _own_log_group(outputs, app_name, stage, function)})
+        touched = [s for s in statements if isinstance(s, dict) and s.get("Sid") in own]
         for statement in touched:
             seen.add(statement["Sid"])
-            statement["Resource"] = resources[statement["Sid"]]
+            statement["Resource"] = own[statement["Sid"]]
             log.info("recorded %s Resource=%s into %s", statement["Sid"], statement["Resource"], path)
         if touched:
             _write_json(path, document)

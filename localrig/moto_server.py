@@ -20,6 +20,7 @@ import os
 import sys
 from typing import Any
 
+from localrig import moto_metrics
 from localrig.moto_faults import install_fault_hooks
 
 
@@ -116,6 +117,7 @@ def install_sns_http_attributes_patch() -> None:
 def main(argv: list[str] | None = None) -> None:
     install_ecs_rollout_patch()
     install_sns_http_attributes_patch()
+    moto_metrics.install()  # SQS's age-of-oldest-message metric, EC2's LaunchTime on start (the reconcile reads both)
     install_fault_hooks()
     from moto.server import main as moto_main
 

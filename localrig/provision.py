@@ -97,7 +97,7 @@ def _messaging(client: ClientFactory, account: AccountSpec) -> dict[str, str]:
                                                                                                 request_topic))})
     sns.subscribe(TopicArn=request_topic, Protocol="sqs", Endpoint=queue_arn)
     return {"REQUEST_TOPIC_ARN": request_topic, "CLOSE_TOPIC_ARN": close_topic,
-            "BUILD_QUEUE_URL": queue_url, "BUILD_DLQ_URL": dlq_url}
+            "BUILD_QUEUE_URL": queue_url, "BUILD_DLQ_URL": dlq_url, "DEAD_LETTER_QUEUE_URL": dlq_url}
 
 
 def _queue_arn(sqs: Any, url: str) -> str:
@@ -225,12 +225,13 @@ def provision_with(provisioner: str) -> Callable[..., dict[str, str]]:
 
 def lambda_environment(outputs: dict[str, str], pipelines: list[PipelineSpec],
                        functions: str = "all") -> dict[str, str]:
-    """The stage environment the Chalice functions get (the one-account ``all`` stage)."""
+    """The stage environment the Chalice functions get (the one-account ``all`` stage). The reconcile's
+    thresholds (BUILDER_IDLE_MINUTES, STALE_REQUEST_MINUTES) keep their defaults, as a stage that does not set them."""
     branch_filter: dict[str, list[str]] = {}
     for spec in pipelines:
         branch_filter.setdefault(spec.repository, []).append(spec.branch)
     names = ("REQUEST_TOPIC_ARN", "BUILDER_INSTANCE_ID", "BUILDER_TAG", "BUILD_QUEUE_URL", "CLOSE_TOPIC_ARN",
-             "SLACK_WEBHOOK_PARAMETER")
+             "SLACK_WEBHOOK_PARAMETER", "DEAD_LETTER_QUEUE_URL")
     env = {name: outputs[name] for name in names}
     env.update(PUSHDEPLOY_FUNCTIONS=functions, BRANCH_FILTER=json.dumps(branch_filter),
                NOTIFY_TIMEOUT_SECONDS="5")

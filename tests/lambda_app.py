@@ -94,6 +94,7 @@ class PipelineRig:
     close_topic_arn: str
     queue_url: str
     instance_id: str
+    dead_letter_queue_url: str = ""
     parameter: str = "/pushdeploy/slack-webhook-url"
     clients: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -112,6 +113,7 @@ class PipelineRig:
             "BUILDER_TAG": "=".join(BUILDER_TAG),
             "BUILD_QUEUE_URL": self.queue_url,
             "SLACK_WEBHOOK_PARAMETER": self.parameter,
+            "DEAD_LETTER_QUEUE_URL": self.dead_letter_queue_url,
         }
         env.update(overrides)
         return env
@@ -134,12 +136,16 @@ class PipelineRig:
 
 def make_pipeline_rig(session: boto3.Session) -> PipelineRig:
     sns, sqs = session.client("sns"), session.client("sqs")
+    dlq_url = sqs.create_queue(QueueName="pushdeploy-build-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = {"RedrivePolicy": f'{{"deadLetterTargetArn": "{dlq_arn}", "maxReceiveCount": "5"}}'}
     rig = PipelineRig(
         session=session,
         request_topic_arn=sns.create_topic(Name="pushdeploy-request")["TopicArn"],
         close_topic_arn=sns.create_topic(Name="pushdeploy-close")["TopicArn"],
-        queue_url=sqs.create_queue(QueueName="pushdeploy-build")["QueueUrl"],
+        queue_url=sqs.create_queue(QueueName="pushdeploy-build", Attributes=redrive)["QueueUrl"],
         instance_id="",
+        dead_letter_queue_url=dlq_url,
     )
     rig.instance_id = rig.new_instance(dict([BUILDER_TAG]))
     return rig
@@ -194,6 +200,9 @@ def threaded_moto_rig(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Pipelin
     from moto.ec2.models import ec2_backends
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
+    from localrig import moto_metrics
+
+    moto_metrics.install()  # as the rig's moto server does
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:

@@ -66,7 +66,7 @@ def test_dev_and_prod_stages_deploy_their_own_functions(aws, moto_server, projec
     functions = {f["FunctionName"]: f for f in lam.list_functions()["Functions"]}
     assert set(functions) == {"pushdeploy-dev-request", "pushdeploy-dev-request_events",
                               "pushdeploy-prod-build_start", "pushdeploy-prod-close", "pushdeploy-prod-notify",
-                              "pushdeploy-prod-sweep"}
+                              "pushdeploy-prod-reconcile"}
     for name, function in functions.items():
         stage = name.split("-")[1]
         assert function["Environment"]["Variables"] == config["stages"][stage]["environment_variables"]
@@ -83,10 +83,10 @@ def test_dev_and_prod_stages_deploy_their_own_functions(aws, moto_server, projec
     assert json.loads(rule["EventPattern"]) == STATE_CHANGE_PATTERN
     [target] = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
     assert target["Arn"] == functions["pushdeploy-dev-request_events"]["FunctionArn"]
-    [schedule] = [r for r in events.list_rules()["Rules"] if "sweep" in r["Name"]]
+    [schedule] = [r for r in events.list_rules()["Rules"] if "reconcile" in r["Name"]]
     assert schedule["ScheduleExpression"] == "rate(5 minutes)"
     [target] = events.list_targets_by_rule(Rule=schedule["Name"])["Targets"]
-    assert target["Arn"] == functions["pushdeploy-prod-sweep"]["FunctionArn"]
+    assert target["Arn"] == functions["pushdeploy-prod-reconcile"]["FunctionArn"]
 
     roles = {parse_arn(functions[n]["Role"], "iam").resource_name: n for n in functions}
     iam = aws.client("iam")
@@ -102,4 +102,4 @@ def test_dev_and_prod_stages_deploy_their_own_functions(aws, moto_server, projec
     assert packages, "chalice built no deployment package"
     for package in packages:  # requests and its dependencies came from the wheelhouse
         names = set(zipfile.ZipFile(package).namelist())
-        assert {"app.py", "chalicelib/sweep.py", "requests/__init__.py", "urllib3/__init__.py"} <= names
+        assert {"app.py", "chalicelib/reconcile.py", "requests/__init__.py", "urllib3/__init__.py"} <= names

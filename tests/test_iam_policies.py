@@ -17,8 +17,12 @@ from tests.lambda_app import import_app
 
 CHALICE_DIR = Path(__file__).parent.parent / ".chalice"
 CONFIG = json.loads((CHALICE_DIR / "config.json").read_text())
-# Actions AWS authorizes only against Resource "*" (no resource-level permissions exist for them).
-STAR_RESOURCE_REQUIRED = {"ec2:DescribeInstances"}
+# Actions AWS authorizes only against Resource "*" (no resource-level permissions exist for them), with why.
+STAR_RESOURCE_REQUIRED = {
+    "ec2:DescribeInstances": "EC2 Describe actions have no resource type",
+    "cloudwatch:GetMetricStatistics": "CloudWatch metric reads have no resource type (reconcile: age of the oldest "
+                                      "request, which SQS offers only as a metric)",
+}
 
 
 def policy_problems(policy: dict) -> list[str]:
@@ -29,7 +33,7 @@ def policy_problems(policy: dict) -> list[str]:
         for action in actions:
             if action == "*" or action.endswith(":*"):
                 problems.append(f"{statement.get('Sid')}: wildcard action {action!r}")
-        if "*" in resources and not set(actions) <= STAR_RESOURCE_REQUIRED:
+        if "*" in resources and not set(actions) <= set(STAR_RESOURCE_REQUIRED):
             problems.append(f"{statement.get('Sid')}: Resource '*' for {actions}")
         if statement.get("Effect") != "Allow" or "NotAction" in statement or "NotResource" in statement:
             problems.append(f"{statement.get('Sid')}: only plain Allow statements expected")
@@ -75,10 +79,19 @@ def test_the_checker_catches_broad_statements():
 
 
 @pytest.mark.parametrize("stage, function, policy", list(function_policies()))
-def test_logs_only_to_the_functions_own_log_group(stage, function, policy):
+def test_logs_only_to_the_functions_own_log_group_in_its_region_and_account(stage, function, policy):
+    """Region and account are the stage's own (``infra record`` writes them from the stack), never ``*``."""
+    topic = parse_arn(CONFIG["stages"][stage]["environment_variables"]["REQUEST_TOPIC_ARN"], "sns")
     [logs] = statements(policy, "logs:PutLogEvents")
-    group = f"arn:aws:logs:*:*:log-group:/aws/lambda/pushdeploy-{stage}-{function}"
+    group = f"arn:aws:logs:{topic.region}:{topic.account}:log-group:/aws/lambda/pushdeploy-{stage}-{function}"
     assert logs["Resource"] == [group, group + ":*"]
+    assert logs["Sid"] == "WriteOwnLogs"
+
+
+def test_star_resource_exceptions_are_all_used():
+    used = {a for _, _, policy in function_policies() for s in policy["Statement"] if s["Resource"] == "*"
+            for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert used == set(STAR_RESOURCE_REQUIRED)
 
 
 def test_request_functions_publish_only_to_the_request_topic():
@@ -97,7 +110,8 @@ def prod_policy(function: str) -> dict:
 
 
 @pytest.mark.parametrize("function, action", [("build_start", "ec2:StartInstances"),
-                                              ("sweep", "ec2:StartInstances"),
+                                              ("reconcile", "ec2:StartInstances"),
+                                              ("reconcile", "ec2:StopInstances"),
                                               ("close", "ec2:StopInstances")])
 def test_start_and_stop_only_the_tagged_builder(function, action):
     env = CONFIG["stages"]["prod"]["environment_variables"]
@@ -106,12 +120,13 @@ def test_start_and_stop_only_the_tagged_builder(function, action):
     assert arn.resource == f"instance/{env['BUILDER_INSTANCE_ID']}"
     key, value = env["BUILDER_TAG"].split("=", 1)
     assert statement["Condition"] == {"StringEquals": {f"aws:ResourceTag/{key}": value}}
-    other = "ec2:StartInstances" if action == "ec2:StopInstances" else "ec2:StopInstances"
-    assert statements(prod_policy(function), other) == []
+    if function != "reconcile":  # the reconcile starts and stops; build_start only starts, close only stops
+        other = "ec2:StartInstances" if action == "ec2:StopInstances" else "ec2:StopInstances"
+        assert statements(prod_policy(function), other) == []
 
 
-@pytest.mark.parametrize("function", ["close", "sweep"])
-def test_close_and_sweep_read_only_the_build_queue_depth(function):
+@pytest.mark.parametrize("function", ["close", "reconcile"])
+def test_close_and_reconcile_read_only_the_build_queue_depth(function):
     url = urlsplit(CONFIG["stages"]["prod"]["environment_variables"]["BUILD_QUEUE_URL"])
     region = url.hostname.split(".")[1]
     account, name = url.path.strip("/").split("/")
@@ -120,10 +135,28 @@ def test_close_and_sweep_read_only_the_build_queue_depth(function):
     assert statement["Action"] == "sqs:GetQueueAttributes"
 
 
-def test_sweep_grants_nothing_beyond_reading_and_starting():
-    actions = {a for s in prod_policy("sweep")["Statement"]
+def _arn(url: str) -> str:
+    parts = urlsplit(url)
+    account, name = parts.path.strip("/").split("/")
+    return f"arn:aws:sqs:{parts.hostname.split('.')[1]}:{account}:{name}"
+
+
+def test_reconcile_grants_exactly_what_it_calls_on_exactly_its_resources():
+    env = CONFIG["stages"]["prod"]["environment_variables"]
+    build_queue, dead_letters = _arn(env["BUILD_QUEUE_URL"]), _arn(env["DEAD_LETTER_QUEUE_URL"])
+    granted = {(a, s["Resource"] if isinstance(s["Resource"], str) else tuple(s["Resource"]))
+               for s in prod_policy("reconcile")["Statement"]
                for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]) if not a.startswith("logs:")}
-    assert actions == {"ec2:DescribeInstances", "ec2:StartInstances", "sqs:GetQueueAttributes"}
+    region, account = build_queue.split(":")[3:5]
+    builder = f"arn:aws:ec2:{region}:{account}:instance/{env['BUILDER_INSTANCE_ID']}"
+    assert granted == {
+        ("ec2:DescribeInstances", "*"), ("ec2:StartInstances", builder), ("ec2:StopInstances", builder),
+        ("sqs:GetQueueAttributes", build_queue), ("sqs:ListQueueTags", build_queue), ("sqs:TagQueue", build_queue),
+        ("sqs:UntagQueue", build_queue),
+        ("sqs:ReceiveMessage", dead_letters), ("sqs:SendMessage", dead_letters), ("sqs:DeleteMessage", dead_letters),
+        ("sqs:ChangeMessageVisibility", dead_letters),
+        ("sns:Publish", env["CLOSE_TOPIC_ARN"]), ("cloudwatch:GetMetricStatistics", "*"),
+    }
 
 
 def test_notify_reads_only_the_webhook_parameter():

@@ -6,15 +6,17 @@ import json
 
 import pytest
 
+from chalicelib import settings
 from localrig.provision import PROVISIONERS, PipelineSpec, ProvisionError, lambda_environment, provision_with
 
 SPEC = PipelineSpec(repository="sample")
 LAMBDA_SETTINGS = {"PUSHDEPLOY_FUNCTIONS", "REQUEST_TOPIC_ARN", "BRANCH_FILTER", "BUILDER_INSTANCE_ID", "BUILDER_TAG",
-                   "BUILD_QUEUE_URL", "CLOSE_TOPIC_ARN", "SLACK_WEBHOOK_PARAMETER", "NOTIFY_TIMEOUT_SECONDS"}
+                   "BUILD_QUEUE_URL", "CLOSE_TOPIC_ARN", "SLACK_WEBHOOK_PARAMETER", "NOTIFY_TIMEOUT_SECONDS",
+                   "DEAD_LETTER_QUEUE_URL"}
 
 
 OUTPUT_KEYS = {"REGION", "REQUEST_TOPIC_ARN", "CLOSE_TOPIC_ARN", "BUILD_QUEUE_URL", "BUILD_DLQ_URL",
-               "BUILDER_INSTANCE_ID", "BUILDER_TAG", "SLACK_WEBHOOK_PARAMETER", "LOG_GROUP"}
+               "BUILDER_INSTANCE_ID", "BUILDER_TAG", "SLACK_WEBHOOK_PARAMETER", "LOG_GROUP", "DEAD_LETTER_QUEUE_URL"}
 
 
 @pytest.fixture(params=PROVISIONERS)
@@ -79,3 +81,5 @@ def test_the_lambda_stage_environment_has_every_setting(outputs):
     assert set(env) == LAMBDA_SETTINGS
     assert env["PUSHDEPLOY_FUNCTIONS"] == "all"
     assert json.loads(env["BRANCH_FILTER"]) == {"sample": ["production"], "other": ["production"]}
+    loaded = settings.load_pipeline(env)  # every pipeline function (the reconcile too) starts with these
+    assert loaded.dead_letter_queue_url == outputs["BUILD_DLQ_URL"]

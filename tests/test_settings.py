@@ -29,27 +29,27 @@ def test_dev_stage_registers_only_the_request_functions(monkeypatch):
 
 def test_prod_stage_registers_only_the_pipeline_functions(monkeypatch):
     module = import_app(monkeypatch, stage_env("prod"))
-    assert registered(module) == {"build_start", "close", "notify", "sweep"}
+    assert registered(module) == {"build_start", "close", "notify", "reconcile"}
     topics = {s.name: s.topic for s in module.app.event_sources if hasattr(s, "topic")}
     env = stage_env("prod")
     assert topics == {"build_start": env["REQUEST_TOPIC_ARN"], "close": env["CLOSE_TOPIC_ARN"],
                       "notify": env["CLOSE_TOPIC_ARN"]}
     schedules = {s.name: s.schedule_expression.to_string() for s in module.app.event_sources
                  if hasattr(s, "schedule_expression")}
-    assert schedules == {"sweep": f"rate({settings.SWEEP_EVERY_MINUTES} minutes)"}
+    assert schedules == {"reconcile": f"rate({settings.RECONCILE_EVERY_MINUTES} minutes)"}
 
 
 def test_all_registers_both_sides_for_one_account(monkeypatch):
     env = stage_env("prod") | stage_env("dev") | {"PUSHDEPLOY_FUNCTIONS": "all"}
     assert registered(import_app(monkeypatch, env)) == {"request", "request_events", "build_start", "close", "notify",
-                                                         "sweep"}
+                                                         "reconcile"}
 
 
 def test_import_reads_no_pipeline_setting_beyond_the_topics(monkeypatch):
     """Settings other than the topic ARNs are read at first invocation, not at import."""
     env = {"PUSHDEPLOY_FUNCTIONS": "pipeline", "REQUEST_TOPIC_ARN": stage_env("prod")["REQUEST_TOPIC_ARN"],
            "CLOSE_TOPIC_ARN": stage_env("prod")["CLOSE_TOPIC_ARN"]}
-    assert registered(import_app(monkeypatch, env)) == {"build_start", "close", "notify", "sweep"}
+    assert registered(import_app(monkeypatch, env)) == {"build_start", "close", "notify", "reconcile"}
 
 
 @pytest.mark.parametrize("value, problem", [
@@ -71,21 +71,32 @@ def test_every_missing_pipeline_setting_is_listed_at_once():
         settings.load_pipeline({})
     assert str(caught.value).startswith(
         "pushdeploy settings: missing REQUEST_TOPIC_ARN, CLOSE_TOPIC_ARN, BUILDER_INSTANCE_ID, BUILD_QUEUE_URL, "
-        "SLACK_WEBHOOK_PARAMETER (set them in .chalice/config.json stages.<stage>.environment_variables)")
+        "DEAD_LETTER_QUEUE_URL, SLACK_WEBHOOK_PARAMETER (set them in .chalice/config.json "
+        "stages.<stage>.environment_variables)")
 
 
 def test_invalid_values_name_the_setting_and_value():
     env = stage_env("prod") | {"CLOSE_TOPIC_ARN": "arn:aws:sqs:us-east-1:123456789012:close",
                                "BUILDER_INSTANCE_ID": "builder-1", "BUILD_QUEUE_URL": "pushdeploy-build",
-                               "NOTIFY_TIMEOUT_SECONDS": "soon"}
+                               "NOTIFY_TIMEOUT_SECONDS": "soon", "DEAD_LETTER_QUEUE_URL": "dlq",
+                               "BUILDER_IDLE_MINUTES": "2", "STALE_REQUEST_MINUTES": "half an hour"}
     with pytest.raises(SettingsError) as caught:
         settings.load_pipeline(env)
     assert caught.value.problems == [
         "invalid CLOSE_TOPIC_ARN: expected an sns ARN, got 'arn:aws:sqs:us-east-1:123456789012:close'",
         "invalid BUILDER_INSTANCE_ID: expected i-<hex>, got 'builder-1'",
         "invalid BUILD_QUEUE_URL: expected https://sqs.<region>.amazonaws.com/<account>/<name>, got 'pushdeploy-build'",
+        "invalid DEAD_LETTER_QUEUE_URL: expected https://sqs.<region>.amazonaws.com/<account>/<name>, got 'dlq'",
         "invalid NOTIFY_TIMEOUT_SECONDS: expected seconds between 0 and 60, got 'soon'",
+        "invalid BUILDER_IDLE_MINUTES: expected whole minutes from 5 to 1440, got '2'",
+        "invalid STALE_REQUEST_MINUTES: expected whole minutes from 5 to 20160, got 'half an hour'",
     ]
+
+
+@pytest.mark.parametrize("value", ["4", "1441", "-15", "15.5", "１５", "9" * 50])
+def test_idle_threshold_outside_its_range_is_refused(value):
+    with pytest.raises(SettingsError, match="invalid BUILDER_IDLE_MINUTES: expected whole minutes from 5 to 1440"):
+        settings.load_pipeline(stage_env("prod") | {"BUILDER_IDLE_MINUTES": value})
 
 
 def test_the_webhook_url_put_where_its_parameter_name_belongs_is_refused_without_quoting_it():
@@ -101,9 +112,11 @@ def test_the_webhook_url_put_where_its_parameter_name_belongs_is_refused_without
 
 def test_defaults_for_optional_settings():
     env = stage_env("prod")
-    del env["BUILDER_TAG"], env["NOTIFY_TIMEOUT_SECONDS"]
+    del env["BUILDER_TAG"], env["NOTIFY_TIMEOUT_SECONDS"], env["BUILDER_IDLE_MINUTES"], env["STALE_REQUEST_MINUTES"]
     loaded = settings.load_pipeline(env)
     assert (loaded.builder_tag, loaded.notify_timeout_seconds) == (("pushdeploy:role", "builder"), 5.0)
+    assert (loaded.builder_idle_minutes, loaded.stale_request_minutes) == (15, 30)
+    assert loaded.dead_letter_queue_url == env["DEAD_LETTER_QUEUE_URL"]
 
 
 def test_source_settings_from_the_dev_stage():

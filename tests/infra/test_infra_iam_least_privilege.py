@@ -25,6 +25,8 @@ RESOURCE_STAR_ALLOWED = {
     "ecs:ListClusters": "list actions have no resource type (the agent finds every revision in use before pruning)",
     "ecs:ListServices": "no resource type (only the ecs:cluster condition key); same reason",
     "ec2:DescribeInstances": "EC2 Describe* actions have no resource type (Lambdas read the builder's state)",
+    "cloudwatch:GetMetricStatistics": "metric reads have no resource type (the reconcile reads the build queue's "
+                                      "ApproximateAgeOfOldestMessage, which SQS offers only as a metric)",
 }
 
 

@@ -47,6 +47,7 @@ def test_record_then_chalice_deploy_prod(aws: boto3.Session, pipeline_stack: Pip
     assert env["BUILDER_TAG"] == "pushdeploy:role=builder"
     assert env["SLACK_WEBHOOK_PARAMETER"] == "/pushdeploy/slack-webhook-url"
     assert env["PUSHDEPLOY_FUNCTIONS"] == "pipeline"
+    assert env["DEAD_LETTER_QUEUE_URL"] == out["BuildDeadLetterQueueUrl"]
     after = json.loads((project / ".chalice" / "config.json").read_text())
     assert after["stages"]["dev"] == before["stages"]["dev"], "recording prod must not touch dev"
     assert after["stages"]["prod"]["lambda_functions"] == before["stages"]["prod"]["lambda_functions"]
@@ -56,6 +57,14 @@ def test_record_then_chalice_deploy_prod(aws: boto3.Session, pipeline_stack: Pip
     assert _resource(_policy(project, "policy-prod-close.json"), "ReadBuildQueueDepth") == out["BuildQueueArn"]
     assert _resource(_policy(project, "policy-prod-notify.json"), "ReadSlackWebhookParameter") == \
         "arn:aws:ssm:us-east-1:123456789012:parameter/pushdeploy/slack-webhook-url"
+    reconcile = _policy(project, "policy-prod-reconcile.json")
+    assert _resource(reconcile, "StopOnlyTheBuilder") == instance_arn
+    assert _resource(reconcile, "MarkStaleRequestAnnounced") == out["BuildQueueArn"]
+    assert _resource(reconcile, "AnnounceDeadLettersOnce") == out["BuildDeadLetterQueueArn"]
+    assert _resource(reconcile, "PublishAlerts") == out["CloseTopicArn"]
+    for name in ("build_start", "close", "notify", "reconcile"):
+        group = f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/pushdeploy-prod-{name}"
+        assert _resource(_policy(project, f"policy-prod-{name}.json"), "WriteOwnLogs") == [group, group + ":*"]
     written = [p.read_text() for p in (project / ".chalice").glob("*.json")] + [done.stdout, done.stderr]
     assert not [text for text in written if "hooks.slack.com" in text], "the webhook URL is a secret: never copied"
 
@@ -103,6 +112,8 @@ def test_record_source_then_chalice_deploy_dev(aws: boto3.Session, source_stack:
     assert env["PUSHDEPLOY_FUNCTIONS"] == "source"
     for name in ("policy-dev-request.json", "policy-dev-request_events.json"):
         assert _resource(_policy(project, name), "PublishBuildRequests") == source_stack.outputs["RequestTopicArn"]
+        group = f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/pushdeploy-{name[7:-5]}"
+        assert _resource(_policy(project, name), "WriteOwnLogs") == [group, group + ":*"]
     assert not (project / "agent-settings.toml").exists(), "the source side has no agent"
 
     deployed = chalice("deploy", "--stage", "dev", cwd=project)
