@@ -7,7 +7,12 @@ caller honest about formats with slashes and colons in the resource part.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# ECS revisions are positive integers (a family stops at 1,000,000); ten ASCII digits is room enough, and
+# int() is never handed non-ASCII digits ('²' passes str.isdigit) or thousands of them (ValueError).
+_REVISION_RE = re.compile(r"[0-9]{1,10}")
 
 
 class ArnError(ValueError):
@@ -49,13 +54,13 @@ class Arn:
 def parse_arn(text: str, service: str | None = None) -> Arn:
     """Split an ARN into its six parts; ``service`` (e.g. "sns") is checked when given."""
     if not isinstance(text, str):
-        raise ArnError(f"not an ARN: {text!r}")
+        raise ArnError(f"not an ARN: {type(text).__name__}")
     parts = text.split(":", 5)
     if len(parts) != 6 or parts[0] != "arn" or not parts[1] or not parts[2] or not parts[5]:
-        raise ArnError(f"not an ARN: {text!r}")
+        raise ArnError(f"not an ARN: {text[:300]!r}")
     arn = Arn(parts[1], parts[2], parts[3], parts[4], parts[5])
     if service is not None and arn.service != service:
-        raise ArnError(f"expected an {service} ARN, got {text!r}")
+        raise ArnError(f"expected an {service} ARN, got {text[:300]!r}")
     return arn
 
 
@@ -70,13 +75,15 @@ class TaskDefinitionRef:
 
 def parse_task_definition(text: str) -> TaskDefinitionRef:
     """``family:revision`` from a task-definition ARN or a ``family:revision`` string."""
+    if not isinstance(text, str):
+        raise ArnError(f"expected a task-definition ARN or family:revision, got {type(text).__name__}")
     resource = text
     if text.startswith("arn:"):
         arn = parse_arn(text, "ecs")
         if arn.resource_type != "task-definition":
-            raise ArnError(f"expected a task-definition ARN, got {text!r}")
+            raise ArnError(f"expected a task-definition ARN, got {text[:300]!r}")
         resource = arn.resource_id
     family, sep, revision = resource.rpartition(":")
-    if not sep or not family or not revision.isdigit():
-        raise ArnError(f"expected family:revision in {text!r}")
+    if not sep or not family or not _REVISION_RE.fullmatch(revision):
+        raise ArnError(f"expected family:revision with a revision of 1-10 ASCII digits in {text[:300]!r}")
     return TaskDefinitionRef(family, int(revision))

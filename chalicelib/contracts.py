@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import reprlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -38,8 +39,27 @@ ALERT_KINDS = ("dead_letter", "stale_request", "builder_stopped")
 DEAD_LETTER_REASON_ATTRIBUTE = "pushdeploy-reason"
 DEAD_LETTER_NOTIFIED_ATTRIBUTE = "pushdeploy-notified"
 
-_COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+_COMMIT_RE = re.compile(r"[0-9a-f]{40}")
 _MAX_ERROR_CHARS = 1000
+
+# Names as CodeCommit allows them, so nothing outside these limits is published or acted on (a branch
+# name ends up in the SNS Subject, a log line, a Slack header). Repository: CodeCommit's rule, 1-100 of
+# letters, digits, '.', '_', '-'. Branch: CodeCommit's 1-256 characters plus git's check-ref-format
+# rules that matter downstream: no control characters (C0, DEL, C1, line/paragraph separators) or lone
+# surrogates (not UTF-8, so not sendable as an SNS attribute), no space or
+# ~^:?*[\, no '..', '@{', '//', no leading/trailing '/' or '.', no component starting with '.' or ending
+# with '.lock'. docs/lambda.md "Input limits" lists them for operators.
+MAX_REPOSITORY_CHARS = 100
+MAX_BRANCH_CHARS = 256
+MAX_EVENT_ID_CHARS = 256  # event and message ids are UUID-sized
+MAX_PUSHED_BY_CHARS = 2048  # IAM's maximum ARN length
+_REPOSITORY_RE = re.compile(r"[A-Za-z0-9._-]{1,100}")
+_BRANCH_FORBIDDEN_RE = re.compile(
+    r"[\x00-\x20\x7f-\x9f\u2028\u2029\ud800-\udfff~^:?*\[\\]|\.\.|@\{|//|\A[/.]|[/.]\Z|/\.|\.lock(?:/|\Z)")
+
+_SHOW = reprlib.Repr()
+_SHOW.maxstring = _SHOW.maxother = 80
+_SHOW.maxlevel = 3
 
 
 class ContractError(ValueError):
@@ -49,6 +69,12 @@ class ContractError(ValueError):
         super().__init__(f"{field_name}: {problem}")
         self.field = field_name
         self.problem = problem
+
+
+def show(value: Any) -> str:
+    """``repr`` bounded in length and depth: error messages quote the input, and the input may be huge
+    or nested a thousand deep."""
+    return _SHOW.repr(value)
 
 
 def utc_now() -> str:
@@ -86,14 +112,54 @@ def _opt_bool(data: Mapping[str, Any], key: str, prefix: str = "") -> bool:
     if value is None:
         return False
     if not isinstance(value, bool):
-        raise ContractError(prefix + key, f"expected true or false, got {value!r}")
+        raise ContractError(prefix + key, f"expected true or false, got {show(value)}")
+    return value
+
+
+def _bounded(value: Optional[str], name: str, max_chars: int) -> Optional[str]:
+    if value is not None and len(value) > max_chars:
+        raise ContractError(name, f"expected at most {max_chars} characters, got {len(value)}")
     return value
 
 
 def _commit(value: Any, name: str) -> str:
-    if not isinstance(value, str) or not _COMMIT_RE.match(value):
-        raise ContractError(name, f"expected a 40-character lowercase hex commit id, got {value!r}")
+    if not isinstance(value, str) or not _COMMIT_RE.fullmatch(value):
+        raise ContractError(name, f"expected a 40-character lowercase hex commit id, got {show(value)}")
     return value
+
+
+def repository_problem(name: str) -> Optional[str]:
+    """Why ``name`` is not a CodeCommit repository name, or None."""
+    if not _REPOSITORY_RE.fullmatch(name) or name.endswith(".git"):
+        return (f"expected 1-{MAX_REPOSITORY_CHARS} letters, digits, '.', '_' or '-', not ending in .git "
+                f"(CodeCommit's rule), got {show(name)}")
+    return None
+
+
+def branch_problem(name: str) -> Optional[str]:
+    """Why ``name`` is not a branch name git and CodeCommit accept, or None."""
+    if not 1 <= len(name) <= MAX_BRANCH_CHARS:
+        return f"expected 1-{MAX_BRANCH_CHARS} characters, got {len(name)}"
+    if _BRANCH_FORBIDDEN_RE.search(name) or name == "@":
+        return f"not a valid git branch name (control characters, spaces or git's forbidden forms): {show(name)}"
+    return None
+
+
+def _name(data: Mapping[str, Any], key: str, problem: Any) -> str:
+    value = _req_str(data, key)
+    why = problem(value)
+    if why:
+        raise ContractError(key, why)
+    return value
+
+
+def parse_timestamp(text: str) -> datetime:
+    """An ISO-8601 timestamp that names its UTC offset (``Z`` or ``+hh:mm``): ValueError otherwise, because
+    a naive time cannot be compared with an aware one, and "local time" means nothing between machines."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"no UTC offset in {show(text)}")
+    return moment
 
 
 def _timestamp(data: Mapping[str, Any], key: str, prefix: str = "", required: bool = True) -> Optional[str]:
@@ -101,9 +167,10 @@ def _timestamp(data: Mapping[str, Any], key: str, prefix: str = "", required: bo
     if value is None:
         return None
     try:
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parse_timestamp(value)
     except ValueError:
-        raise ContractError(prefix + key, f"expected an ISO-8601 timestamp, got {value!r}") from None
+        raise ContractError(prefix + key, f"expected an ISO-8601 timestamp with Z or a UTC offset, "
+                                          f"got {show(value)}") from None
     return value
 
 
@@ -111,10 +178,10 @@ def _check_envelope(data: Any, expected_type: str) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
         raise ContractError("(message)", f"expected a JSON object, got {type(data).__name__}")
     if data.get("type") != expected_type:
-        raise ContractError("type", f"expected {expected_type!r}, got {data.get('type')!r}")
+        raise ContractError("type", f"expected {expected_type!r}, got {show(data.get('type'))}")
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool):
-        raise ContractError("version", f"expected an integer, got {version!r}")
+        raise ContractError("version", f"expected an integer, got {show(version)}")
     if version > SCHEMA_VERSION:
         raise ContractError("version", f"version {version} is newer than this code understands ({SCHEMA_VERSION})")
     return data
@@ -127,10 +194,13 @@ def _dump(obj: Any, type_name: str) -> str:
 
 
 def _loads(text: str) -> Any:
+    """JSON to Python; nesting too deep for the parser (RecursionError) is bad input like any other."""
     try:
         return json.loads(text)
+    except RecursionError:
+        raise ContractError("(message)", "not JSON this code accepts: nested too deeply") from None
     except (TypeError, ValueError) as exc:
-        raise ContractError("(message)", f"not JSON: {exc}") from None
+        raise ContractError("(message)", f"not JSON: {str(exc)[:200]}") from None
 
 
 # ---------------------------------------------------------------- build request
@@ -180,16 +250,16 @@ class BuildRequest:
         data = _check_envelope(data, TYPE_BUILD_REQUEST)
         source = _req_str(data, "source")
         if source not in SOURCES:
-            raise ContractError("source", f"expected one of {', '.join(SOURCES)}, got {source!r}")
+            raise ContractError("source", f"expected one of {', '.join(SOURCES)}, got {show(source)}")
         commit = data.get("commit")
         return cls(
-            repository=_req_str(data, "repository"),
-            branch=_req_str(data, "branch"),
+            repository=_name(data, "repository", repository_problem),
+            branch=_name(data, "branch", branch_problem),
             commit=None if commit is None else _commit(commit, "commit"),
             source=source,
-            event_id=_req_str(data, "event_id"),
+            event_id=_bounded(_req_str(data, "event_id"), "event_id", MAX_EVENT_ID_CHARS) or "",
             requested_at=_timestamp(data, "requested_at") or "",
-            pushed_by=_opt_str(data, "pushed_by"),
+            pushed_by=_bounded(_opt_str(data, "pushed_by"), "pushed_by", MAX_PUSHED_BY_CHARS),
         )
 
     @classmethod
@@ -267,19 +337,18 @@ class BuildResult:
 
     @property
     def duration_seconds(self) -> Optional[float]:
+        """None when either time is missing or names no UTC offset (a result built in code, not parsed)."""
         try:
-            start = datetime.fromisoformat(self.started_at.replace("Z", "+00:00"))
-            end = datetime.fromisoformat(self.finished_at.replace("Z", "+00:00"))
-        except ValueError:
+            return (parse_timestamp(self.finished_at) - parse_timestamp(self.started_at)).total_seconds()
+        except (AttributeError, TypeError, ValueError):
             return None
-        return (end - start).total_seconds()
 
     @classmethod
     def from_dict(cls, data: Any) -> BuildResult:
         data = _check_envelope(data, TYPE_BUILD_RESULT)
         outcome = _req_str(data, "outcome")
         if outcome not in OUTCOMES:
-            raise ContractError("outcome", f"expected one of {', '.join(OUTCOMES)}, got {outcome!r}")
+            raise ContractError("outcome", f"expected one of {', '.join(OUTCOMES)}, got {show(outcome)}")
         commit = data.get("commit")
         return cls(
             pipeline=_req_str(data, "pipeline"),
@@ -418,7 +487,7 @@ class Alert:
         data = _check_envelope(data, TYPE_ALERT)
         kind = _req_str(data, "kind")
         if kind not in ALERT_KINDS:
-            raise ContractError("kind", f"expected one of {', '.join(ALERT_KINDS)}, got {kind!r}")
+            raise ContractError("kind", f"expected one of {', '.join(ALERT_KINDS)}, got {show(kind)}")
         commit = data.get("commit")
         return cls(
             kind=kind,
@@ -447,7 +516,7 @@ def parse_close_message(text: str) -> CloseMessage:
     if kind == TYPE_ALERT:
         return Alert.from_dict(data)
     raise ContractError("type", f"expected {TYPE_BUILD_RESULT!r}, {TYPE_END_OF_RUN!r} or {TYPE_ALERT!r}, "
-                        f"got {kind!r}")
+                        f"got {show(kind)}")
 
 
 def close_message_attributes(message: CloseMessage) -> dict[str, dict[str, str]]:
@@ -471,8 +540,8 @@ def unwrap_sns_envelope(body: str) -> str:
     """
     try:
         data = json.loads(body)
-    except (TypeError, ValueError):
-        return body
+    except (RecursionError, TypeError, ValueError):
+        return body  # not an envelope; the contract parser refuses it with a ContractError
     if isinstance(data, Mapping) and data.get("Type") == "Notification" and isinstance(data.get("Message"), str):
         return data["Message"]
     return body

@@ -31,3 +31,8 @@ class RetryableError(PushdeployLambdaError):
 
 class AwsCallError(PushdeployLambdaError):
     """An AWS call failed in a way a retry will not fix (access denied, not found)."""
+
+
+class RejectedInputError(AwsCallError):
+    """AWS refused one call's input (InvalidParameter, message too long): a retry sends the same input and
+    is refused again, and the next item of a batch may still go through, so callers may carry on."""

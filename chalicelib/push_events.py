@@ -14,9 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from chalicelib.arns import ArnError, parse_arn
-from chalicelib.contracts import BuildRequest, ContractError, utc_now
+from chalicelib.contracts import BuildRequest, ContractError, show, utc_now
 
 BRANCH_PREFIX = "refs/heads/"
+# The record CodeCommit sends for the console's "Test trigger" button (TestRepositoryTriggers): the usual
+# shape, with the last commit's data or generated sample data, so it must never build.
+TRIGGER_TEST_EVENT = "TriggerEventTest"
+TRIGGER_TEST_REASON = "CodeCommit console test event: the trigger works; nothing built"
 STATE_CHANGE_EVENTS = ("referenceCreated", "referenceUpdated")
 STATE_CHANGE_PATTERN = {
     "source": ["aws.codecommit"],
@@ -53,6 +57,12 @@ def _validated(request: BuildRequest) -> BuildRequest:
     return BuildRequest.from_dict(json.loads(request.to_json()))
 
 
+def _label(value: Any) -> str:
+    """A reference name for a log line: as is when short and printable, else quoted and bounded, so a
+    name cannot forge log lines or fill the log."""
+    return value if isinstance(value, str) and value.isprintable() and len(value) <= 300 else show(value)
+
+
 def _object(value: Any, where: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise PushEventError(where, f"expected an object, got {type(value).__name__}")
@@ -75,6 +85,11 @@ def read_trigger_event(event: Any) -> Pushes:
 
 
 def _read_record(record: Mapping[str, Any], where: str, pushes: Pushes) -> None:
+    if record.get("eventName") == TRIGGER_TEST_EVENT:
+        trigger = record.get("eventTriggerName")
+        named = f" (trigger {trigger[:100]!r})" if isinstance(trigger, str) else ""
+        pushes.skipped.append(Skipped(f"{where}{named}", TRIGGER_TEST_REASON))
+        return
     try:
         repository = parse_arn(record.get("eventSourceARN"), "codecommit").resource
     except ArnError as exc:
@@ -90,10 +105,14 @@ def _read_record(record: Mapping[str, Any], where: str, pushes: Pushes) -> None:
     pusher = record.get("userIdentityARN") if isinstance(record.get("userIdentityARN"), str) else None
     for ref_index, reference in enumerate(references):
         ref_where = f"{where}.codecommit.references[{ref_index}]"
+        deleted = reference.get("deleted") if isinstance(reference, Mapping) else None
         if not isinstance(reference, Mapping):
             pushes.skipped.append(Skipped(ref_where, "expected an object", malformed=True))
-        elif reference.get("deleted") is True:
-            pushes.skipped.append(Skipped(f"{ref_where} ({reference.get('ref')})", "reference deleted"))
+        elif deleted is not None and not isinstance(deleted, bool):
+            pushes.skipped.append(Skipped(f"{ref_where}.deleted", f"expected true or false, got {show(deleted)}",
+                                          malformed=True))
+        elif deleted:
+            pushes.skipped.append(Skipped(f"{ref_where} ({_label(reference.get('ref'))})", "reference deleted"))
         else:
             _add(pushes, ref_where, repository, reference.get("ref"), reference.get("commit"),
                  "codecommit-trigger", event_id, pusher)
@@ -103,7 +122,7 @@ def read_state_change_event(event: Any) -> Pushes:
     """An EventBridge "CodeCommit Repository State Change" event (one reference)."""
     data = _object(event, "(event)")
     if data.get("source") != "aws.codecommit":
-        raise PushEventError("source", f"expected 'aws.codecommit', got {data.get('source')!r}")
+        raise PushEventError("source", f"expected 'aws.codecommit', got {show(data.get('source'))}")
     detail = _object(data.get("detail"), "detail")
     event_id = data.get("id") if isinstance(data.get("id"), str) and data.get("id") else None
     if event_id is None:
@@ -111,7 +130,8 @@ def read_state_change_event(event: Any) -> Pushes:
     pushes = Pushes()
     kind = detail.get("event")
     if kind not in STATE_CHANGE_EVENTS:
-        pushes.skipped.append(Skipped(f"detail.event ({detail.get('referenceFullName')})", f"{kind!r} never builds"))
+        pushes.skipped.append(Skipped(f"detail.event ({_label(detail.get('referenceFullName'))})",
+                                     f"{show(kind)} never builds"))
         return pushes
     repository = detail.get("repositoryName")
     if not isinstance(repository, str) or not repository:
@@ -128,13 +148,13 @@ def _add(pushes: Pushes, where: str, repository: str, ref: Any, commit: Any, sou
         pushes.skipped.append(Skipped(f"{where}.ref", "missing reference name", malformed=True))
         return
     if not ref.startswith(BRANCH_PREFIX):
-        pushes.skipped.append(Skipped(f"{where} ({ref})", "not a branch (tags and other refs never build)"))
+        pushes.skipped.append(Skipped(f"{where} ({_label(ref)})", "not a branch (tags and other refs never build)"))
         return
     if commit is None:
-        pushes.skipped.append(Skipped(f"{where} ({ref})", "commit: missing", malformed=True))
+        pushes.skipped.append(Skipped(f"{where} ({_label(ref)})", "commit: missing", malformed=True))
         return
     request = BuildRequest(repository, ref[len(BRANCH_PREFIX):], commit, source, event_id, utc_now(), pusher)
     try:
         pushes.requests.append(_validated(request))
     except ContractError as exc:
-        pushes.skipped.append(Skipped(f"{where} ({ref})", str(exc), malformed=True))
+        pushes.skipped.append(Skipped(f"{where} ({_label(ref)})", str(exc), malformed=True))

@@ -6,6 +6,8 @@ import logging
 from typing import Any
 
 from chalicelib.branch_filter import BranchFilter
+from chalicelib.contracts import BuildRequest
+from chalicelib.errors import RejectedInputError, RetryableError
 from chalicelib.push_events import Pushes, PushEventError, read_state_change_event, read_trigger_event
 from chalicelib.request_topic import RequestTopic
 
@@ -33,17 +35,37 @@ class RequestHandler:
             return {"published": [], "malformed": str(exc)}
 
     def _publish(self, pushes: Pushes, kind: str) -> dict[str, Any]:
+        """Each reference is published on its own: one that SNS refuses is logged and the others still go;
+        a transient failure is raised (retryable) only after every other reference was tried, and the
+        retry's duplicates of those are harmless because the agent coalesces requests per pipeline."""
         for skipped in pushes.skipped:
             level = logging.ERROR if skipped.malformed else logging.INFO
             log.log(level, "request: %s %s not built: %s", kind, skipped.where, skipped.reason)
-        published = []
+        published, refused, transient = [], [], []
         for request in pushes.requests:
             short = (request.commit or "")[:12]
             if not self._filter.matches(request.repository or "", request.branch or ""):
                 log.info("request: %s at %s does not match BRANCH_FILTER; not built", request.pipeline, short)
                 continue
-            message_id = self._topic.publish(request)
+            try:
+                message_id = self._topic.publish(request)
+            except RejectedInputError as exc:
+                log.error("request: SNS refused the build request for %s at %s (event %s); not built, other "
+                          "references still published: %s", request.pipeline, short, request.event_id, exc)
+                refused.append(_key(request))
+                continue
+            except RetryableError as exc:
+                log.warning("request: %s (after the other references are tried)", exc)
+                transient.append((_key(request), exc))
+                continue
             log.info("request: published build request for %s at %s (event %s, message %s)",
                      request.pipeline, short, request.event_id, message_id)
-            published.append(f"{request.pipeline}@{request.commit}")
-        return {"published": published, "skipped": [s.where for s in pushes.skipped]}
+            published.append(_key(request))
+        if transient:
+            keys = ", ".join(key for key, _ in transient)
+            raise RetryableError(f"{transient[0][1]} (not published: {keys}; published: {len(published)})")
+        return {"published": published, "refused": refused, "skipped": [s.where for s in pushes.skipped]}
+
+
+def _key(request: BuildRequest) -> str:
+    return f"{request.pipeline}@{request.commit}"

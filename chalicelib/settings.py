@@ -45,9 +45,10 @@ STALE_REQUEST_RANGE = (30, 5, 20160)
 FUNCTION_SETS = {"source": frozenset({"source"}), "pipeline": frozenset({"pipeline"}),
                  "all": frozenset({"source", "pipeline"})}
 
-_INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
-_QUEUE_URL = re.compile(r"^https?://[^/\s]+/\d{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?$")
-_PARAMETER = re.compile(r"^[A-Za-z0-9_.\-/]{1,2048}$")
+# Always used with fullmatch: "$" would also accept a trailing newline, and "\d" any Unicode digit.
+_INSTANCE_ID = re.compile(r"i-[0-9a-f]{8,17}")
+_QUEUE_URL = re.compile(r"https?://[^/\s]+/[0-9]{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?")
+_PARAMETER = re.compile(r"[A-Za-z0-9_.\-/]{1,2048}")
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ def load_pipeline(env: Mapping[str, str]) -> PipelineSettings:
     reader = _Reader(env)
     request_topic, close_topic = reader.topic_arn(REQUEST_TOPIC_ARN), reader.topic_arn(CLOSE_TOPIC_ARN)
     instance_id = reader.required(BUILDER_INSTANCE_ID)
-    reader.check(BUILDER_INSTANCE_ID, instance_id, bool(_INSTANCE_ID.match(instance_id)), "expected i-<hex>")
+    reader.check(BUILDER_INSTANCE_ID, instance_id, bool(_INSTANCE_ID.fullmatch(instance_id)), "expected i-<hex>")
     tag_text = env.get(BUILDER_TAG, "").strip() or DEFAULT_BUILDER_TAG
     tag_key, sep, tag_value = tag_text.partition("=")
     reader.check(BUILDER_TAG, tag_text, bool(sep and tag_key.strip() and tag_value.strip()), "expected key=value")
@@ -172,7 +173,7 @@ def load_pipeline(env: Mapping[str, str]) -> PipelineSettings:
 
 def _queue_url(reader: _Reader, name: str) -> str:
     url = reader.required(name)
-    reader.check(name, url, bool(_QUEUE_URL.match(url)), "expected https://sqs.<region>.amazonaws.com/<account>/<name>")
+    reader.check(name, url, bool(_QUEUE_URL.fullmatch(url)), "expected https://sqs.<region>.amazonaws.com/<account>/<name>")
     return url
 
 
@@ -195,7 +196,7 @@ def _webhook_parameter(reader: _Reader) -> str:
         reader.invalid.append(f"{SLACK_WEBHOOK_PARAMETER}: expected the name of the SSM parameter that holds the "
                               "webhook URL, got a URL (value not shown: the webhook URL is a secret)")
         return parameter
-    reader.check(SLACK_WEBHOOK_PARAMETER, parameter, bool(_PARAMETER.match(parameter)), "expected an SSM name")
+    reader.check(SLACK_WEBHOOK_PARAMETER, parameter, bool(_PARAMETER.fullmatch(parameter)), "expected an SSM name")
     return parameter
 
 

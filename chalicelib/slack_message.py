@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from chalicelib import console_links
+from chalicelib import blockkit, console_links
 from chalicelib.arns import ArnError, parse_task_definition
 from chalicelib.contracts import BuildResult
 
@@ -25,17 +25,13 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _md(text: str) -> dict[str, str]:
-    return {"type": "mrkdwn", "text": text}
-
-
 def _revision(arn: Optional[str]) -> str:
     if not arn:
         return "-"
     try:
-        return str(parse_task_definition(arn))
+        return escape(str(parse_task_definition(arn)))
     except ArnError:
-        return arn
+        return escape(arn)
 
 
 def commit_text(result: BuildResult) -> str:
@@ -81,21 +77,22 @@ def _links(result: BuildResult, region: Optional[str]) -> list[str]:
 
 
 def build_message(result: BuildResult, region: Optional[str]) -> dict[str, Any]:
+    """Every text is bounded by Block Kit's limits (chalicelib/blockkit.py): Slack refuses a whole
+    message for one text over its limit, and a long commit subject or error must not cost the team it."""
     emoji, title = STYLE[result.outcome]
     image = f"`{escape(result.image.tag)}`" if result.image else "-"
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": f"{emoji} {title}: {result.pipeline}"[:150],
-                                    "emoji": True}},
-        {"type": "section", "fields": [
-            _md(f"*Pipeline*\n{escape(result.pipeline)}"), _md(f"*Outcome*\n{result.outcome}"),
-            _md(f"*Commit*\n{commit_text(result)}"), _md(f"*Image tag*\n{image}"),
-            _md(f"*Task definition*\n{_services_text(result)}"),
-            _md(f"*Duration*\n{duration_text(result.duration_seconds)}"),
-        ]},
+        blockkit.header(f"{emoji} {title}: {result.pipeline}"),
+        blockkit.fields([
+            f"*Pipeline*\n{escape(result.pipeline)}", f"*Outcome*\n{result.outcome}",
+            f"*Commit*\n{commit_text(result)}", f"*Image tag*\n{image}",
+            f"*Task definition*\n{_services_text(result)}",
+            f"*Duration*\n{duration_text(result.duration_seconds)}",
+        ]),
     ]
     if result.error:
-        blocks.append({"type": "section", "text": _md(f"*Reason*\n```{escape(result.error)}```")})
+        blocks.append(blockkit.section(blockkit.code_block("*Reason*\n", escape(result.error))))
     if links := _links(result, region):
-        blocks.append({"type": "context", "elements": [_md(" · ".join(links))]})
+        blocks.append(blockkit.context([" · ".join(links)]))
     short = (result.commit or "")[:7]
-    return {"text": f"{emoji} {title}: {result.pipeline} {short}".strip(), "blocks": blocks}
+    return blockkit.message(f"{emoji} {title}: {result.pipeline} {short}".strip(), blocks)

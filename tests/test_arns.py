@@ -56,3 +56,20 @@ def test_wrong_service_is_refused():
 def test_task_definition_without_revision_is_refused(bad):
     with pytest.raises(ArnError):
         parse_task_definition(bad)
+
+
+@pytest.mark.parametrize("bad", ["web:²", "web:1²", "web:٣", "web:" + "9" * 4301, "web:12345678901", "web:-1", "web:+1",
+                                 "web: 1", "web:1\n", None, 12])
+def test_task_definition_revision_must_be_a_few_ascii_digits(bad):
+    with pytest.raises(ArnError):
+        parse_task_definition(bad)
+
+
+def test_task_definition_revision_of_ten_digits_parses():
+    assert parse_task_definition("web:1234567890").revision == 1234567890
+
+
+def test_an_arn_error_quotes_a_huge_text_bounded():
+    with pytest.raises(ArnError) as caught:
+        parse_arn("x" * 100_000)
+    assert len(str(caught.value)) < 400

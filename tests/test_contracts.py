@@ -177,3 +177,78 @@ def test_raw_delivery_body_is_returned_as_is():
     assert unwrap_sns_envelope("build") == "build"
     envelope = json.dumps({"Type": "Notification", "Message": text})
     assert parse_build_request(unwrap_sns_envelope(envelope)) == a_request()
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("parse", [parse_build_request, parse_close_message])
+def test_json_nested_too_deep_for_the_parser_is_a_contract_error(parse):
+    deep = nested(100_000)
+    with pytest.raises(RecursionError):
+        json.loads(deep)  # the parser itself gives up: that must not escape as a RecursionError
+    with pytest.raises(ContractError, match="nested too deeply") as caught:
+        parse(deep)
+    assert caught.value.field == "(message)"
+
+
+def test_an_sns_envelope_check_on_a_deeply_nested_body_returns_it_for_the_contract_to_refuse():
+    deep = '{"Type": "Notification", "Message": ' + nested(100_000) + "}"
+    assert unwrap_sns_envelope(deep) == deep
+    with pytest.raises(ContractError):
+        parse_build_request(unwrap_sns_envelope(deep))
+
+
+@pytest.mark.parametrize("key", ["started_at", "finished_at"])
+def test_a_result_timestamp_without_a_utc_offset_is_refused(key):
+    with pytest.raises(ContractError, match="with Z or a UTC offset") as caught:
+        parse_close_message(mutate(a_result().to_json(), **{key: "2026-11-26T10:00:00"}))
+    assert caught.value.field == key
+
+
+@pytest.mark.parametrize("text, changes", [
+    (a_request().to_json(), {"requested_at": "2026-11-26T10:00:00"}),
+    (EndOfRun("i-0abc", utc_now()).to_json(), {"sent_at": "2026-11-26T10:00:00.5"}),
+])
+def test_every_contract_timestamp_must_name_its_utc_offset(text, changes):
+    with pytest.raises(ContractError, match="with Z or a UTC offset"):
+        (parse_build_request if "build_request" in text else parse_close_message)(mutate(text, **changes))
+    offset = mutate(text, **{k: "2026-11-26T19:00:00+09:00" for k in changes})
+    (parse_build_request if "build_request" in text else parse_close_message)(offset)
+
+
+def test_duration_of_a_result_built_in_code_with_a_naive_time_is_unknown_not_an_error():
+    mixed = a_result(started_at="2026-11-26T10:00:00", finished_at="2026-11-26T10:01:30Z")
+    assert mixed.duration_seconds is None
+    assert a_result(started_at="2026-11-26T19:00:00+09:00", finished_at="2026-11-26T10:01:30Z").duration_seconds == 90
+
+
+@pytest.mark.parametrize("commit", [SHA + "\n", SHA + "\r\n", "\n" + SHA])
+def test_a_commit_id_with_a_line_break_is_refused(commit):
+    with pytest.raises(ContractError) as caught:
+        parse_build_request(mutate(a_request().to_json(), commit=commit))
+    assert caught.value.field == "commit"
+
+
+@pytest.mark.parametrize("field, value", [
+    ("branch", "feature\nSubject: forged"), ("branch", "x" * 257), ("branch", "a..b"), ("branch", "with space"),
+    ("branch", "tab\there"), ("branch", "bad\u2028line"), ("branch", "/lead"), ("branch", "end.lock"),
+    ("branch", "lone\ud800"), ("repository", "sam/ple"), ("repository", "x" * 101), ("repository", "repo.git"),
+    ("repository", "samplé"), ("event_id", "e" * 257), ("pushed_by", "a" * 2049),
+])
+def test_names_and_ids_outside_codecommit_and_git_limits_are_refused(field, value):
+    with pytest.raises(ContractError) as caught:
+        parse_build_request(mutate(a_request().to_json(), **{field: value}))
+    assert caught.value.field == field
+
+
+@pytest.mark.parametrize("branch", ["production", "feature/login", "release/1.2.3", "ü-umlaut", "x" * 256, "a.b_c-d"])
+def test_ordinary_branch_names_still_parse(branch):
+    assert parse_build_request(mutate(a_request().to_json(), branch=branch)).branch == branch
+
+
+def test_error_messages_quote_huge_values_bounded():
+    with pytest.raises(ContractError) as caught:
+        parse_build_request(mutate(a_request().to_json(), source="s" * 300_000))
+    assert len(str(caught.value)) < 300

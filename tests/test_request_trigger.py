@@ -136,3 +136,40 @@ def test_invalid_branch_filter_is_reported_with_the_setting_name(rig, invoke):
 
     with pytest.raises(SettingsError, match=r"invalid BRANCH_FILTER: 'sample': expected a non-empty list"):
         invoke(load_event(SEVERAL), BRANCH_FILTER=json.dumps({"sample": "production"}))
+
+
+def test_console_test_trigger_event_says_so_and_builds_nothing(rig, invoke, caplog):
+    result = invoke(load_event("14_codecommit_trigger_console_test.pushdeploy-GENERATED.json"))
+    assert rig.published() == []
+    assert result["published"] == []
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name.startswith("chalicelib")]
+    assert lines == [("INFO", "request: trigger Records[0] (trigger 'pushdeploy') not built: "
+                              "CodeCommit console test event: the trigger works; nothing built")]
+
+
+@pytest.mark.parametrize("deleted", ["true", 1, "false", 0, [], {}])
+def test_a_non_boolean_deleted_flag_is_a_malformed_reference_and_the_others_still_build(rig, invoke, caplog, deleted):
+    event = load_event(SEVERAL)
+    event["Records"][0]["codecommit"]["references"][0]["deleted"] = deleted
+    result = invoke(event, BRANCH_FILTER='{"sample": ["production"], "billing": ["main"]}')
+    assert [parse_build_request(body).pipeline for body, _ in rig.published()] == ["billing/main"]
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert f"request: trigger Records[0].codecommit.references[0].deleted not built: expected true or false, " \
+           f"got {deleted!r}" in errors
+    assert "Records[0].codecommit.references[0].deleted" in result["skipped"]
+
+
+@pytest.mark.parametrize("branch, shown", [
+    ("production\nSubject: forged", r"'refs/heads/production\nSubject: forged'"),
+    ("x" * 300_000, "'refs/heads/" + "x" * 26 + "..." + "x" * 38 + "'"),
+])
+def test_a_branch_name_git_would_refuse_is_malformed_and_the_others_still_build(rig, invoke, caplog, branch, shown):
+    event = load_event(SEVERAL)
+    event["Records"][0]["codecommit"]["references"][0]["ref"] = "refs/heads/" + branch
+    result = invoke(event, BRANCH_FILTER='{"*": ["*"]}')
+    published = sorted(parse_build_request(body).pipeline for body, _ in rig.published())
+    assert published == ["billing/main", "sample/feature/login"]
+    [error] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR" and "references[0]" in r.getMessage()]
+    assert error.startswith(f"request: trigger Records[0].codecommit.references[0] ({shown}) not built: branch: ")
+    assert "\n" not in error and len(error) < 500
+    assert len(result["published"]) == 2
