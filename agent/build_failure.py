@@ -16,6 +16,7 @@ command as written, unexpanded), never a ``--build-arg`` value, so they are kept
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Iterable
 
 MAX_LINES = 3
@@ -25,7 +26,7 @@ MIN_REDACTED_CHARS = 4
 REDACTED = "***"
 SEPARATOR = " | "
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _STEP = re.compile(r"^Step \d+/\d+ : ")
 _RUN_FAILED = re.compile(r"returned a non-zero code: \d+$")
 _BUILDER_LINES = (" ---> ", "Removing intermediate container")
@@ -40,16 +41,50 @@ def failure_reason(stdout: str, stderr: str, returncode: int, build_arg_values: 
     docker_says = _last_line(stderr) or f"docker build exited with status {returncode}"
     if not _RUN_FAILED.search(docker_says):
         return docker_says
+    return SEPARATOR.join([*_step_said(stdout, build_arg_values), _clip(docker_says, MAX_DOCKER_LINE_CHARS)])
+
+
+def timeout_reason(stdout: str, seconds: float, build_arg_values: Iterable[str] = ()) -> str:
+    """A build killed at its deadline: what the running step printed last tells where it hung."""
+    said = _step_said(stdout, build_arg_values)
+    return f"docker build timed out after {seconds:.0f}s" + (f"; last output: {SEPARATOR.join(said)}" if said else "")
+
+
+def _step_said(stdout: str, build_arg_values: Iterable[str]) -> list[str]:
     parts = {part for value in build_arg_values for part in (value, *value.splitlines())}  # lines split values
     values = sorted((v for v in parts if len(v) >= MIN_REDACTED_CHARS), key=len, reverse=True)
-    said = [_clip(_redact(line, values), MAX_LINE_CHARS) for line in failing_step_output(stdout)[-MAX_LINES:]]
-    return SEPARATOR.join([*said, _clip(docker_says, MAX_DOCKER_LINE_CHARS)])
+    return [_clip(_redact(line, values), MAX_LINE_CHARS) for line in failing_step_output(stdout)[-MAX_LINES:]]
+
+
+class StepOutput:
+    """The current step's header and its last lines, fed line by line while the build streams.
+
+    The streamed tail of docker's output may no longer reach back to the failing step's
+    ``Step N/M`` line when the step printed a lot; this keeps that line, so the reason still names
+    what the step said, with memory bounded by ``KEPT_LINES``.
+    """
+
+    KEPT_LINES = 20
+
+    def __init__(self) -> None:
+        self.header = ""
+        self.lines: deque[str] = deque(maxlen=self.KEPT_LINES)
+
+    def add(self, line: str) -> None:
+        if _STEP.match(ANSI.sub("", line)):
+            self.header = line
+            self.lines.clear()
+        else:
+            self.lines.append(line)
+
+    def text(self) -> str:
+        return "\n".join([self.header, *self.lines])
 
 
 def failing_step_output(stdout: str) -> list[str]:
     """The non-empty lines the last step printed (the classic builder stops at the failing one),
     without docker's own bookkeeping lines (``---> Running in …``, ``Removing intermediate …``)."""
-    lines = [_ANSI.sub("", line).rstrip() for line in stdout.splitlines()]
+    lines = [ANSI.sub("", line).rstrip() for line in stdout.splitlines()]
     starts = [i for i, line in enumerate(lines) if _STEP.match(line)]
     if not starts:
         return []
@@ -58,7 +93,7 @@ def failing_step_output(stdout: str) -> list[str]:
 
 
 def _last_line(text: str) -> str:
-    lines = [line.strip() for line in _ANSI.sub("", text).splitlines() if line.strip()]
+    lines = [line.strip() for line in ANSI.sub("", text).splitlines() if line.strip()]
     return lines[-1] if lines else ""
 
 

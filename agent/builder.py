@@ -17,6 +17,7 @@ from agent.buildlog import BuildLog, stream_name
 from agent.config import Config, Pipeline
 from agent.deploy import DeployTarget, deploy_image, images_by_service
 from agent.ecs import DeployError
+from agent.housekeeping import housekeep
 from agent.image import Docker, ecr_login, image_tag
 from agent.imageref import parse_image
 from agent.progress import Progress
@@ -96,6 +97,8 @@ def _build(ctx: BuildContext, state: _State, log: BuildLog, commit: str | None, 
     name = f"{registry}/{pipeline.image_repository}"
     deployed = _deployed_image_ids(ctx, pipeline, docker, name)
     image_id = _build_image(ctx, state, docker, name)
+    housekeep(docker, name, {image_id, *deployed.values()}, ctx.config.agent.keep_images,
+              ctx.config.agent.build_cache_limit_mb, ctx.progress.line)
     if deployed and set(deployed.values()) == {image_id}:
         _skip(ctx, state, deployed, image_id)
         if not dry_run:

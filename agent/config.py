@@ -38,6 +38,8 @@ class AgentSettings:
     visibility_timeout_seconds: int = 300
     dead_letter_queue_url: str = ""
     retry_budget_seconds: float = 300
+    keep_images: int = 5  # housekeeping: newest image tags kept per repository (plus deployed ones)
+    build_cache_limit_mb: int = 10240  # housekeeping: prune dangling images and build cache above this
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,8 @@ def parse_config(data: Mapping[str, Any], name: str = "agent.toml") -> Config:
 
 
 _AGENT_KEYS = {"region", "queue_url", "close_topic_arn", "log_group", "cache_dir", "idle_grace_seconds",
-               "instance_id", "visibility_timeout_seconds", "dead_letter_queue_url", "retry_budget_seconds"}
+               "instance_id", "visibility_timeout_seconds", "dead_letter_queue_url", "retry_budget_seconds",
+               "keep_images", "build_cache_limit_mb"}
 _PIPELINE_KEYS = {"repository", "branch", "source_url", "context", "dockerfile", "target", "build_args",
                   "image_repository", "registry", "wait_timeout_seconds", "keep_revisions", "deploy"}
 _DEPLOY_KEYS = {"cluster", "services", "containers"}
@@ -136,6 +139,8 @@ def _agent_settings(r: _Reader, data: Mapping[str, Any]) -> AgentSettings:
                                              defaults.visibility_timeout_seconds, minimum=2, maximum=43200),
         dead_letter_queue_url=r.string(data, "dead_letter_queue_url", p, "", allow_empty=True),
         retry_budget_seconds=r.number(data, "retry_budget_seconds", p, defaults.retry_budget_seconds),
+        keep_images=r.integer(data, "keep_images", p, defaults.keep_images, minimum=1),
+        build_cache_limit_mb=r.integer(data, "build_cache_limit_mb", p, defaults.build_cache_limit_mb),
     )
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -22,8 +21,9 @@ from urllib.parse import urlparse
 from botocore.exceptions import BotoCoreError, ClientError
 
 from agent import AgentError
-from agent.build_failure import failure_reason
+from agent.build_failure import ANSI, StepOutput, failure_reason, timeout_reason
 from agent.imageref import ImageRefError, parse_image
+from agent.streaming import Finished, run_streaming
 
 if TYPE_CHECKING:  # pragma: no cover
     from mypy_boto3_ecr import ECRClient
@@ -33,10 +33,20 @@ else:
 BUILD_TIMEOUT = 3600
 PUSH_TIMEOUT = 1800
 QUICK_TIMEOUT = 120
+TIMEOUT_TAIL_LINES = 5
 
 
 class ImageError(AgentError):
     """A docker step failed; the message names the step, the image and docker's own reason."""
+
+
+class DockerTimeout(ImageError):
+    """Docker ran past its deadline and was killed; the message ends with the last lines it printed."""
+
+    def __init__(self, message: str, what: str, seconds: float) -> None:
+        super().__init__(message)
+        self.what = what
+        self.seconds = seconds
 
 
 def image_tag(sha: str, now: datetime | None = None) -> str:
@@ -50,28 +60,38 @@ class Docker:
     output to ``detail`` (the build log), never to the console."""
 
     def __init__(self, env: Mapping[str, str] | None = None, detail: Callable[[str], None] = lambda line: None,
-                 binary: str = "docker") -> None:
+                 binary: str = "docker", build_timeout: float = BUILD_TIMEOUT) -> None:
         self.env = dict(os.environ, **(env or {}))
         self.detail = detail
         self.binary = binary
+        self.build_timeout = build_timeout
 
     def run(self, what: str, *args: str, stdin: str | None = None, timeout: float = QUICK_TIMEOUT,
-            check: bool = True) -> subprocess.CompletedProcess[str]:
-        try:
-            feed = {"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}
-            proc = subprocess.run([self.binary, *args], capture_output=True, text=True, timeout=timeout,
-                                  env=self.env, **feed)
-        except subprocess.TimeoutExpired as exc:
-            raise ImageError(f"{what}: docker {args[0]} timed out after {timeout:.0f}s") from exc
-        except OSError as exc:
-            raise ImageError(f"{what}: cannot run docker: {exc}") from exc
-        for line in (proc.stdout + proc.stderr).splitlines():
+            check: bool = True, observe: Callable[[str], None] | None = None) -> Finished:
+        """Stream docker's output to ``detail`` line by line; the result holds only the tail of each stream.
+
+        On timeout docker's process group is killed, and the error ends with the last lines it printed
+        (all of them are already in the build log). ``observe`` sees every stdout line too.
+        """
+        def on_line(stream: str, line: str) -> None:
             if line.strip():
                 self.detail(line)
-        if check and proc.returncode != 0:
-            lines = [ln for ln in proc.stderr.splitlines() if ln.strip()] or [f"exit status {proc.returncode}"]
+            if observe is not None and stream == "stdout":
+                observe(line)
+
+        try:
+            done = run_streaming([self.binary, *args], on_line=on_line, timeout=timeout, env=self.env, stdin=stdin)
+        except OSError as exc:
+            raise ImageError(f"{what}: cannot run docker: {exc}") from exc
+        if done.timed_out:
+            self.detail(f"docker {args[0]} timed out after {timeout:.0f}s and was killed")
+            said = _last_lines(done.stdout + done.stderr, TIMEOUT_TAIL_LINES)
+            raise DockerTimeout(f"{what}: docker {args[0]} timed out after {timeout:.0f}s"
+                                + (f"; last output: {said}" if said else ""), what, timeout)
+        if check and done.returncode != 0:
+            lines = [ln for ln in done.stderr.splitlines() if ln.strip()] or [f"exit status {done.returncode}"]
             raise ImageError(f"{what}: {lines[-1].strip()}")
-        return proc
+        return done
 
     def image_id(self, ref: str) -> str | None:
         """The local image ID of ``ref``, or None when this engine does not have it."""
@@ -86,7 +106,7 @@ class Docker:
         reason carries the failing step's own last lines, build-arg values blanked (agent.build_failure)."""
         with tempfile.TemporaryDirectory(prefix="pushdeploy-iid-") as tmp:
             iidfile = Path(tmp) / "iid"
-            args = ["build", "--file", str(dockerfile), "--iidfile", str(iidfile)]
+            args = ["build", "--force-rm", "--file", str(dockerfile), "--iidfile", str(iidfile)]
             for key, value in build_args:
                 args += ["--build-arg", f"{key}={value}"]
             if target:
@@ -94,9 +114,14 @@ class Docker:
             for tag in tags:
                 args += ["--tag", tag]
             what = f"build {tags[0] if tags else context}"
-            proc = self.run(what, *args, str(context), timeout=BUILD_TIMEOUT, check=False)
+            step = StepOutput()
+            values = [v for _, v in build_args]
+            try:
+                proc = self.run(what, *args, str(context), timeout=self.build_timeout, check=False, observe=step.add)
+            except DockerTimeout as exc:  # the step's lines may print a build-arg value: redacted like a failure
+                raise ImageError(f"{what}: {timeout_reason(step.text(), exc.seconds, values)}") from exc
             if proc.returncode != 0:
-                reason = failure_reason(proc.stdout, proc.stderr, proc.returncode, [v for _, v in build_args])
+                reason = failure_reason(step.text(), proc.stderr, proc.returncode, values)
                 raise ImageError(f"{what}: {reason}")
             return iidfile.read_text().strip()
 
@@ -120,6 +145,11 @@ class Docker:
         """The password travels on stdin only: never in argv (visible in ps) nor in any log."""
         self.run(f"login to {registry}", "login", "--username", username, "--password-stdin", registry,
                  stdin=password)
+
+
+def _last_lines(text: str, count: int) -> str:
+    lines = [line.strip() for line in ANSI.sub("", text).splitlines() if line.strip()]
+    return " | ".join(line[:200] for line in lines[-count:])
 
 
 def ecr_login(ecr: ECRClient, docker: Docker, registry_override: str = "") -> str:

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from agent import AgentError
-from chalicelib.contracts import CloseMessage, EndOfRun, close_message_attributes, utc_now
+from chalicelib.contracts import BuildResult, CloseMessage, EndOfRun, close_message_attributes, utc_now
+from chalicelib.message_bounds import MessageTooLarge, bound_result
 
 if TYPE_CHECKING:  # pragma: no cover
     from mypy_boto3_sns import SNSClient
@@ -26,7 +27,13 @@ class Publisher:
         self.topic_arn = topic_arn
 
     def publish(self, message: CloseMessage) -> str:
+        """A BuildResult over SNS's size limit is published shrunk (marked), not refused (chalicelib.message_bounds)."""
         kind = type(message).__name__
+        try:
+            if isinstance(message, BuildResult):
+                message = bound_result(message)
+        except MessageTooLarge as exc:
+            raise PublishError(f"publishing {kind} to {self.topic_arn} failed: {exc}") from exc
         try:
             resp = self.sns.publish(TopicArn=self.topic_arn, Message=message.to_json(), Subject=f"pushdeploy {kind}",
                                     MessageAttributes=close_message_attributes(message))

@@ -11,7 +11,6 @@ Each iteration pushes a new commit so every build really builds and pushes. Just
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -24,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 import boto3  # noqa: E402
 
 from agent.runner import Runner  # noqa: E402
-from localrig import services  # noqa: E402
+from benchmarks.parts import running_parts  # noqa: E402
 from tests.agent.agentrig import agent_context, make_repo, make_world, write_config  # noqa: E402
 
 
@@ -52,22 +51,11 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pushdeploy-bench-") as tmp_dir:
         tmp = Path(tmp_dir)
-        rig = services.Rig()
-        try:
-            moto = rig.add(services.start_moto(tmp / "moto", running_tasks=1))
-            engine = rig.add(services.find_or_start_docker(Path(os.environ.get("PUSHDEPLOY_RIG_DIR",
-                                                                              "/tmp/pushdeploy-test-rig")) / "docker"))
-            registry = rig.add(services.start_registry(tmp / "registry"))
-            base = services.ensure_base_image(engine)
-            os.environ.update(moto.client_env())
-            os.environ.update(DOCKER_HOST=engine.host, DOCKER_CONFIG=str(tmp / "docker-config"))
-            (tmp / "docker-config").mkdir()
-            repo = make_repo(tmp, base)
-            world = make_world(boto3.Session(region_name=moto.region), registry.address)
+        with running_parts(tmp) as parts:
+            repo = make_repo(tmp, parts.base_image)
+            world = make_world(boto3.Session(region_name=parts.moto.region), parts.registry.address)
             config = write_config(tmp / "agent.toml", world, repo, tmp / "cache")
             rows = [one_run(config, world, repo, n) for n in range(1, args.iterations + 1)]
-        finally:
-            rig.stop()
     print_table(rows)
     return 0
 
