@@ -39,9 +39,7 @@ from localrig.slack import payload_text
 SETTLE_SECONDS = 240.0
 VISIBILITY_SECONDS = 3  # a killed agent's requests come back this long after its last heartbeat
 ROLLOUT_WAIT_SECONDS = 4  # the agent's rollout wait before it rolls back
-STOPPING_SECONDS = 6.0  # EC2's stopping phase (longer than build_start's retries: the push is stranded)
-REASON_ATTRIBUTE = "pushdeploy-reason"
-NOTIFIED_ATTRIBUTE = "pushdeploy-notified"
+STOPPING_SECONDS = 10.0  # EC2's stopping phase, longer than build_start's retries (1 + 2 s): the push is stranded
 SAMPLE = PipelineSpec(repository="sample", branch="production", image_repository="production/sample",
                       cluster="production-cluster", service="web", family="production-task", container="web")
 UNSERVED = "ghost/production"  # a pipeline no agent serves (a BRANCH_FILTER broader than its [[pipelines]])
@@ -56,7 +54,6 @@ class FaultReport(stories.StoryReport):
 
     deployed: list[str] = field(default_factory=list)
     reported: list[str] = field(default_factory=list)
-    dlq: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -65,8 +62,9 @@ class Expected:
 
     deployed: list[str] = field(default_factory=list)
     reported: list[str] = field(default_factory=list)
+    either: list[str] = field(default_factory=list)  # deployed or reported failed, as long as it is one of them
     notifications: list[tuple[str, Match]] = field(default_factory=list)
-    dead_letters: list[tuple[str, Callable[[dict[str, Any]], bool]]] = field(default_factory=list)
+    dead_letters: int = 0  # messages the DLQ holds at the end (waiting, or hidden once announced)
     lambda_failures: list[tuple[str, Callable[[dict[str, Any]], bool]]] = field(default_factory=list)
 
 
@@ -102,16 +100,6 @@ def agent_stopped_message(*words: str) -> tuple[str, Match]:
 def dead_letter_message(*words: str) -> tuple[str, Match]:
     return (f"dead-letter alert naming {' / '.join(words)}",
             lambda text: "dead" in text.lower() and all(w.lower() in text.lower() for w in words))
-
-
-def notified_dead_letter(body_has: str) -> tuple[str, Callable[[dict[str, Any]], bool]]:
-    """A DLQ message the reconcile announced: its copy carries the marker and keeps the agent's reason."""
-    def ok(message: dict[str, Any]) -> bool:
-        attributes = message.get("MessageAttributes") or {}
-        return (body_has in message["Body"] and NOTIFIED_ATTRIBUTE in attributes
-                and REASON_ATTRIBUTE in attributes)
-
-    return f"{body_has[:30]!r} with its reason, marked notified", ok
 
 
 # ---------------------------------------------------------------- the rig and its moves
@@ -234,7 +222,7 @@ def killed_mid_deploy(rig: LocalRig, report: FaultReport) -> Expected:
     _kill_at(rig, lambda line: "wait " in line and "IN_PROGRESS" in line)
     rig.faults.clear()  # the new tasks do start, after the agent died
     serve_stranded(rig)
-    return Expected(deployed=[sha], notifications=[agent_stopped_message("signal"), final_message(sha)])
+    return Expected(either=[sha], notifications=[agent_stopped_message("signal"), final_message(sha)])
 
 
 def push_while_stopping(rig: LocalRig, report: FaultReport) -> Expected:
@@ -247,7 +235,14 @@ def push_while_stopping(rig: LocalRig, report: FaultReport) -> Expected:
     report.expect("the second request arrived while the builder was stopping", rig.builder_state() == "stopping",
                   rig.builder_state())
     serve_stranded(rig)
-    return Expected(deployed=[first, second], notifications=[deployed_message(first), deployed_message(second)])
+
+    def build_start_gave_up(record: dict[str, Any]) -> bool:
+        message = record["requestPayload"]["Records"][0]["Sns"]["Message"]
+        return record["requestContext"]["functionArn"].endswith(":build_start:$LATEST") and second in message
+
+    return Expected(deployed=[first, second], notifications=[deployed_message(first), deployed_message(second)],
+                    lambda_failures=[("build_start's event for the second push, retries spent while stopping",
+                                      build_start_gave_up)])
 
 
 def _tap_request_topic(rig: LocalRig) -> str:
@@ -278,7 +273,7 @@ def poison_message(rig: LocalRig, report: FaultReport) -> Expected:
     rig.emit("sqs", "a message that is not a build request sent to the build queue")
     serve_stranded(rig)
     announce_dead_letters(rig)
-    return Expected(notifications=[dead_letter_message()], dead_letters=[notified_dead_letter(POISON)])
+    return Expected(notifications=[dead_letter_message()], dead_letters=1)
 
 
 def slack_webhook_down(rig: LocalRig, report: FaultReport) -> Expected:
@@ -313,8 +308,7 @@ def unservable_request(rig: LocalRig, report: FaultReport) -> Expected:
                                                  "branch": {"DataType": "String", "StringValue": branch}})
     rig.emit("sns", f"a build request for {UNSERVED}, a pipeline the agent does not serve, published")
     announce_dead_letters(rig)
-    return Expected(notifications=[dead_letter_message(UNSERVED, commit[:7])],
-                    dead_letters=[notified_dead_letter(commit)])
+    return Expected(notifications=[dead_letter_message(UNSERVED, commit[:7])], dead_letters=1)
 
 
 def bad_settings_file(rig: LocalRig, report: FaultReport) -> Expected:
@@ -358,9 +352,12 @@ def run_scenario(name: str, rig: LocalRig) -> FaultReport:
         report.expect("the scenario ran to the end", False, f"{type(exc).__name__}: {exc}")
         expected = None
     report.seconds = round(time.time() - started, 1)
-    _observe(rig, report, revision)
-    if expected is not None:
-        _account(rig, report, expected)
+    try:
+        _observe(rig, report, revision)
+        if expected is not None:
+            _account(rig, report, expected)
+    except Exception as exc:  # noqa: BLE001 - the rig could not be read: a failed row, with the reason
+        report.expect("the rig could be read after the scenario", False, f"{type(exc).__name__}: {exc}")
     return report
 
 
@@ -372,7 +369,6 @@ def _observe(rig: LocalRig, report: FaultReport, revision: int) -> None:
     report.reported = [b["commit"] for b in report.builds if b["outcome"] in ("failed", "rolled_back")]
     report.builder_state = rig.builder_state()
     report.notifications = [payload_text(p).replace("\n", " | ") for p in rig.notifications()]
-    report.dlq = [m["Body"][:80] for m in rig.queue_messages(rig.outputs["BUILD_DLQ_URL"])]
     report.revision_before = {SAMPLE.key: revision}
     report.revision_after = {SAMPLE.key: rig.service_revision(SAMPLE)}
 
@@ -384,22 +380,25 @@ def _account(rig: LocalRig, report: FaultReport, expected: Expected) -> None:
     report.expect("every accepted push deployed or reported failed",
                   set(report.pushes) <= set(report.deployed) | set(report.reported),
                   f"pushes {report.pushes}, builds {[(b['commit'], b['outcome']) for b in report.builds]}")
-    report.expect("deployed: exactly the expected pushes", sorted(set(report.deployed)) ==
-                  sorted(s[:12] for s in expected.deployed), report.deployed)
-    report.expect("reported failed: exactly the expected pushes", sorted(set(report.reported)) ==
-                  sorted(s[:12] for s in expected.reported), report.reported)
+    either = {s[:12] for s in expected.either}
+    for column, got, want in (("deployed", report.deployed, expected.deployed),
+                              ("reported failed", report.reported, expected.reported)):
+        want_set = {s[:12] for s in want}
+        report.expect(f"{column}: exactly the expected pushes", want_set <= set(got) <= want_set | either, got)
     report.expect("no push built twice", len(report.builds) == len({b["commit"] for b in report.builds}),
                   [b["commit"] for b in report.builds])
-    if expected.deployed:
-        last = next(b for b in reversed(report.builds) if b["outcome"] == "succeeded")
+    succeeded = [b for b in report.builds if b["outcome"] == "succeeded"]
+    if succeeded:
         image = rig.service_image(SAMPLE)
-        report.expect("the service runs the last deployed image", stories._runs_tag(image, last["image"]), image)
+        report.expect("the service runs the last deployed image", stories._runs_tag(image, succeeded[-1]["image"]),
+                      image)
     else:
         report.expect("the service still runs the revision it ran before",
                       report.revision_after == report.revision_before,
                       f"{report.revision_before} -> {report.revision_after}")
     _matches(report, "Slack notifications", expected.notifications, report.notifications)
-    _matches(report, "dead-letter queue", expected.dead_letters, rig.queue_messages(rig.outputs["BUILD_DLQ_URL"]))
+    held = rig.queue_counts(rig.outputs["BUILD_DLQ_URL"])
+    report.expect(f"dead-letter queue holds exactly {expected.dead_letters}", held == expected.dead_letters, held)
     failures = [json.loads(m["Body"]) for m in rig.queue_messages(rig.failure_queue_url)]
     _matches(report, "Lambda failure queue", expected.lambda_failures, failures)
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from localrig.rig import LocalRig
+from localrig.slack import payload_text
 from tests.e2e.conftest import SAMPLE
 
 pytestmark = pytest.mark.e2e
@@ -49,4 +50,6 @@ def test_a_request_whose_agent_was_killed_mid_build_is_rebuilt_after_the_reconci
     assert len(rig.builder.boots) == 2 and rig.builder.boots[0].exit_code == -9
     assert "(delivery 2)" in rig.builder.boots[1].log_path.read_text()
     assert [e.agent_exited for e in rig.end_of_runs()] == [True, False]
-    assert len(rig.notifications()) == 1
+    stopped, deployed = (payload_text(p) for p in rig.notifications())
+    assert "agent stopped" in stopped.lower() and "signal" in stopped  # the team hears of the dead agent once
+    assert "Deployed" in deployed and sha[:7] in deployed
