@@ -8,6 +8,7 @@ whether or not anything was. The full log goes to the build's CloudWatch Logs st
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -15,11 +16,12 @@ from agent import AgentError
 from agent.aws import Clients
 from agent.buildlog import BuildLog, stream_name
 from agent.config import Config, Pipeline
-from agent.deploy import DeployTarget, deploy_image, images_by_service
+from agent.deploy import DeployTarget, deploy_image, images_by_service, verify_interrupted
 from agent.ecs import DeployError
 from agent.housekeeping import housekeep
 from agent.image import Docker, ecr_login, image_tag
 from agent.imageref import parse_image
+from agent.journal import DeployJournal, JournalEntry
 from agent.progress import Progress
 from agent.rollout import short
 from agent.source import GitSource, SourceInfo
@@ -46,6 +48,7 @@ class _State:
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     source: SourceInfo | None = None
     tag: str | None = None
+    image_id: str | None = None
     image: ImageInfo | None = None
     services: tuple[ServiceDeployment, ...] = ()
     outcome: str = "failed"
@@ -96,9 +99,11 @@ def _build(ctx: BuildContext, state: _State, log: BuildLog, commit: str | None, 
         registry = ids["registry"] = ecr_login(ctx.clients.ecr, docker, pipeline.registry)
     name = f"{registry}/{pipeline.image_repository}"
     deployed = _deployed_image_ids(ctx, pipeline, docker, name)
-    image_id = _build_image(ctx, state, docker, name)
+    image_id = state.image_id = _build_image(ctx, state, docker, name)
     housekeep(docker, name, {image_id, *deployed.values()}, ctx.config.agent.keep_images,
               ctx.config.agent.build_cache_limit_mb, ctx.progress.line)
+    if not dry_run and _finish_interrupted(ctx, state, source):
+        return
     if deployed and set(deployed.values()) == {image_id}:
         _skip(ctx, state, deployed, image_id)
         if not dry_run:
@@ -163,9 +168,9 @@ def _refuse_unmatched(pipeline: Pipeline, by_service: dict[str, list[str]]) -> N
     unmatched = [where for where, images in by_service.items() if not images]
     if unmatched:
         named = [c for t in pipeline.deploy for c in t.containers]
-        which = f"a container named {', '.join(dict.fromkeys(named))}" if named else \
-            f"a container running an image from repository {pipeline.image_repository}"
-        raise AgentError(f"nothing built: {', '.join(unmatched)} has no {which.removeprefix('a ')}; the deploy "
+        which = f"named {', '.join(dict.fromkeys(named))}" if named else \
+            f"running an image from repository {pipeline.image_repository}"
+        raise AgentError(f"nothing built: {', '.join(unmatched)} has no container {which}; the deploy "
                          "would refuse it (fix image_repository, or name the containers with containers=)")
 
 
@@ -191,11 +196,45 @@ def _deploy(ctx: BuildContext, state: _State, source: GitSource) -> None:
     with ctx.progress.step("deploy", image=state.image.reference) as ids:
         report = deploy_image(ctx.clients.ecs, targets, state.image.reference, pipeline.image_repository,
                               wait_timeout=pipeline.wait_timeout_seconds, keep_revisions=pipeline.keep_revisions,
-                              log=ctx.progress.line, sleep=time.sleep, clock=time.monotonic)
+                              log=ctx.progress.line, sleep=time.sleep, clock=time.monotonic,
+                              before_update=_journal_writer(ctx, state))
         ids.update(outcome=report.outcome, revisions=",".join(short(s.new_task_definition) for s in report.services))
     state.outcome, state.services, state.error = report.outcome, report.services, report.error
     if report.outcome == "succeeded":
         source.mark_deployed(state.source.sha)
+
+
+def _finish_interrupted(ctx: BuildContext, state: _State, source: GitSource) -> bool:
+    """A deploy of this very image was interrupted (its journal is still there): verify it rather than report
+    ``skipped`` for an image that is running but was never checked. False: build on as usual."""
+    pipeline = state.pipeline
+    entry = DeployJournal(ctx.config.agent.cache_dir, ctx.progress.line).read(pipeline.id)
+    if entry is None:
+        return False
+    if entry.image_id != state.image_id:
+        ctx.progress.line(f"deploy journal: the interrupted deploy of {entry.image} (commit {entry.commit[:7]}) "
+                          "is superseded by this build")
+        return False
+    with ctx.progress.step("verify", pipeline=pipeline.id, image=entry.image) as ids:
+        report = verify_interrupted(ctx.clients.ecs, entry.services, wait_timeout=pipeline.wait_timeout_seconds,
+                                    log=ctx.progress.line)
+        ids["outcome"] = report.outcome if report else "not finished: deploying again"
+    if report is None:
+        return False
+    state.outcome, state.services, state.error = report.outcome, report.services, report.error
+    state.image = ImageInfo(reference=entry.image, tag=parse_image(entry.image).tag or "latest", digest=entry.digest)
+    if report.outcome == "succeeded" and state.source is not None:
+        source.mark_deployed(state.source.sha)
+    return True
+
+
+def _journal_writer(ctx: BuildContext, state: _State) -> Callable[[tuple[ServiceDeployment, ...]], None]:
+    def write(services: tuple[ServiceDeployment, ...]) -> None:
+        assert state.image is not None and state.source is not None
+        DeployJournal(ctx.config.agent.cache_dir, ctx.progress.line).write(JournalEntry(
+            state.pipeline.id, state.source.sha, state.image.reference, state.image_id or "", services,
+            state.image.digest))
+    return write
 
 
 def _dry_run_deploy(ctx: BuildContext, state: _State) -> None:

@@ -23,8 +23,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from agent import AgentError, deploy_cli
 from agent.aws import IMDS_URL, instance_id_from_imds, make_clients
 from agent.builder import BuildContext, build_pipeline
-from agent.config import Config, default_path, load_config
+from agent.config import ENV_FILE_KEYS, Config, default_path, load_config
 from agent.deploy_cli import EXIT_FAILED, EXIT_ROLLED_BACK
+from agent.journal import DeployJournal
 from agent.progress import Progress
 from agent.results import Publisher
 from agent.retry import Backoff
@@ -32,8 +33,7 @@ from agent.runner import Runner, install_sigterm
 from chalicelib.contracts import ContractError
 
 ENV_IMDS_URL = "PUSHDEPLOY_IMDS_URL"
-ENV_CLOSE_TOPIC = "PUSHDEPLOY_CLOSE_TOPIC_ARN"
-ENV_REGION = "AWS_DEFAULT_REGION"
+ENV_CLOSE_TOPIC, ENV_REGION = ENV_FILE_KEYS  # from /etc/pushdeploy/agent.env
 EXIT_END_OF_RUN_SENT = 4
 
 
@@ -63,10 +63,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     progress = Progress()
     install_sigterm()
     try:
-        ctx = _context(args, progress)
+        runner = Runner(_context(args, progress))
     except Exception as exc:  # noqa: BLE001 - whatever stops the start, the builder must be asked to stop
         return _exit_reported(progress, f"agent could not start: {_one_line(exc)}")
-    runner = Runner(ctx)
     try:
         stats = runner.run(exit_when_idle=args.exit_when_idle)
     except Exception as exc:
@@ -114,6 +113,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     if not (args.dry_run or args.no_publish):
         with progress.step("publish", topic=ctx.config.agent.close_topic_arn, outcome=result.outcome):
             Publisher(ctx.clients.sns, ctx.config.agent.close_topic_arn).publish(result)
+        DeployJournal(ctx.config.agent.cache_dir, progress.line).clear(pipeline.id)
     if result.outcome in ("succeeded", "skipped"):
         return 0
     status = EXIT_ROLLED_BACK if result.outcome == "rolled_back" else EXIT_FAILED

@@ -101,6 +101,16 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     return parse_config(data, name)
 
 
+ENV_FILE_KEYS = ("PUSHDEPLOY_CLOSE_TOPIC_ARN", "AWS_DEFAULT_REGION")
+
+
+def write_env_file(config: Config, path: str | os.PathLike[str]) -> None:
+    """/etc/pushdeploy/agent.env for a hand install: the values ``run`` and the stop hook fall back to when
+    the settings file does not load (the template's user data writes the same file on EC2)."""
+    values = (config.agent.close_topic_arn, config.agent.region)
+    Path(path).write_text("".join(f"{k}={v}\n" for k, v in zip(ENV_FILE_KEYS, values, strict=True)), encoding="utf-8")
+
+
 def parse_config(data: Mapping[str, Any], name: str = "agent.toml") -> Config:
     reader = _Reader(name)
     reader.no_unknown(data, "", {"agent", "pipelines"})

@@ -131,15 +131,16 @@ def _update(ecs: Ecs, plans: Sequence[_ServicePlan], updated: list[_ServicePlan]
         log(f"update {plan.where}: {short(plan.current)} -> {short(plan.new)}")
 
 
-def _roll_back(ecs: Ecs, updated: Sequence[_ServicePlan], wait_timeout: float, log: Log) -> None:
-    """Every updated service back to the revision it ran before; raise RollbackFailed naming failures."""
+def _roll_back(ecs: Ecs, moved: Sequence[ServiceDeployment], wait_timeout: float, log: Log) -> None:
+    """Every moved service back to the revision it ran before; raise RollbackFailed naming failures."""
     errors: list[str] = []
     waiting: list[Expectation] = []
-    for plan in updated:
+    for svc in moved:
+        where, back = f"{svc.cluster}/{svc.service}", svc.previous_task_definition or ""
         try:
-            ecs.update_service(plan.cluster, plan.service, plan.current)
-            log(f"rollback {plan.where}: {short(plan.new)} -> {short(plan.current)}")
-            waiting.append(Expectation(plan.cluster, plan.service, plan.current))
+            ecs.update_service(svc.cluster, svc.service, back)
+            log(f"rollback {where}: {short(svc.new_task_definition)} -> {short(back)}")
+            waiting.append(Expectation(svc.cluster, svc.service, back))
         except DeployError as exc:
             errors.append(str(exc))
     try:
@@ -169,12 +170,17 @@ def _recover(ecs: Ecs, plans: Sequence[_ServicePlan], updated: Sequence[_Service
     log(f"deploy failed: {reason}")
     if not updated:
         return DeployReport("failed", records, reason)
+    return _report_rolled_back(ecs, [p.record() for p in updated], records, reason, wait_timeout, log)
+
+
+def _report_rolled_back(ecs: Ecs, moved: Sequence[ServiceDeployment], records: tuple[ServiceDeployment, ...],
+                        reason: str, wait_timeout: float, log: Log) -> DeployReport:
     try:
-        _roll_back(ecs, updated, wait_timeout, log)
+        _roll_back(ecs, moved, wait_timeout, log)
     except RollbackFailed as exc:
         log(f"rollback FAILED: {exc}")
         return DeployReport("failed", records, f"{reason}; rollback failed: {exc}")
-    names = ", ".join(f"{p.where} to {short(p.current)}" for p in updated)
+    names = ", ".join(f"{s.cluster}/{s.service} to {short(s.previous_task_definition)}" for s in moved)
     log(f"rolled back {names}")
     return DeployReport("rolled_back", records, f"{reason}; rolled back {names}")
 
@@ -229,11 +235,14 @@ def _clean_up(ecs: Ecs, plans: Sequence[_ServicePlan], keep: int, log: Log) -> N
 def deploy_image(ecs_client: Any, targets: Sequence[DeployTarget], image: str, image_repository: str, *,
                  wait_timeout: float = 900, keep_revisions: int = 10, log: Log = print,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-                 dry_run: bool = False) -> DeployReport:
+                 dry_run: bool = False,
+                 before_update: Callable[[tuple[ServiceDeployment, ...]], None] | None = None) -> DeployReport:
     """Deploy ``image`` to every target service and verify it; never raises for a deploy failure.
 
     Outcome "failed" before any service changed (or when a rollback fails too, the error says so),
     "rolled_back" when the rollout failed or timed out and every updated service is back.
+    ``before_update`` gets each service's current and new revision once they are registered and before
+    any service changes (the deploy journal); if it raises OSError, nothing changes and the deploy fails.
     """
     ecs = Ecs(ecs_client, sleep=sleep, clock=clock)
     log(f"deploy {image} (repository {image_repository}) to "
@@ -248,7 +257,9 @@ def deploy_image(ecs_client: Any, targets: Sequence[DeployTarget], image: str, i
         return DeployReport("succeeded", tuple(p.record() for p in plans))
     try:
         _register(ecs, plans, log)
-    except DeployError as exc:
+        if before_update is not None and any(p.new != p.current for p in plans):
+            before_update(tuple(p.record() for p in plans))
+    except (DeployError, OSError) as exc:
         log(f"deploy failed, no service changed: {exc}")
         return DeployReport("failed", tuple(p.record() for p in plans), str(exc))
     updated: list[_ServicePlan] = []
@@ -264,6 +275,42 @@ def deploy_image(ecs_client: Any, targets: Sequence[DeployTarget], image: str, i
     _clean_up(ecs, plans, keep_revisions, log)
     log("deploy succeeded: " + ", ".join(f"{p.where} on {short(p.new)}" for p in plans))
     return DeployReport("succeeded", tuple(p.record() for p in plans))
+
+
+def verify_interrupted(ecs_client: Any, moved: Sequence[ServiceDeployment], *, wait_timeout: float = 900,
+                       log: Log = print, sleep: Callable[[float], None] = time.sleep,
+                       clock: Callable[[], float] = time.monotonic) -> DeployReport | None:
+    """Finish the check of a deploy of this same image that was interrupted (the deploy journal's services).
+
+    Services already on the journal's new revision are waited for as a deploy waits, and rolled back on
+    failure ("rolled_back"); when all were, the deploy is "succeeded". None: some service is not on its
+    new revision (never updated, or back on the previous one), so a normal deploy does the rest.
+    """
+    ecs = Ecs(ecs_client, sleep=sleep, clock=clock)
+    on_new: list[ServiceDeployment] = []
+    elsewhere = 0
+    for svc in moved:
+        where = f"{svc.cluster}/{svc.service}"
+        if svc.new_task_definition == svc.previous_task_definition:
+            continue  # it already ran the image: the interrupted deploy left it alone
+        runs = ecs.describe_service(svc.cluster, svc.service)["taskDefinition"]
+        if runs == svc.new_task_definition:
+            log(f"verify {where}: the interrupted deploy moved it to {short(runs)}; checking its rollout")
+            on_new.append(svc)
+        else:
+            elsewhere += 1
+            log(f"verify {where}: runs {short(runs)}, not the interrupted deploy's {short(svc.new_task_definition)}")
+    try:
+        wait_for_rollouts(ecs, [Expectation(s.cluster, s.service, s.new_task_definition or "") for s in on_new],
+                          timeout=wait_timeout, log=log)
+    except DeployError as exc:
+        log(f"verify failed: {exc}")
+        return _report_rolled_back(ecs, on_new, tuple(moved), str(exc), wait_timeout, log)
+    if elsewhere:
+        return None
+    log("verify: the interrupted deploy completed: " + ", ".join(
+        f"{s.cluster}/{s.service} on {short(s.new_task_definition)}" for s in moved))
+    return DeployReport("succeeded", tuple(moved))
 
 
 def previous_revision(ecs: Ecs, current: str) -> str:

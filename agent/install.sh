@@ -18,6 +18,7 @@ AGENT_USER=pushdeploy
 UNIT_PATH=/etc/systemd/system/pushdeploy-agent.service
 OS_RELEASE=${PUSHDEPLOY_OS_RELEASE:-/etc/os-release}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+WRITE_ENV='import sys; from agent.config import load_config, write_env_file; write_env_file(load_config(sys.argv[1]), sys.argv[2])'
 REPO_ROOT=$(cd "$HERE/.." && pwd)
 
 config=""
@@ -120,6 +121,11 @@ install_settings() {
   if [ -n "$config" ]; then
     run "$PREFIX/venv/bin/python" -c 'import sys; from agent.config import load_config; load_config(sys.argv[1])' "$config"
     run install -m 0640 -o root -g "$AGENT_USER" "$config" "$CONFIG_DIR/agent.toml"
+    if [ ! -f "$CONFIG_DIR/agent.env" ]; then
+      # what run and the stop hook need to ask for the builder's stop when the settings file does not load
+      # (on EC2 the template's user data writes it from its own resources)
+      run "$PREFIX/venv/bin/python" -c "$WRITE_ENV" "$config" "$CONFIG_DIR/agent.env"
+    fi
   fi
   run install -d -m 0750 -o "$AGENT_USER" -g "$AGENT_USER" "$STATE_DIR"
 }

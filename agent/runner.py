@@ -27,6 +27,7 @@ from agent import AgentError
 from agent.answered import AnsweredRequests
 from agent.builder import BuildContext, build_pipeline
 from agent.heartbeat import BeatWriter
+from agent.journal import DeployJournal
 from agent.queue import BuildQueue, Heartbeat, QueuedRequest, QueueError, Round, plan_round
 from agent.results import Publisher, PublishError
 from agent.retry import Backoff
@@ -80,6 +81,7 @@ class Runner:
         self.log = ctx.progress.line
         self.beat = beat or BeatWriter(ctx.clients.ec2, ctx.instance_id, self.log)
         self.answered = AnsweredRequests(settings.cache_dir, self.log)
+        self.journal = DeployJournal(settings.cache_dir, self.log)
         self._dlq_url: str | None = None
 
     def run(self, exit_when_idle: bool = False) -> RunStats:
@@ -93,11 +95,11 @@ class Runner:
                 work, received = self._drain(self._poll_seconds(ended, idle_since))
                 if work:
                     self._round(work)
+                self.beat.set("idle")
                 if received:
                     ended = False  # the queue had something: when it is empty again, say so again
                     idle_since = self.clock()
                     continue
-                self.beat.set("idle")
                 if not ended and self.clock() - idle_since >= self.grace:
                     self._end_of_run(f"queue empty for {self.grace}s")
                     ended = True
@@ -203,6 +205,7 @@ class Runner:
             self.log(f"result for {pid} not published, its {len(kept)} request(s) stay queued for redelivery: {exc}")
             return
         self.log(f"result published: {pid} {result.outcome} commit={(result.commit or '-')[:7]}")
+        self.journal.clear(pid)  # the team has the final word on this deploy: nothing left to verify
         self.answered.record(work.requests[pid], pid, f"the {result.outcome} build of {pid} at "
                              f"{(result.commit or 'no commit')[:12]} (finished {result.finished_at})")
         try:

@@ -34,6 +34,7 @@ AGENT_FROM_OUTPUTS = {
     "queue_url": "BuildQueueUrl",
     "close_topic_arn": "CloseTopicArn",
     "log_group": "BuildLogGroupName",
+    "dead_letter_queue_url": "DeadLetterQueueUrl",
 }
 _HEADER = re.compile(r"^\s*\[\s*agent\s*\]\s*(#.*)?$")
 _ANY_HEADER = re.compile(r"^\s*\[")

@@ -39,3 +39,17 @@ def test_a_short_visibility_timeout_reaches_the_agent_and_none_keeps_its_default
 
     assert parsed(visibility_timeout_seconds=3) == 3
     assert parsed() == 300
+
+
+def test_the_dead_letter_queue_and_a_short_retry_budget_reach_the_agent(tmp_path):
+    specs, sources = [PipelineSpec("sample")], {"sample": tmp_path / "sample.git"}
+    dlq = "http://127.0.0.1:1/123456789012/pushdeploy-build-dlq"
+
+    def parsed(outputs, **kwargs):
+        text = agent_config.render(outputs, specs, sources, "127.0.0.1:5000", Path("/cache"), **kwargs)
+        return parse_config(tomllib.loads(text), "agent.toml").agent
+
+    with_dlq = parsed({**OUTPUTS, "BUILD_DLQ_URL": dlq}, retry_budget_seconds=2)
+    assert (with_dlq.dead_letter_queue_url, with_dlq.retry_budget_seconds) == (dlq, 2)
+    without = parsed(OUTPUTS)
+    assert (without.dead_letter_queue_url, without.retry_budget_seconds) == ("", 300)

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from agent.builder import build_pipeline
+from agent.journal import DeployJournal
 from tests.agent.agentrig import (
     BRANCH,
     agent_context,
@@ -76,6 +77,7 @@ def test_rebuilding_an_unchanged_commit_is_skipped_and_pushes_and_deploys_nothin
     ctx = agent_context(config)
     pipeline = ctx.config.pipeline(f"sample/{BRANCH}")
     first = build_pipeline(ctx, pipeline)
+    DeployJournal(ctx.config.agent.cache_dir, print).clear(pipeline.id)  # as after publishing its result
     revision = world.service_task_definition()["taskDefinitionArn"]
     tags = registry.tags(world.image_repository)
     repo.commit({"README.md": "docs only: not in the image\n"}, "Document")

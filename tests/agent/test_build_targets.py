@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from agent.builder import build_pipeline
+from agent.journal import DeployJournal
 from tests.agent.agentrig import BRANCH, agent_context, docker_pipeline
 
 pytestmark = pytest.mark.docker
@@ -48,6 +49,7 @@ def test_two_services_of_which_only_one_runs_the_built_image_are_deployed_not_sk
     pipeline = ctx.config.pipeline(f"sample/{BRANCH}")
     first = build_pipeline(ctx, pipeline)
     assert first.outcome == "succeeded", first.error
+    DeployJournal(ctx.config.agent.cache_dir, print).clear(pipeline.id)  # as after publishing its result
     ecs.update_service(cluster=world.cluster, service="api", taskDefinition=world.initial_revision)  # api put back
 
     again = build_pipeline(ctx, pipeline)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from agent.cli import build_parser
+from agent.journal import DeployJournal
 from chalicelib.contracts import BuildResult, EndOfRun
 from tests.agent.agentrig import docker_pipeline, make_repo, make_world, write_config
 
@@ -117,7 +118,7 @@ def test_off_ec2_the_end_of_run_names_no_instance(world_config, tmp_path):
 
 
 @pytest.mark.docker
-def test_build_command_builds_deploys_and_publishes_the_result(docker_world_config):
+def test_build_command_builds_deploys_and_publishes_the_result(docker_world_config, tmp_path):
     world, config, repo = docker_world_config
 
     proc = agent("build", "--pipeline", "sample/production", "--config", str(config))
@@ -125,6 +126,7 @@ def test_build_command_builds_deploys_and_publishes_the_result(docker_world_conf
     assert proc.returncode == 0, proc.stderr
     (result,) = world.close_messages()
     assert isinstance(result, BuildResult) and result.outcome == "succeeded"
+    assert DeployJournal(tmp_path / "cache", print).read("sample/production") is None  # published: nothing to verify
     steps = [line.split("] ", 1)[1].split(" ", 1)[0] for line in proc.stdout.splitlines() if " ok (" in line]
     assert steps == ["config", "source", "login", "deployed", "build", "push", "deploy", "publish"]
 

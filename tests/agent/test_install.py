@@ -131,3 +131,22 @@ def test_the_package_builds_and_runs_outside_the_repository(tmp_path):
                          env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})
     assert ran.stdout.startswith(str(target / "agent")), ran.stderr
     assert "usage: pushdeploy-agent" in ran.stdout
+
+
+def test_the_unit_and_the_stop_hook_can_ask_for_the_stop_without_the_settings_file(tmp_path):
+    """agent.env is optional for the unit ("-"), and a hand install writes it from the settings it installs."""
+    assert unit_settings()["EnvironmentFile"] == ["-/etc/pushdeploy/agent.env"]
+    settings = tmp_path / "agent.toml"
+    settings.write_text("[agent]\n")
+
+    cmds = commands(install(tmp_path, "--dry-run", "--config", str(settings)))
+
+    (write,) = [c for c in cmds if c[-2:] == [str(settings), "/etc/pushdeploy/agent.env"]]
+    env_file = tmp_path / "agent.env"
+    config = tmp_path / "real.toml"
+    config.write_text('[agent]\nregion = "eu-west-1"\nqueue_url = "https://q"\n'
+                      'close_topic_arn = "arn:aws:sns:eu-west-1:123456789012:close"\n'
+                      '[[pipelines]]\nrepository = "r"\nbranch = "b"\nsource_url = "s"\nimage_repository = "i"\n')
+    subprocess.run([sys.executable, *write[1:3], str(config), str(env_file)], cwd=ROOT, check=True, timeout=60)
+    assert env_file.read_text() == ("PUSHDEPLOY_CLOSE_TOPIC_ARN=arn:aws:sns:eu-west-1:123456789012:close\n"
+                                    "AWS_DEFAULT_REGION=eu-west-1\n")

@@ -60,14 +60,16 @@ def test_the_sample_sqs_event_with_an_sns_envelope_is_understood_as_legacy_build
 
 def test_malformed_and_unknown_messages_are_logged_with_their_id_and_set_aside():
     logged: list[str] = []
-    work = plan_round([message("m1", "{"), message("m2", request(repository="nope")), message("ok", request()),
+    unknown = request(repository="nope")
+    work = plan_round([message("m1", "{"), message("m2", unknown), message("ok", request()),
                        message("m3", json.dumps({"type": "pushdeploy.build_request", "version": 9}))],
                       PIPELINES, logged.append)
 
     assert work.order == ["sample/production"]
     assert [r.message_id for r in work.rejected] == ["m1", "m2", "m3"]
     assert len(logged) == 3
-    assert logged[0].startswith("queue: message m1 left for the dead-letter queue: malformed request")
+    assert logged[0].startswith("queue: message m1 rejected: malformed request")
+    assert work.rejected[1].body == unknown  # kept whole for the dead-letter queue
     assert "unknown pipeline 'nope/production'" in logged[1]
     assert "version 9 is newer" in logged[2]
 

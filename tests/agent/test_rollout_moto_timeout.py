@@ -5,9 +5,10 @@ server reports one running task), which makes a real, fast timeout."""
 import boto3
 import pytest
 
-from agent.deploy import DeployTarget, deploy_image
+from agent.deploy import DeployTarget, deploy_image, verify_interrupted
 from agent.ecs import Ecs, RolloutTimeout
 from agent.rollout import Expectation, wait_for_rollouts
+from chalicelib.contracts import ServiceDeployment
 
 OLD = "127.0.0.1:5000/production/sample:1"
 NEW = "127.0.0.1:5000/production/sample:2"
@@ -80,3 +81,21 @@ def test_timeout_rolls_every_updated_service_back_and_says_which_rollback_did_no
     assert sum(fake.sleeps) == 120  # the rollout's 60 s, then the rollback's 60 s
     assert "rollback production-cluster/worker: production-task:2 -> production-task:1" in lines
     assert [s.new_task_definition for s in report.services] == [old[:-1] + "2"] * 2
+
+
+def test_an_interrupted_deploy_still_rolling_is_waited_for_and_rolled_back_when_it_times_out(ecs):
+    """The agent died mid-rollout; the next run finds the service still on the new revision, IN_PROGRESS."""
+    old, new = register(ecs, OLD), register(ecs, NEW)
+    ecs.create_service(cluster="production-cluster", serviceName="worker", taskDefinition=old, desiredCount=2)
+    ecs.update_service(cluster="production-cluster", service="worker", taskDefinition=new)
+    fake = FakeTime()
+    lines = []
+
+    report = verify_interrupted(ecs, [ServiceDeployment("production-cluster", "worker", old, new)], wait_timeout=60,
+                                log=lines.append, sleep=fake.sleep, clock=fake.clock)
+
+    assert report is not None and report.outcome == "failed"  # moto never settles desiredCount 2, not even back
+    assert report.error.startswith("rollout not completed after 60s: production-cluster/worker")
+    assert running(ecs, "worker") == old
+    assert sum(fake.sleeps) == 120  # waited as a deploy waits, then for the rollback
+    assert "rollback production-cluster/worker: production-task:2 -> production-task:1" in lines

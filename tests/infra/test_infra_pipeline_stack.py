@@ -137,6 +137,9 @@ def test_builder_is_tagged_runs_the_public_ami_and_installs_the_agent(aws: boto3
                  "ExecStartPre=+/usr/local/sbin/pushdeploy-fetch-settings",
                  f"role_arn = arn:aws:iam::{SOURCE_ACCOUNT}:role/pushdeploy-gitpull"):
         assert step in script
+    env_file = script.split("/etc/pushdeploy/agent.env <<'CONF'\n", 1)[1].split("\nCONF\n", 1)[0]
+    assert env_file.splitlines() == [f"PUSHDEPLOY_CLOSE_TOPIC_ARN={pipeline_stack.outputs['CloseTopicArn']}",
+                                     "AWS_DEFAULT_REGION=us-east-1"]  # what the stop hook needs without settings
     before_install = script.rsplit("agent/install.sh", 1)[0]
     assert "trap 'shutdown -h now' EXIT" in before_install, "stops itself even when the install fails"
     syntax = subprocess.run(["bash", "-n"], input=script, capture_output=True, text=True, timeout=30)
@@ -169,7 +172,16 @@ def test_builder_role_is_scoped_to_the_named_resources(aws: boto3.Session, pipel
     region = "us-east-1"
     assert resources(statement(policy, "BuildQueue")) == [out["BuildQueueArn"]]
     assert set(statement(policy, "BuildQueue")["Action"]) == {
-        "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"}
+        "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"}
+    dlq_arn = aws.client("sqs").get_queue_attributes(QueueUrl=out["DeadLetterQueueUrl"],
+                                                     AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    assert resources(statement(policy, "DeadLetterTheRequestsItRejects")) == [dlq_arn]
+    assert set(statement(policy, "DeadLetterTheRequestsItRejects")["Action"]) == {"sqs:SendMessage", "sqs:GetQueueUrl"}
+    tagging = statement(policy, "HeartbeatTagOnItsOwnInstanceOnly")
+    assert tagging["Action"] == "ec2:CreateTags"
+    assert resources(tagging) == [f"arn:aws:ec2:{region}:{ACCOUNT}:instance/*"]
+    assert tagging["Condition"] == {"StringEquals": {"aws:ARN": "${ec2:SourceInstanceARN}"},
+                                    "ForAllValues:StringEquals": {"aws:TagKeys": ["pushdeploy:agent"]}}
     assert resources(statement(policy, "CloseTopic")) == [out["CloseTopicArn"]]
     assert resources(statement(policy, "BuildLogs")) == [
         f"arn:aws:logs:{region}:{ACCOUNT}:log-group:/pushdeploy/builds:*"]
@@ -182,9 +194,14 @@ def test_builder_role_is_scoped_to_the_named_resources(aws: boto3.Session, pipel
         f"arn:aws:ecs:{region}:{ACCOUNT}:service/production-cluster/web",
         f"arn:aws:ecs:{region}:{ACCOUNT}:service/production-cluster/worker"]
     assert statement(policy, "UpdateTheNamedServices")["Action"] == "ecs:UpdateService"
-    assert resources(statement(policy, "ReadServicesToProtectRevisionsInUse")) == [
+    assert resources(statement(policy, "DescribeTheNamedServices")) == [
+        f"arn:aws:ecs:{region}:{ACCOUNT}:service/production-cluster/web",
+        f"arn:aws:ecs:{region}:{ACCOUNT}:service/production-cluster/worker"]
+    assert statement(policy, "DescribeTheNamedServices")["Action"] == "ecs:DescribeServices"
+    # read-only, for revision pruning only: a revision any service of any cluster runs is never deregistered
+    assert resources(statement(policy, "ReadEveryServiceToProtectRevisionsInUse")) == [
         f"arn:aws:ecs:{region}:{ACCOUNT}:service/*"]
-    assert statement(policy, "ReadServicesToProtectRevisionsInUse")["Action"] == "ecs:DescribeServices"
+    assert statement(policy, "ReadEveryServiceToProtectRevisionsInUse")["Action"] == "ecs:DescribeServices"
     pass_role = statement(policy, "PassOnlyTheTaskRolesOnlyToEcsTasks")
     assert resources(pass_role) == [f"arn:aws:iam::{ACCOUNT}:role/sample-task",
                                     f"arn:aws:iam::{ACCOUNT}:role/ecsTaskExecutionRole"]

@@ -75,6 +75,7 @@ def test_record_then_chalice_deploy_prod(aws: boto3.Session, pipeline_stack: Pip
     assert settings.agent.close_topic_arn == out["CloseTopicArn"]
     assert settings.agent.log_group == "/pushdeploy/builds" and settings.agent.region == "us-east-1"
     assert settings.agent.visibility_timeout_seconds == 900
+    assert settings.agent.dead_letter_queue_url == out["DeadLetterQueueUrl"] == out["BuildDeadLetterQueueUrl"]
     uploaded = aws.client("ssm").get_parameter(Name=out["AgentSettingsParameterName"])["Parameter"]["Value"]
     assert uploaded == text
     assert "hooks.slack.com" not in text
