@@ -1,5 +1,7 @@
-"""Slack Block Kit messages for what is not a build result: an Alert from the reconcile, and the EndOfRun of
-an agent that stopped (crashed, bad settings, SQS errors that did not clear).
+"""Slack Block Kit messages for what is not a build result: an Alert from the reconcile, the EndOfRun of an
+agent that stopped (crashed, bad settings, SQS errors that did not clear), and a CloudWatch alarm that
+infra/pipeline.yaml publishes to the close topic (Lambda errors, the reconcile not running, dead letters
+left unannounced).
 
 Slack refuses a whole message when one block is over its limit, and then the team hears nothing, so every
 text is cut to Slack's documented limits with a visible marker: 150 characters of header, 3,000 of section
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.cloudwatch_alarm import CloudWatchAlarm
 from chalicelib.contracts import Alert, EndOfRun
 from chalicelib.slack_message import escape
 
@@ -80,3 +83,17 @@ def agent_stopped_message(end: EndOfRun) -> dict[str, Any]:
                    _code("Reason", reason),
                    {"type": "context", "elements": [_md(escape(f"sent {end.sent_at}"), SECTION_CHARS)]}],
     }
+
+
+def alarm_message(alarm: CloudWatchAlarm) -> dict[str, Any]:
+    emoji = ":white_check_mark:" if alarm.state == "OK" else ":rotating_light:"
+    title = f"{emoji} Alarm {alarm.state}: {alarm.name}"
+    blocks: list[dict[str, Any]] = [_header(title)]
+    if alarm.description:
+        blocks.append({"type": "section", "text": _md(escape(alarm.description), SECTION_CHARS)})
+    if alarm.reason:
+        blocks.append(_code("Why", alarm.reason))
+    context = " · ".join(part for part in (alarm.changed_at, alarm.region) if part)
+    if context:
+        blocks.append({"type": "context", "elements": [_md(escape(context), SECTION_CHARS)]})
+    return {"text": clip(f"{title}: {alarm.description or alarm.reason}", SECTION_CHARS), "blocks": blocks}

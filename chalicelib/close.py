@@ -7,7 +7,7 @@ running agent instead of being stranded on a stopped machine.
 An end of run that says its agent exited (crashed; the unit does not restart it) stops the builder
 whatever the queue holds: no agent would serve it, so a running machine would only cost money and
 hide the work. The dead agent's in-flight requests return after their visibility timeout, and the
-sweep starts the stopped builder for them.
+reconcile starts the stopped builder for them.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import logging
 
 from chalicelib.build_queue import BuildQueue
 from chalicelib.builder import Builder
+from chalicelib.cloudwatch_alarm import parse_alarm
 from chalicelib.contracts import Alert, BuildResult, ContractError, EndOfRun, parse_close_message
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,9 @@ class CloseHandler:
         try:
             parsed = parse_close_message(message)
         except ContractError as exc:
+            if parse_alarm(message):  # a CloudWatch alarm on the close topic: notify's business
+                log.info("close: CloudWatch alarm is not an end of run; builder left as is")
+                return "not-end-of-run"
             log.error("close: malformed close message, builder left as is: %s", exc)
             return "malformed"
         if isinstance(parsed, BuildResult):
@@ -58,7 +62,7 @@ class CloseHandler:
         if end.agent_exited:
             self._builder.stop()
             log.info("close: stopped builder %s (was %s) whatever the queue holds: agent exited (%s); in-flight "
-                     "requests return after their visibility timeout and the sweep starts the builder again",
+                     "requests return after their visibility timeout and the reconcile starts the builder again",
                      instance.instance_id, instance.state, end.reason)
             return "stopped-agent-exited"
         depth = self._queue.depth()

@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Optional
 
-from chalicelib.alert_message import agent_stopped_message, alert_message
+from chalicelib.alert_message import agent_stopped_message, alarm_message, alert_message
+from chalicelib.cloudwatch_alarm import parse_alarm
 from chalicelib.contracts import Alert, ContractError, EndOfRun, parse_close_message
 from chalicelib.slack import SlackWebhook
 from chalicelib.slack_message import build_message
@@ -29,6 +30,9 @@ class NotifyHandler:
         try:
             result = parse_close_message(message)
         except ContractError as exc:
+            alarm = parse_alarm(message)
+            if alarm:
+                return self._post(alarm_message(alarm), f"alarm {alarm.name[:200]!r} ({alarm.state[:20]})")
             log.error("notify: malformed close message, no notification: %s", exc)
             return "malformed"
         if isinstance(result, Alert):

@@ -111,12 +111,14 @@ class ReconcileHandler:
         return verdict
 
     def _stop(self, instance: Instance, why: str, depth: QueueDepth, raw_beat: Optional[str]) -> None:
-        self._builder.stop()
-        log.warning("reconcile: stopped builder %s: %s", instance.instance_id, why)
+        """Alert first: if the stop then fails, the run raises and its retry alerts again; the other order
+        would lose the alert when the publish fails (the retry finds the builder stopped and says nothing)."""
         self._alerts.publish(Alert(
             kind="builder_stopped", sent_at=utc_now(),
             summary=f"Builder {instance.instance_id} stopped by the reconcile: {why}",
             detail=f"build queue: {depth}; heartbeat tag {TAG_KEY}: {_clip(repr(raw_beat), 300)}"))
+        self._builder.stop()
+        log.warning("reconcile: stopped builder %s: %s", instance.instance_id, why)
 
     # ------------------------------------------------------------ stale request
 
@@ -208,8 +210,9 @@ def _silent_seconds(beat: Optional[AgentBeat], launched: Optional[datetime], now
 
 
 def _idle_seconds(beat: Optional[AgentBeat], launched: Optional[datetime], now: datetime) -> Optional[float]:
-    """Seconds idle in this boot; a tag left from before the last start (beat older than LaunchTime) counts not."""
-    if beat is None or beat.state != "idle" or (launched is not None and beat.beat < launched):
+    """Seconds idle in this boot: counted from LaunchTime at the earliest, so a value left by the previous boot
+    (the tag survives a stop) never makes a just-started builder idle."""
+    if beat is None or beat.state != "idle":
         return None
     since = max(beat.since, launched) if launched is not None else beat.since
     return (now - since).total_seconds()

@@ -157,6 +157,9 @@ def load_pipeline(env: Mapping[str, str]) -> PipelineSettings:
     tag_key, sep, tag_value = tag_text.partition("=")
     reader.check(BUILDER_TAG, tag_text, bool(sep and tag_key.strip() and tag_value.strip()), "expected key=value")
     queue_url, dead_letter_url = _queue_url(reader, BUILD_QUEUE_URL), _queue_url(reader, DEAD_LETTER_QUEUE_URL)
+    # the reconcile deletes what it reads from the dead-letter queue (after copying it): never the build queue
+    reader.check(DEAD_LETTER_QUEUE_URL, dead_letter_url, dead_letter_url != queue_url,
+                 f"expected the build queue's dead-letter queue, not {BUILD_QUEUE_URL} itself")
     parameter = _webhook_parameter(reader)
     timeout = _timeout(reader, env.get(NOTIFY_TIMEOUT_SECONDS, "").strip())
     idle = _minutes(reader, BUILDER_IDLE_MINUTES, BUILDER_IDLE_RANGE)

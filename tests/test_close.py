@@ -1,5 +1,5 @@
 """An end-of-run reaches close: the builder stops only when it is ours and nothing waits for it, or when its
-agent exited (then nothing would serve what waits: the sweep starts the builder again for it)."""
+agent exited (then nothing would serve what waits: the reconcile starts the builder again for it)."""
 
 from __future__ import annotations
 
@@ -130,7 +130,7 @@ def test_end_of_run_from_an_exited_agent_stops_the_builder_despite_queued_reques
 
     assert rig.state() == "stopped"
     assert (f"stopped builder {rig.instance_id} (was running) whatever the queue holds: agent exited (agent service "
-            "ended: signal); in-flight requests return after their visibility timeout and the sweep starts the "
+            "ended: signal); in-flight requests return after their visibility timeout and the reconcile starts the "
             "builder again") in caplog.text
     depth = sqs.get_queue_attributes(QueueUrl=rig.queue_url, AttributeNames=["All"])["Attributes"]
     assert (depth["ApproximateNumberOfMessages"], depth["ApproximateNumberOfMessagesNotVisible"]) == ("1", "1")

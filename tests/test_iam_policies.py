@@ -78,14 +78,31 @@ def test_the_checker_catches_broad_statements():
                                       "C: Resource '*' for ['sns:Publish']"]
 
 
-@pytest.mark.parametrize("stage, function, policy", list(function_policies()))
-def test_logs_only_to_the_functions_own_log_group_in_its_region_and_account(stage, function, policy):
-    """Region and account are the stage's own (``infra record`` writes them from the stack), never ``*``."""
-    topic = parse_arn(CONFIG["stages"][stage]["environment_variables"]["REQUEST_TOPIC_ARN"], "sns")
-    [logs] = statements(policy, "logs:PutLogEvents")
-    group = f"arn:aws:logs:{topic.region}:{topic.account}:log-group:/aws/lambda/pushdeploy-{stage}-{function}"
-    assert logs["Resource"] == [group, group + ":*"]
-    assert logs["Sid"] == "WriteOwnLogs"
+def _log_groups(stage: str) -> dict[str, list[str]]:
+    found = {}
+    for _, function, policy in (p for p in function_policies() if p[0] == stage):
+        [logs] = statements(policy, "logs:PutLogEvents")
+        assert logs["Sid"] == "WriteOwnLogs"  # the statement `infra record` points at the stage's region and account
+        found[function] = logs["Resource"]
+    return found
+
+
+@pytest.mark.parametrize("stage", sorted(CONFIG["stages"]))
+def test_logs_only_to_the_functions_own_log_group_in_the_stages_region_and_account(stage):
+    """The dev stage runs in the source account (its request topic may be elsewhere), so its region and account
+    are only required to be concrete and the same for every function; prod's are those of its resources."""
+    groups = _log_groups(stage)
+    places = set()
+    for function, resources in groups.items():
+        arn = parse_arn(resources[0], "logs")
+        assert arn.region != "*" and arn.account.isdigit() and len(arn.account) == 12, resources
+        group = f"arn:aws:logs:{arn.region}:{arn.account}:log-group:/aws/lambda/pushdeploy-{stage}-{function}"
+        assert resources == [group, group + ":*"]
+        places.add((arn.region, arn.account))
+    assert len(places) == 1, f"one region and account per stage, got {places}"
+    if stage == "prod":
+        queue = urlsplit(CONFIG["stages"]["prod"]["environment_variables"]["BUILD_QUEUE_URL"])
+        assert places == {(queue.hostname.split(".")[1], queue.path.strip("/").split("/")[0])}
 
 
 def test_star_resource_exceptions_are_all_used():

@@ -111,3 +111,43 @@ def test_the_webhook_url_is_never_logged(notify, httpserver, caplog, capfd):
     ours = "\n".join(r.getMessage() for r in caplog.records if r.name != "werkzeug")
     assert "posted" in ours
     assert "s3cr3t" not in ours + output.out + output.err
+
+
+# A CloudWatch alarm's SNS notification, in the format AWS documents (fields trimmed to what is read and a few more).
+ALARM = {
+    "AlarmName": "pushdeploy-pipeline-reconcile-errors",
+    "AlarmDescription": "pushdeploy: the reconcile function failed (settings, permissions or an AWS error)",
+    "AWSAccountId": "111122223333", "NewStateValue": "ALARM",
+    "NewStateReason": "Threshold Crossed: 1 datapoint [2.0 (29/11/26 10:05:00)] was greater than the threshold (0.0).",
+    "StateChangeTime": "2026-11-29T10:10:12.345+0000", "Region": "Asia Pacific (Tokyo)",
+    "AlarmArn": "arn:aws:cloudwatch:ap-northeast-1:111122223333:alarm:pushdeploy-pipeline-reconcile-errors",
+    "OldStateValue": "OK", "Trigger": {"MetricName": "Errors", "Namespace": "AWS/Lambda", "Statistic": "SUM",
+                                       "Dimensions": [{"value": "pushdeploy-prod-reconcile", "name": "FunctionName"}],
+                                       "Period": 300, "EvaluationPeriods": 1, "Threshold": 0.0},
+}
+
+
+def test_a_cloudwatch_alarm_on_the_close_topic_is_posted(notify, httpserver, caplog):
+    assert notify(json.dumps(ALARM)) == "posted"
+    assert notify(json.dumps(ALARM | {"NewStateValue": "OK", "NewStateReason": "back to normal"})) == "posted"
+    alarm, ok = posted(httpserver)
+    assert alarm["blocks"][0]["text"]["text"] == ":rotating_light: Alarm ALARM: pushdeploy-pipeline-reconcile-errors"
+    assert alarm["blocks"][1]["text"]["text"] == ALARM["AlarmDescription"]
+    assert alarm["blocks"][2]["text"]["text"] == f"*Why*\n```{ALARM['NewStateReason']}```"
+    assert ok["blocks"][0]["text"]["text"] == ":white_check_mark: Alarm OK: pushdeploy-pipeline-reconcile-errors"
+    assert "notify: posted alarm 'pushdeploy-pipeline-reconcile-errors' (ALARM) to Slack" in caplog.text
+
+
+@pytest.mark.parametrize("message", [json.dumps({"AlarmName": "x"}), json.dumps({"AlarmName": 1, "NewStateValue": 2}),
+                                     json.dumps({"AlarmName": "", "NewStateValue": "ALARM"}), json.dumps([ALARM])])
+def test_what_only_looks_like_an_alarm_is_malformed(notify, httpserver, message):
+    assert notify(message) == "malformed"
+    assert posted(httpserver) == []
+
+
+def test_close_leaves_the_builder_alone_for_an_alarm(rig, monkeypatch, tmp_path, caplog):
+    module = import_app(monkeypatch, rig.env())
+    with chalice_client(module, tmp_path) as client:
+        assert client.lambda_.invoke("close", sns_event(client, json.dumps(ALARM))).payload == "not-end-of-run"
+    assert rig.state() == "running"
+    assert "close: CloudWatch alarm is not an end of run; builder left as is" in caplog.text

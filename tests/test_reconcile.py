@@ -455,3 +455,16 @@ def test_a_stopping_builder_is_logged_and_left_for_the_next_run(timed, caplog):
     assert reconcile()["builder"] == "started"
     assert clock.rig.state() == "running"
     assert "the next run starts it if work is waiting" in caplog.text
+
+
+def test_a_stop_the_close_topic_cannot_hear_about_is_retried_with_its_alert(timed, monkeypatch):
+    """The alert goes out before the stop, so a publish that fails leaves the builder for the retry to stop
+    and announce; the other order would stop silently."""
+    clock, watch, reconcile = timed
+    clock.launched(minutes_ago=60)
+    beat(clock.rig, "idle", since_minutes=20)
+    with pytest.raises(AwsCallError, match="publishing a builder_stopped alert"):
+        reconcile(CLOSE_TOPIC_ARN=clock.rig.close_topic_arn + "-gone")
+    assert clock.rig.state() == "running"
+    assert reconcile()["builder"] == "stopped-idle"  # Lambda's retry, with the topic back
+    assert len(watch.alerts("builder_stopped")) == 1

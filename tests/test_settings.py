@@ -93,6 +93,14 @@ def test_invalid_values_name_the_setting_and_value():
     ]
 
 
+def test_the_dead_letter_queue_cannot_be_the_build_queue():
+    """The reconcile announces and deletes what it reads there: pointed at the build queue it would eat requests."""
+    env = stage_env("prod")
+    with pytest.raises(SettingsError, match="invalid DEAD_LETTER_QUEUE_URL: expected the build queue's dead-letter "
+                                            "queue, not BUILD_QUEUE_URL itself"):
+        settings.load_pipeline(env | {"DEAD_LETTER_QUEUE_URL": env["BUILD_QUEUE_URL"]})
+
+
 @pytest.mark.parametrize("value", ["4", "1441", "-15", "15.5", "１５", "9" * 50])
 def test_idle_threshold_outside_its_range_is_refused(value):
     with pytest.raises(SettingsError, match="invalid BUILDER_IDLE_MINUTES: expected whole minutes from 5 to 1440"):

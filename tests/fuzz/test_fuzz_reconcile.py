@@ -17,9 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.alert_message import FIELD_CHARS, HEADER_CHARS, SECTION_CHARS, alert_message
+from chalicelib.alert_message import FIELD_CHARS, HEADER_CHARS, SECTION_CHARS, alarm_message, alert_message
 from chalicelib.build_queue import QueueDepth
 from chalicelib.builder import Instance
+from chalicelib.cloudwatch_alarm import parse_alarm
 from chalicelib.contracts import (
     DEAD_LETTER_REASON_ATTRIBUTE,
     Alert,
@@ -135,6 +136,30 @@ def test_any_heartbeat_tag_gives_a_verdict_and_a_fresh_boot_is_never_stopped(val
     assert verdict in ("stopped-silent", "stopped-idle", "already-running") and why
     if launched_minutes_ago is not None and launched_minutes_ago < 15 or state == "pending":
         assert verdict == "already-running", "a builder in its first minutes (or still pending) is never stopped"
+
+
+ALARM_SAMPLE = {"AlarmName": "pushdeploy-pipeline-close-errors", "NewStateValue": "ALARM", "AlarmDescription": "d",
+                "NewStateReason": "Threshold Crossed", "StateChangeTime": "2026-11-29T10:10:12.345+0000", "Region": "r"}
+
+
+@st.composite
+def mutated_alarm(draw: Any) -> str:
+    data: dict[str, Any] = dict(ALARM_SAMPLE)
+    for key in draw(st.lists(st.sampled_from(sorted(ALARM_SAMPLE)), max_size=3)):
+        data.pop(key, None)
+    for key in draw(st.lists(st.sampled_from(sorted(ALARM_SAMPLE)), max_size=4)):
+        data[key] = draw(JSON_VALUES | HUGE)
+    return json.dumps(data)
+
+
+@settings(max_examples=1000, derandomize=True, deadline=None, print_blob=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(text=mutated_alarm() | BODIES)
+def test_any_close_message_is_an_alarm_or_not_and_an_alarm_fits_slack(text):
+    alarm = parse_alarm(text)
+    if alarm is not None:
+        assert alarm.name and alarm.state
+        within_slack_limits(alarm_message(alarm))
 
 
 # ------------------------------------------------------------------ the handler on the moto server
