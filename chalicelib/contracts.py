@@ -57,7 +57,15 @@ _REPOSITORY_RE = re.compile(r"[A-Za-z0-9._-]{1,100}")
 _BRANCH_FORBIDDEN_RE = re.compile(
     r"[\x00-\x20\x7f-\x9f\u2028\u2029\ud800-\udfff~^:?*\[\\]|\.\.|@\{|//|\A[/.]|[/.]\Z|/\.|\.lock(?:/|\Z)")
 
-_SHOW = reprlib.Repr()
+
+
+class _Bounded(reprlib.Repr):
+    def repr_int(self, x: int, level: int) -> str:
+        """repr() of an int over 4,300 digits raises ValueError; its size is what matters here."""
+        return super().repr_int(x, level) if x.bit_length() < 10_000 else f"<int of {x.bit_length()} bits>"
+
+
+_SHOW = _Bounded()
 _SHOW.maxstring = _SHOW.maxother = 80
 _SHOW.maxlevel = 3
 
@@ -74,7 +82,10 @@ class ContractError(ValueError):
 def show(value: Any) -> str:
     """``repr`` bounded in length and depth: error messages quote the input, and the input may be huge
     or nested a thousand deep."""
-    return _SHOW.repr(value)
+    try:
+        return _SHOW.repr(value)
+    except (RecursionError, ValueError):
+        return f"<{type(value).__name__}>"
 
 
 def utc_now() -> str:

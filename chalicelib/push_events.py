@@ -153,6 +153,10 @@ def _add(pushes: Pushes, where: str, repository: str, ref: Any, commit: Any, sou
     if commit is None:
         pushes.skipped.append(Skipped(f"{where} ({_label(ref)})", "commit: missing", malformed=True))
         return
+    if not isinstance(commit, str):  # checked before the request is built: to_json would copy any nesting
+        pushes.skipped.append(Skipped(f"{where} ({_label(ref)})", f"commit: expected a string, got {show(commit)}",
+                                      malformed=True))
+        return
     request = BuildRequest(repository, ref[len(BRANCH_PREFIX):], commit, source, event_id, utc_now(), pusher)
     try:
         pushes.requests.append(_validated(request))

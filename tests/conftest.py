@@ -13,11 +13,26 @@ from pathlib import Path
 
 import boto3
 import pytest
+from hypothesis import HealthCheck, settings
 
 from localrig import services
+from tests.fuzz.harness import FUZZ_EXAMPLES, FUZZ_SEED
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RIG_DIR = Path(os.environ.get("PUSHDEPLOY_RIG_DIR", "/tmp/pushdeploy-test-rig"))
+
+# Every hypothesis test runs the same inputs on every machine (derandomize), writes no example database into
+# the repository, and has no deadline (timings on a shared machine mean nothing). The fuzz tests in
+# tests/fuzz/ use an explicit seed instead (PUSHDEPLOY_FUZZ_SEED, see tests/fuzz/harness.py), printed in
+# the report header so a failure can be replayed.
+settings.register_profile("pushdeploy", derandomize=True, database=None, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("PUSHDEPLOY_HYPOTHESIS_PROFILE", "pushdeploy"))
+
+
+def pytest_report_header() -> list[str]:
+    return [f"fuzz: seed {FUZZ_SEED} (PUSHDEPLOY_FUZZ_SEED), {FUZZ_EXAMPLES} inputs per handler "
+            "(PUSHDEPLOY_FUZZ_EXAMPLES)"]
 
 
 def load_event(name: str) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -252,3 +253,11 @@ def test_error_messages_quote_huge_values_bounded():
     with pytest.raises(ContractError) as caught:
         parse_build_request(mutate(a_request().to_json(), source="s" * 300_000))
     assert len(str(caught.value)) < 300
+
+
+@pytest.mark.parametrize("value, shown", [(10**5000, "<int of 16610 bits>"), ([[[[["x"]]]]], "[[[[...]]]]")],
+                         ids=["huge-int", "nested"])
+def test_a_quoted_value_is_bounded_even_when_repr_would_fail(value, shown):
+    with pytest.raises(ContractError, match=re.escape(f"commit: expected a 40-character lowercase hex commit id, "
+                                                      f"got {shown}")):
+        BuildRequest.from_dict({**json.loads(a_request().to_json()), "commit": value})

@@ -173,3 +173,16 @@ def test_a_branch_name_git_would_refuse_is_malformed_and_the_others_still_build(
     assert error.startswith(f"request: trigger Records[0].codecommit.references[0] ({shown}) not built: branch: ")
     assert "\n" not in error and len(error) < 500
     assert len(result["published"]) == 2
+
+
+def test_a_commit_that_is_not_a_string_even_nested_thousands_deep_is_a_malformed_reference(rig, invoke, caplog):
+    """Found by the fuzz suite: building the request copied the nesting recursively (RecursionError)."""
+    nested: list = []
+    for _ in range(5000):
+        nested = [nested]
+    event = load_event(SEVERAL)
+    event["Records"][0]["codecommit"]["references"][0]["commit"] = nested
+    invoke(event, BRANCH_FILTER='{"*": ["*"]}')
+    assert sorted(parse_build_request(body).pipeline for body, _ in rig.published()) == [
+        "billing/main", "sample/feature/login"]
+    assert "references[0] (refs/heads/production) not built: commit: expected a string, got [[[[...]]]]" in caplog.text
