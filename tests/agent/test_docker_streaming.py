@@ -36,7 +36,9 @@ def test_a_line_reaches_the_build_log_while_docker_is_still_running(docker_and_l
             (signal_dir / "go").write_text("")
 
     runner.detail = sink
-    script = "echo 'first line'; while [ ! -e /signal/go ]; do sleep 0.1; done; echo 'seen the signal'"
+    # bounded wait (60 s) so that a failing run leaves no container behind on the shared engine
+    script = ("echo 'first line'; i=0; while [ ! -e /signal/go ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done;"
+              " test -e /signal/go && echo 'seen the signal'")
     runner.run("wait for the log", "run", "--rm", "--network", "none", "-v", f"{signal_dir}:/signal", base_image,
                "sh", "-c", script, timeout=120)
 

@@ -4,6 +4,7 @@ limit dangling images are pruned. Housekeeping never fails a build."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from agent.builder import build_pipeline
 from agent.config import ConfigError, parse_config
 from agent.housekeeping import housekeep, local_tags, parse_size, prune
-from agent.image import Docker
+from agent.image import Docker, ImageError
 from tests.agent.agentrig import BRANCH, agent_context, docker_pipeline
 
 pytestmark = pytest.mark.docker
@@ -63,6 +64,17 @@ def test_above_the_size_limit_dangling_images_are_pruned(docker, tmp_path):
 
     assert docker.image_id(replaced) is None
     assert after >= 0
+
+
+def test_a_failed_build_step_leaves_no_container_behind(docker, tmp_path):
+    marker = uuid.uuid4().hex
+    (tmp_path / "Dockerfile").write_text(f"FROM local/busybox:latest\nRUN echo {marker} && exit 7\n")
+
+    with pytest.raises(ImageError):
+        docker.build(tmp_path, tmp_path / "Dockerfile", [f"hk{marker[:10]}/failed:1"])
+
+    listed = docker.run("containers", "ps", "--all", "--no-trunc", "--format", "{{json .}}").stdout.splitlines()
+    assert not [row for row in map(json.loads, filter(None, listed)) if marker in row["Command"]]
 
 
 def test_housekeeping_that_fails_is_one_line_and_no_exception(tmp_path):
