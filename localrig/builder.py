@@ -13,9 +13,10 @@ kinder:
   ``exit-code``/``exited``/``4`` after status 4, ``signal``/``killed``/``KILL`` after a kill); the hook
   itself decides whether to send anything;
 - when the instance leaves ``running`` (``stopping``: the OS shuts down), the unit is stopped:
-  SIGTERM to the process group, SIGKILL after ``grace`` (``TimeoutStopSec``). After a clean stop the
-  hook would find ``SERVICE_RESULT=success`` and send nothing, so it is not run; after the SIGKILL it
-  runs with ``SERVICE_RESULT=timeout``, as systemd would.
+  SIGTERM to the process group, SIGKILL after ``grace`` (``TimeoutStopSec``). After a clean stop (exit
+  0, or death by that SIGTERM) the hook would find ``SERVICE_RESULT=success`` and send nothing, so it is
+  not run; after the SIGKILL it runs with ``SERVICE_RESULT=timeout``, and when the agent had ended by
+  itself with a failure just as the stop began, with that failure, as systemd would.
 """
 
 from __future__ import annotations
@@ -202,8 +203,10 @@ class BuilderMachine:
                 why += " (SIGKILL after grace)"
                 timed_out = True
         self._reap(boot, why)
-        if hook and timed_out:
-            self._stop_post(boot, service_result(-9, timed_out=True))
+        code = boot.exit_code or 0
+        if hook and (timed_out or code not in (0, -signal.SIGTERM)):
+            # it ended by itself (e.g. status 4) as the stop began, or was killed: systemd reports that
+            self._stop_post(boot, service_result(code, timed_out=timed_out))
 
     def _stop_post(self, boot: Boot, result: dict[str, str]) -> None:
         """ExecStopPost, with the variables systemd sets; it runs whatever the result (the hook decides)."""
