@@ -133,7 +133,9 @@ def _wait_result(rig: LocalRig, sha: str, since: float) -> BuildResult:
 
 
 def _stopped_and_idle(rig: LocalRig) -> bool:
-    return rig.builder_state() == "stopped" and not rig.agent_running() and rig.lambda_idle()
+    """No invocation pending, then the builder stopped with no agent: read in this order, a builder that an
+    invocation started between the reads cannot pass for stopped."""
+    return rig.lambda_idle() and rig.builder_state() == "stopped" and not rig.agent_running() and rig.lambda_idle()
 
 
 def serve_stranded(rig: LocalRig) -> None:
@@ -314,6 +316,8 @@ def unservable_request(rig: LocalRig, report: FaultReport) -> Expected:
 def bad_settings_file(rig: LocalRig, report: FaultReport) -> Expected:
     rig.write_agent_settings("[agent]\nregion = \"us-east-1\"\nqueue_url = 42\n")
     sha = _push(rig, report, "pushed while the settings are broken")
+    rig.wait(lambda: any(end.agent_exited for end in rig.end_of_runs()), SETTLE_SECONDS,
+             "the EndOfRun of the agent that could not start")
     rig.wait(lambda: _stopped_and_idle(rig), SETTLE_SECONDS, "the builder to stop after the agent failed to start")
     rig.write_agent_settings()
     serve_stranded(rig)
