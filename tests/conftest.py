@@ -31,7 +31,7 @@ settings.load_profile(os.environ.get("PUSHDEPLOY_HYPOTHESIS_PROFILE", "pushdeplo
 
 
 def pytest_report_header() -> list[str]:
-    return [f"fuzz: seed {FUZZ_SEED} (PUSHDEPLOY_FUZZ_SEED), {FUZZ_EXAMPLES} inputs per handler "
+    return [f"fuzz: seed {FUZZ_SEED} (PUSHDEPLOY_FUZZ_SEED), at least {FUZZ_EXAMPLES} inputs per handler "
             "(PUSHDEPLOY_FUZZ_EXAMPLES)"]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -70,10 +71,25 @@ def _paths(root: Any) -> Iterator[tuple[Any, ...]]:
 
 
 def _edit_text(draw: Any, text: str) -> str:
+    """A small edit that keeps most of the string: what a half-broken producer or a typo does."""
     where = draw(st.integers(0, len(text)))
     insert = draw(control_text | st.text(min_size=1, max_size=5) | st.sampled_from(["\n", "\r\n", "\x00", "😀"]))
-    return draw(st.sampled_from([text[:where] + insert + text[where:], text + "\n", text[:where],
-                                 (text * 2_000)[:300_000]]))
+    return draw(st.sampled_from([
+        text[:where] + insert + text[where:], text + "\n", text[:where], (text * 2_000)[:300_000],
+        text.rstrip("Z"),  # a timestamp loses its UTC marker
+        re.sub(r"[0-9]+\Z", "²", text), re.sub(r"[0-9]+\Z", "9" * 5_000, text),  # odd or huge trailing numbers
+        text.upper(), text.replace("/", "/../"), " " + text,
+    ]))
+
+
+# Keys a sample may lack but its readers look for, so mutations also add fields, not only break them.
+EXTRA_KEYS = ["deleted", "created", "agent_exited", "builder_instance_id", "error", "eventName", "commit",
+              "pushed_by", "type", "version", "Type", "Message"]
+_OPERATIONS = {
+    str: ["edit", "edit", "edit", "replace", "drop", "wrap", "empty"],
+    dict: ["add", "add", "drop", "replace", "wrap", "empty"],
+    list: ["repeat", "drop", "replace", "empty", "wrap"],
+}
 
 
 def _mutate_once(draw: Any, root: Any) -> Any:
@@ -82,9 +98,13 @@ def _mutate_once(draw: Any, root: Any) -> Any:
     for step in path[:-1]:
         target = target[step]
     current = target[path[-1]] if path else root
-    operation = draw(st.sampled_from(["drop", "replace", "replace", "edit", "wrap", "empty", "repeat"]))
+    operation = draw(st.sampled_from(_OPERATIONS.get(type(current), ["replace", "replace", "drop", "wrap"])))
     if operation == "drop" and path:
         del target[path[-1]]
+        return root
+    if operation == "add" and isinstance(current, dict):
+        key = draw(st.sampled_from(EXTRA_KEYS + sorted(current)))
+        current[key] = draw(st.sampled_from(["true", "false", 1, 0, "yes"]) | values)
         return root
     if operation == "edit" and isinstance(current, str):
         new = _edit_text(draw, current)
@@ -93,7 +113,7 @@ def _mutate_once(draw: Any, root: Any) -> Any:
     elif operation == "empty" and isinstance(current, (str, list, dict)):
         new = type(current)()
     elif operation == "repeat" and isinstance(current, list) and current:
-        new = current * draw(st.sampled_from([2, 30]))
+        new = current * draw(st.sampled_from([2, 10]))
     else:
         new = draw(values)
     if not path:
@@ -109,6 +129,52 @@ def mutated(draw: Any, sample: Any, max_mutations: int = 4) -> Any:
     for _ in range(draw(st.integers(0, max_mutations))):
         value = _mutate_once(draw, value)
     return value
+
+
+_STRING_EDITS = (
+    lambda t: t + "\n", lambda t: t.rstrip("Z"), lambda t: re.sub(r"[0-9]+\Z", "²", t),
+    lambda t: re.sub(r"[0-9]+\Z", "9" * 5_000, t), lambda t: t + "\x00", lambda t: "\ud800" + t,
+    lambda t: (t or "x") * (300_000 // max(len(t), 1)), lambda t: t[:-1],
+    lambda t: t + "-ü", lambda t: t + "-" + "x" * 240,  # still valid names, but not as an SNS Subject
+)
+_ADDED_VALUES = ("true", 1, None)
+
+
+def _edits(sample: Any) -> list[tuple[str, tuple[Any, ...], Any]]:
+    """Every single edit of ``sample``: each string edited each way, each object given each extra key."""
+    found: list[tuple[str, tuple[Any, ...], Any]] = []
+    for path in _paths(sample):
+        value = _at(sample, path)
+        if isinstance(value, str):
+            found += [("edit", path, index) for index, edit in enumerate(_STRING_EDITS) if edit(value) != value]
+        elif isinstance(value, dict):
+            found += [("add", path, (key, added)) for key in EXTRA_KEYS if key not in value for added in _ADDED_VALUES]
+    return found
+
+
+def _at(root: Any, path: tuple[Any, ...]) -> Any:
+    for step in path:
+        root = root[step]
+    return root
+
+
+def _apply(sample: Any, edit: tuple[str, tuple[Any, ...], Any]) -> Any:
+    kind, path, arg = edit
+    value = copy.deepcopy(sample)
+    if kind == "add":
+        _at(value, path)[arg[0]] = arg[1]
+        return value
+    new = _STRING_EDITS[arg](_at(value, path))
+    if not path:
+        return new
+    _at(value, path[:-1])[path[-1]] = new
+    return value
+
+
+def sweep(sample: Any) -> list[Any]:
+    """``sample`` with each single edit in turn: inputs valid but for one field, where a handler's deeper code
+    runs and field-specific bugs hide. Run as explicit examples, so every one is tried on every run."""
+    return [_apply(sample, edit) for edit in _edits(sample)]
 
 
 def materialize(value: Any) -> Any:

@@ -14,7 +14,7 @@ from agent.queue import plan_round
 from chalicelib.contracts import BuildRequest
 from tests.conftest import load_event
 from tests.fuzz.harness import assert_enough, fuzz, tally
-from tests.fuzz.mutations import message_texts, mutated, raw_texts, to_text
+from tests.fuzz.mutations import message_texts, mutated, raw_texts, sweep, to_text
 
 PIPELINES = ["sample/production", "sample/staging"]
 REQUEST = json.loads(BuildRequest("sample", "production", None, "eventbridge", "3f1c9a2e-5b7d-4e8f-a0c1-6d2e9b8f7a33",
@@ -38,8 +38,15 @@ def sqs_messages(draw: Any) -> list[dict[str, Any]]:
              "Attributes": {"ApproximateReceiveCount": str(draw(st.integers(1, 9)))}} for i in range(count)]
 
 
+def one_message(body: str) -> list[dict[str, Any]]:
+    return [{"MessageId": "m0", "ReceiptHandle": "rh-0", "Body": body, "Attributes": {"ApproximateReceiveCount": "1"}}]
+
+
 def test_plan_round_never_crashes_and_accounts_for_every_message():
-    @fuzz("agent plan_round")
+    edited = [to_text(request) for request in sweep(REQUEST)]
+    envelopes = [json.dumps({**ENVELOPE, "Message": body}) for body in edited]
+
+    @fuzz("agent plan_round", [one_message(body) for body in edited + envelopes])
     @given(sqs_messages())
     def run(messages: list[dict[str, Any]]) -> None:
         tally("agent plan_round")

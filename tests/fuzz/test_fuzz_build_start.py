@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from chalicelib.contracts import BuildRequest, ContractError, parse_build_request
 from tests.fuzz.conftest import AwsCalls
 from tests.fuzz.harness import assert_enough, fuzz, tally
-from tests.fuzz.mutations import message_texts, raw_texts
+from tests.fuzz.mutations import message_texts, raw_texts, sweep, to_text
 from tests.lambda_app import chalice_client, import_app, sns_event
 
 REQUEST = json.loads(BuildRequest("sample", "production", "0123456789abcdef0123456789abcdef01234567",
@@ -35,7 +35,7 @@ def test_build_start_never_crashes_and_starts_the_builder_only_for_a_valid_reque
     ec2 = AwsCalls(module, ("ec2", None))
     with chalice_client(module, tmp_path) as client:
 
-        @fuzz("build_start")
+        @fuzz("build_start", [to_text(edited) for edited in sweep(REQUEST)])
         @given(st.one_of(message_texts(REQUEST), raw_texts("build")))
         def run(message: str) -> None:
             tally("build_start")

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from chalicelib.contracts import Alert, ContractError, EndOfRun, parse_close_message
 from tests.fuzz.conftest import AwsCalls
 from tests.fuzz.harness import assert_enough, fuzz, tally
-from tests.fuzz.mutations import message_texts, raw_texts
+from tests.fuzz.mutations import message_texts, raw_texts, sweep, to_text
 from tests.lambda_app import PipelineRig, chalice_client, import_app, sns_event
 from tests.test_notify import result as build_result
 
@@ -45,7 +45,7 @@ def test_close_never_crashes_and_stops_only_the_named_builder_on_a_valid_end_of_
     calls = AwsCalls(module, ("ec2", None), ("sqs", None))
     with chalice_client(module, tmp_path) as client:
 
-        @fuzz("close")
+        @fuzz("close", [to_text(edited) for sample in samples(pipeline_rig.instance_id) for edited in sweep(sample)])
         @given(st.one_of(st.sampled_from(samples(pipeline_rig.instance_id)).flatmap(message_texts), raw_texts("stop")))
         def run(message: str) -> None:
             tally("close")

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from chalicelib import blockkit
 from chalicelib.contracts import BuildResult, ContractError, EndOfRun, parse_close_message
 from tests.fuzz.harness import assert_enough, fuzz, tally
-from tests.fuzz.mutations import message_texts, raw_texts
+from tests.fuzz.mutations import message_texts, raw_texts, sweep, to_text
 from tests.lambda_app import chalice_client, import_app, sns_event
 from tests.test_notify import HOOK_PATH
 from tests.test_notify import result as build_result
@@ -40,7 +40,7 @@ def test_notify_never_crashes_and_posts_exactly_the_valid_build_results(pipeline
     module = import_app(monkeypatch, pipeline_rig.env())
     with chalice_client(module, tmp_path) as client:
 
-        @fuzz("notify")
+        @fuzz("notify", [to_text(edited) for sample in SAMPLES for edited in sweep(sample)])
         @given(st.one_of(st.sampled_from(SAMPLES).flatmap(message_texts), raw_texts("stop")))
         def run(message: str) -> None:
             tally("notify")

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from chalicelib.push_events import TRIGGER_TEST_EVENT
 from tests.conftest import load_event
-from tests.fuzz.mutations import mutated
+from tests.fuzz.mutations import mutated, sweep
 
 SAMPLES = [load_event(name) for name in ("11_codecommit_trigger_several_refs.pushdeploy-GENERATED.json",
                                          "01_codecommit_trigger_lambda.awsdocs.json",
@@ -26,7 +26,7 @@ def pushed(event: Any) -> set[tuple[str, str]]:
         codecommit = record.get("codecommit")
         references = codecommit.get("references") if isinstance(codecommit, dict) else None
         for reference in references if isinstance(references, list) else []:
-            if isinstance(reference, dict) and reference.get("deleted") in (None, False):
+            if isinstance(reference, dict) and (reference.get("deleted") is None or reference.get("deleted") is False):
                 ref, commit = reference.get("ref"), reference.get("commit")
                 if isinstance(ref, str) and isinstance(commit, str):
                     found.add((ref, commit))
@@ -34,4 +34,5 @@ def pushed(event: Any) -> set[tuple[str, str]]:
 
 
 def test_the_trigger_function_never_crashes_and_publishes_only_valid_pushed_references(fuzz_source):
-    fuzz_source("request", st.sampled_from(SAMPLES).flatmap(mutated), pushed, "codecommit-trigger")
+    fuzz_source("request", [edited for sample in SAMPLES for edited in sweep(sample)],
+                st.sampled_from(SAMPLES).flatmap(mutated), pushed, "codecommit-trigger")

@@ -3,13 +3,14 @@ publishes only a created or updated branch that the event names: mutations of th
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from hypothesis import strategies as st
 
 from chalicelib.push_events import STATE_CHANGE_EVENTS
 from tests.conftest import load_event
-from tests.fuzz.mutations import mutated
+from tests.fuzz.mutations import mutated, sweep
 
 SAMPLES = [load_event(name) for name in ("12_eventbridge_codecommit_referenceUpdated_push.pushdeploy-GENERATED.json",
                                          "13_eventbridge_codecommit_referenceCreated_tag.pushdeploy-GENERATED.json",
@@ -20,13 +21,11 @@ SAMPLES = [load_event(name) for name in ("12_eventbridge_codecommit_referenceUpd
 ENVELOPE = ("version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail")
 
 
-def delivered(sample: dict[str, Any]) -> st.SearchStrategy[Any]:
-    """Mutations of ``sample`` as EventBridge can deliver them: its envelope keys are always there (Chalice's
+def delivered(sample: dict[str, Any], value: Any) -> dict[str, Any]:
+    """A mutation of ``sample`` as EventBridge can deliver it: its envelope keys are always there (Chalice's
     CloudWatchEvent reads them before our code runs), every value and the whole detail may be anything."""
-    def envelope_kept(value: Any) -> dict[str, Any]:
-        event = value if isinstance(value, dict) else {"detail": value}
-        return {**{key: sample[key] for key in ENVELOPE if key not in event}, **event}
-    return mutated(sample).map(envelope_kept)
+    event = value if isinstance(value, dict) else {"detail": value}
+    return {**{key: sample[key] for key in ENVELOPE if key not in event}, **event}
 
 
 def pushed(event: Any) -> set[tuple[str, str]]:
@@ -39,4 +38,6 @@ def pushed(event: Any) -> set[tuple[str, str]]:
 
 
 def test_the_state_change_function_never_crashes_and_publishes_only_the_named_branch(fuzz_source):
-    fuzz_source("request_events", st.sampled_from(SAMPLES).flatmap(delivered), pushed, "eventbridge")
+    fuzz_source("request_events", [delivered(sample, edited) for sample in SAMPLES for edited in sweep(sample)],
+                st.sampled_from(SAMPLES).flatmap(lambda sample: mutated(sample).map(partial(delivered, sample))),
+                pushed, "eventbridge")
