@@ -1,20 +1,22 @@
-"""The EC2 builder stand-in: the instance lives in moto, its "machine" is a child process.
+"""The EC2 builder stand-in: the instance lives in moto, its "machine" is a child process tree.
 
-When the instance enters ``running`` (build_start started it) the rig boots it by launching the
-agent, as systemd would at boot. When the instance leaves ``running`` (close stopped it) the rig
-ends the process as a machine stop would: SIGTERM, then SIGKILL after a grace period.
+It plays systemd's part for the agent unit (agent/systemd/pushdeploy-agent.service) and nothing
+kinder:
 
-The agent is launched with ``--exit-when-idle``: it exits after asking to be stopped. If the
-close function then refused to stop the instance because requests are still queued, a real
-agent would still be serving the queue; the rig keeps that promise by booting the agent again
-while the instance is running and the queue is not empty.
-
-That promise covers a clean exit only. An agent that dies (non-zero exit, killed) is not booted
-again until the machine itself boots again, as on a real builder (the unit has ``Restart=no``);
-instead the rig runs the unit's ``ExecStopPost`` command (``stop_hook``) with systemd's
-``SERVICE_RESULT``/``EXIT_CODE``/``EXIT_STATUS``, so the EndOfRun a real machine sends is sent.
-The hook is not run after a clean exit or when the rig ends the agent for an instance stop: there
-its ``--if-service-failed`` sends nothing, or the machine is going down anyway.
+- when the instance enters ``running`` (a start), the machine boots: ``ExecStart`` (``agent run``)
+  starts once, with the unit's environment (``EnvironmentFile=-/etc/pushdeploy/agent.env`` is read
+  at each start; a missing file is no error, as the ``-`` prefix says);
+- ``Restart=no``: whatever way the agent ends while the machine runs (clean exit, error, kill), it is
+  not started again until the machine boots again, whatever the build queue holds;
+- ``ExecStopPost`` (``stop_hook``) runs after the agent ends by itself, with systemd's
+  ``SERVICE_RESULT``/``EXIT_CODE``/``EXIT_STATUS`` (``success``/``exited``/``0`` after a clean exit,
+  ``exit-code``/``exited``/``4`` after status 4, ``signal``/``killed``/``KILL`` after a kill); the hook
+  itself decides whether to send anything;
+- when the instance leaves ``running`` (``stopping``: the OS shuts down), the unit is stopped:
+  SIGTERM to the process group, SIGKILL after ``grace`` (``TimeoutStopSec``). After a clean stop (exit
+  0, or death by that SIGTERM) the hook would find ``SERVICE_RESULT=success`` and send nothing, so it is
+  not run; after the SIGKILL it runs with ``SERVICE_RESULT=timeout``, and when the agent had ended by
+  itself with a failure just as the stop began, with that failure, as systemd would.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 Listener = Callable[[str, dict[str, Any]], None]
+DOWN_STATES = ("stopping", "stopped", "shutting-down", "terminated")
 
 
 @dataclass
@@ -43,19 +46,49 @@ class Boot:
     ended_by: str = ""
 
 
+def read_environment_file(path: Path | None) -> dict[str, str]:
+    """``KEY=value`` lines as systemd's ``EnvironmentFile=-`` reads them: comments and blank lines skipped,
+    surrounding quotes removed, a missing file is an empty environment."""
+    if path is None or not path.exists():
+        return {}
+    env: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", ";")) or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        env[key.strip()] = value
+    return env
+
+
+def service_result(exit_code: int, timed_out: bool = False) -> dict[str, str]:
+    """The variables systemd gives ExecStopPost for a main process that ended with ``exit_code``
+    (Popen's: negative = killed by that signal)."""
+    if timed_out:
+        return {"SERVICE_RESULT": "timeout", "EXIT_CODE": "killed", "EXIT_STATUS": "KILL"}
+    if exit_code == 0:
+        return {"SERVICE_RESULT": "success", "EXIT_CODE": "exited", "EXIT_STATUS": "0"}
+    if exit_code > 0:
+        return {"SERVICE_RESULT": "exit-code", "EXIT_CODE": "exited", "EXIT_STATUS": str(exit_code)}
+    return {"SERVICE_RESULT": "signal", "EXIT_CODE": "killed", "EXIT_STATUS": signal.Signals(-exit_code).name[3:]}
+
+
 class BuilderMachine:
     """Watches the builder instance in moto and runs/ends the agent process to match its state."""
 
-    def __init__(self, ec2: Any, sqs: Any, instance_id: str, queue_url: str, argv: list[str],
-                 env: dict[str, str], log_dir: Path, cwd: Path | None = None, grace: float = 10.0,
-                 poll: float = 0.05, on_event: Listener | None = None, stop_hook: list[str] | None = None) -> None:
-        self.ec2, self.sqs = ec2, sqs
-        self.instance_id, self.queue_url = instance_id, queue_url
+    def __init__(self, ec2: Any, instance_id: str, argv: list[str], env: dict[str, str], log_dir: Path,
+                 cwd: Path | None = None, grace: float = 10.0, poll: float = 0.05, on_event: Listener | None = None,
+                 stop_hook: list[str] | None = None, environment_file: Path | None = None) -> None:
+        self.ec2, self.instance_id = ec2, instance_id
         self.argv, self.env, self.cwd, self.stop_hook = argv, env, cwd, stop_hook
-        self.agent_died = False  # on this boot of the machine: Restart=no, nothing starts it again
+        self.environment_file = environment_file
         self.log_dir, self.grace, self.poll = log_dir, grace, poll
         self.on_event = on_event or (lambda kind, data: None)
         self.boots: list[Boot] = []
+        self.hook_runs: list[dict[str, Any]] = []
         self.state = "unknown"
         self.steps = 0  # watch steps done: lets a test wait until the watch has seen a change
         self._lock = threading.Lock()
@@ -72,7 +105,7 @@ class BuilderMachine:
         self._thread.join(timeout=30)
         current = self.current()
         if current is not None:
-            self._end(current, "rig shutdown")
+            self._end(current, "rig shutdown", hook=False)
 
     def current(self) -> Boot | None:
         with self._lock:
@@ -127,42 +160,39 @@ class BuilderMachine:
             self._stop.wait(self.poll)
 
     def _step(self) -> None:
-        state = self._instance_state()
-        started = state == "running" and self.state != "running"
+        state = instance_state(self.ec2, self.instance_id)
+        booted = state == "running" and self.state != "running"
         if state != self.state:
             self.on_event("instance-state", {"instance": self.instance_id, "from": self.state, "to": state})
             self.state = state
-        if started:
-            self.agent_died = False  # a fresh boot of the machine starts the unit again
         current = self.current()
         if current is not None and current.popen.poll() is not None:
             self._reap(current, "agent exited")
-            self._after_exit(current)
+            self._stop_post(current, service_result(current.exit_code or 0))
             current = None
-        if state == "running" and current is None and (started or (not self.agent_died and self._queue_depth() > 0)):
+        if booted and current is None:
             self._boot()
-        elif state in ("stopping", "stopped", "shutting-down", "terminated") and current is not None:
+        elif state in DOWN_STATES and current is not None:
             self._end(current, f"instance {state}")
         self.steps += 1
-
-    def _instance_state(self) -> str:
-        return instance_state(self.ec2, self.instance_id)
-
-    def _queue_depth(self) -> int:
-        return queue_depth(self.sqs, self.queue_url)
 
     def _boot(self) -> None:
         number = len(self.boots) + 1
         log_path = self.log_dir / f"agent-{number}.log"
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as log:
-            popen = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env,
+            popen = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=self._unit_env(),
                                      cwd=self.cwd, start_new_session=True)
         with self._lock:
             self.boots.append(Boot(number, popen, log_path))
         self.on_event("agent-started", {"boot": number, "pid": popen.pid, "log": str(log_path)})
 
-    def _end(self, boot: Boot, why: str) -> None:
+    def _unit_env(self) -> dict[str, str]:
+        return dict(self.env, **read_environment_file(self.environment_file))
+
+    def _end(self, boot: Boot, why: str, hook: bool = True) -> None:
+        """Stop the unit as a shutdown does: SIGTERM, SIGKILL after the grace period (then the hook runs)."""
+        timed_out = False
         if boot.popen.poll() is None:
             os.killpg(boot.popen.pid, signal.SIGTERM)
             try:
@@ -171,25 +201,23 @@ class BuilderMachine:
                 os.killpg(boot.popen.pid, signal.SIGKILL)
                 boot.popen.wait(timeout=self.grace)
                 why += " (SIGKILL after grace)"
+                timed_out = True
         self._reap(boot, why)
-
-    def _after_exit(self, boot: Boot) -> None:
-        """What systemd does when the unit's process ends by itself: nothing more after success; after a
-        failure, no restart (Restart=no) and the ExecStopPost hook, with the variables systemd sets."""
         code = boot.exit_code or 0
-        if code == 0:
-            return
-        self.agent_died = True
+        if hook and (timed_out or code not in (0, -signal.SIGTERM)):
+            # it ended by itself (e.g. status 4) as the stop began, or was killed: systemd reports that
+            self._stop_post(boot, service_result(code, timed_out=timed_out))
+
+    def _stop_post(self, boot: Boot, result: dict[str, str]) -> None:
+        """ExecStopPost, with the variables systemd sets; it runs whatever the result (the hook decides)."""
         if not self.stop_hook:
             return
-        if code > 0:
-            result = {"SERVICE_RESULT": "exit-code", "EXIT_CODE": "exited", "EXIT_STATUS": str(code)}
-        else:
-            result = {"SERVICE_RESULT": "signal", "EXIT_CODE": "killed", "EXIT_STATUS": signal.Signals(-code).name[3:]}
         with open(boot.log_path, "ab") as log:
-            hook = subprocess.run(self.stop_hook, stdout=log, stderr=subprocess.STDOUT, env=dict(self.env, **result),
-                                  cwd=self.cwd, timeout=120, check=False)
-        self.on_event("stop-hook", {"boot": boot.number, "exit_code": hook.returncode, **result})
+            hook = subprocess.run(self.stop_hook, stdout=log, stderr=subprocess.STDOUT,
+                                  env=dict(self._unit_env(), **result), cwd=self.cwd, timeout=120, check=False)
+        run = {"boot": boot.number, "exit_code": hook.returncode, **result}
+        self.hook_runs.append(run)
+        self.on_event("stop-hook", run)
 
     def _reap(self, boot: Boot, why: str) -> None:
         with self._lock:

@@ -16,7 +16,8 @@ It serves HTTP on 127.0.0.1:
 - ``GET /health``.
 
 Invocations run one at a time on a worker thread (boto3's default session is not
-thread-safe) and a failed one is retried like Lambda's async retries, with short delays.
+thread-safe) and a failed one is retried like Lambda's async retries, with short delays; after
+the last retry the event goes to the on-failure destination queue, when the rig names one.
 Every step is appended to a JSON-lines journal that the rig narrates and checks.
 
 Usage: ``python -m localrig.lambda_host --app-dir DIR --env-file FILE --journal FILE --port-file FILE``
@@ -44,6 +45,7 @@ from typing import Any
 
 from chalicelib.arns import ArnError, parse_arn
 
+ENV_FAILURE_QUEUE = "PUSHDEPLOY_RIG_FAILURE_QUEUE_URL"
 RETRY_DELAYS = (1.0, 2.0)  # Lambda waits 1 and 2 minutes between async retries; the rig, seconds
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
@@ -219,7 +221,26 @@ class FunctionHost:
             timer.daemon = True
             timer.start()
         else:
+            self._to_failure_destination(invocation, exc)
             self._done()
+
+    def _to_failure_destination(self, invocation: Invocation, exc: Exception) -> None:
+        """After the last retry Lambda drops the event, unless the function has an on-failure destination
+        (``python -m infra failure-destinations`` gives every function the stack's failure queue): then
+        the event goes there, in Lambda's destination record. ``PUSHDEPLOY_RIG_FAILURE_QUEUE_URL`` names it."""
+        queue_url = os.environ.get(ENV_FAILURE_QUEUE)
+        if not queue_url:
+            return
+        record = failure_record(invocation, exc)
+        try:
+            import boto3
+
+            boto3.client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(record, default=str))
+        except Exception as send_error:  # noqa: BLE001 - Lambda would log it; the journal says so
+            self.journal.write("destination-error", function=invocation.function, error=str(send_error))
+            return
+        self.journal.write("destination", function=invocation.function, request_id=invocation.request_id,
+                           queue=queue_url)
 
     def _retry(self, invocation: Invocation) -> None:
         self.journal.write("invoke", function=invocation.function, request_id=invocation.request_id,
@@ -229,6 +250,22 @@ class FunctionHost:
     def _done(self) -> None:
         with self._pending_lock:
             self._pending -= 1
+
+
+def failure_record(invocation: Invocation, exc: Exception) -> dict[str, Any]:
+    """Lambda's on-failure destination record for an asynchronous invocation whose retries ran out."""
+    region = os.environ.get("AWS_REGION", "us-east-1")
+    return {
+        "version": "1.0",
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+        "requestContext": {"requestId": invocation.request_id, "condition": "RetriesExhausted",
+                           "functionArn": f"arn:aws:lambda:{region}:123456789012:function:{invocation.function}"
+                                          ":$LATEST",
+                           "approximateInvokeCount": invocation.attempt},
+        "requestPayload": invocation.event,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": {"errorMessage": str(exc), "errorType": type(exc).__name__},
+    }
 
 
 def _short(value: Any) -> Any:

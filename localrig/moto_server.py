@@ -21,6 +21,7 @@ import sys
 from typing import Any
 
 from localrig import moto_metrics
+from localrig.moto_faults import install_fault_hooks
 
 
 def _running_count() -> int:
@@ -117,6 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     install_ecs_rollout_patch()
     install_sns_http_attributes_patch()
     moto_metrics.install()  # SQS's age-of-oldest-message metric, EC2's LaunchTime on start (the reconcile reads both)
+    install_fault_hooks()
     from moto.server import main as moto_main
 
     moto_main(argv if argv is not None else sys.argv[1:])

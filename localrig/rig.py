@@ -27,15 +27,17 @@ from typing import Any
 import boto3
 
 from chalicelib.arns import ArnError, parse_arn, parse_task_definition
-from chalicelib.contracts import BuildResult, ContractError, EndOfRun, parse_build_request, parse_close_message
+from chalicelib.contracts import Alert, BuildResult, ContractError, EndOfRun, parse_build_request, parse_close_message
 from localrig import agent_config, codecommit, services
 from localrig.builder import BuilderMachine, instance_state, queue_depth
+from localrig.moto_faults import FaultSwitch
 from localrig.provision import PipelineSpec, lambda_environment, provision_with
 from localrig.slack import SlackReceiver
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_APP = REPO_ROOT / "examples" / "sample"
 TRIGGER_FUNCTION = "request"
+FAILURE_QUEUE_NAME = "pushdeploy-lambda-failures"  # the pipeline stack's LambdaFailureQueue
 
 
 @dataclass
@@ -59,7 +61,12 @@ class LocalRig:
     def __init__(self, run_dir: Path, pipelines: list[PipelineSpec], docker_dir: Path | None = None,
                  engine: services.DockerEngine | None = None, on_event: Listener | None = None,
                  idle_grace_seconds: int = 1, example_app: Path = EXAMPLE_APP,
-                 provisioner: str = "cloudformation", visibility_timeout_seconds: int | None = None) -> None:
+                 provisioner: str = "cloudformation", visibility_timeout_seconds: int | None = 10,
+                 wait_timeout_seconds: int = 120) -> None:
+        """``visibility_timeout_seconds`` is the agent's (None: its 300 s default). The rig's 10 s matters
+        because a machine stop SIGTERMs the agent in the middle of its 20 s long poll, and SQS (moto as
+        well) still completes that receive: a request arriving in those seconds is taken by nobody and
+        stays hidden for the visibility timeout. On AWS that delays it by up to 5 minutes; in a story, 10 s."""
         self.run_dir = run_dir
         self.pipelines = pipelines
         self.docker_dir = docker_dir or run_dir / "docker"
@@ -67,6 +74,7 @@ class LocalRig:
         self.on_event = on_event
         self.idle_grace_seconds = idle_grace_seconds
         self.visibility_timeout_seconds = visibility_timeout_seconds
+        self.wait_timeout_seconds = wait_timeout_seconds  # the agent's rollout wait before it rolls back
         self.example_app = example_app
         self.provisioner = provisioner
         self.started = time.time()
@@ -94,7 +102,9 @@ class LocalRig:
         return self
 
     def _start_parts(self) -> None:
-        self.moto = self._parts.add(services.start_moto(self.run_dir / "moto", running_tasks=1))
+        self.faults = FaultSwitch(self.run_dir / "moto" / "faults.json")
+        self.moto = self._parts.add(services.start_moto(self.run_dir / "moto", running_tasks=1,
+                                                        faults_file=self.faults.path))
         self.emit("aws", f"moto server at {self.moto.url}")
         if self.engine is None:
             self.engine = self._parts.add(services.find_or_start_docker(self.docker_dir))
@@ -147,13 +157,15 @@ class LocalRig:
         env_file = self.run_dir / "lambda-env.json"
         env_file.write_text(json.dumps(lambda_environment(self.outputs, self.pipelines), indent=2))
         self.journal = self.run_dir / "lambda-journal.jsonl"
+        self.failure_queue_url = self._failure_queue()
         port_file = self.run_dir / "lambda-port"
         argv = [sys.executable, "-m", "localrig.lambda_host", "--app-dir", str(REPO_ROOT), "--env-file",
                 str(env_file), "--journal", str(self.journal), "--port-file", str(port_file)]
         log = self.run_dir / "lambda-host.log"
+        env = dict(self._child_env(), PUSHDEPLOY_RIG_FAILURE_QUEUE_URL=self.failure_queue_url)
         with open(log, "ab") as out:
-            popen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=self._child_env(),
-                                     cwd=REPO_ROOT, start_new_session=True)
+            popen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT,
+                                     start_new_session=True)
         self.lambda_host = self._parts.add(services.Process("lambda-host", popen, log))
         services.wait_until(lambda: port_file.exists() or not self.lambda_host.alive(), 60, "the Lambda host")
         if not self.lambda_host.alive():
@@ -163,6 +175,15 @@ class LocalRig:
         for key in ("REQUEST_TOPIC_ARN", "CLOSE_TOPIC_ARN"):
             sns.subscribe(TopicArn=self.outputs[key], Protocol="http", Endpoint=f"{self.lambda_url}/sns")
         self.emit("lambda", f"Chalice app loaded at {self.lambda_url}: {', '.join(self.lambda_functions())}")
+
+    def _failure_queue(self) -> str:
+        """The functions' on-failure destination: the stack's failure queue (``python -m infra
+        failure-destinations`` wires it on AWS); the API provisioner makes none, so the rig does."""
+        sqs = self.client("sqs")
+        try:
+            return sqs.get_queue_url(QueueName=FAILURE_QUEUE_NAME)["QueueUrl"]
+        except sqs.exceptions.QueueDoesNotExist:
+            return sqs.create_queue(QueueName=FAILURE_QUEUE_NAME)["QueueUrl"]
 
     def lambda_functions(self) -> list[str]:
         with urllib.request.urlopen(f"{self.lambda_url}/health", timeout=5) as resp:
@@ -204,19 +225,28 @@ class LocalRig:
         self.git(work, "push", "--quiet", "origin", "HEAD:refs/heads/main")
 
     def _start_builder(self) -> None:
-        cache = self.run_dir / "builder-cache"
-        sources = dict(self.bare)
-        config = self.run_dir / "agent.toml"
-        config.write_text(agent_config.render(self.outputs, self.pipelines, sources, self.registry.address,
-                                              cache, idle_grace_seconds=self.idle_grace_seconds,
-                                              visibility_timeout_seconds=self.visibility_timeout_seconds))
-        self.agent_config = config
-        argv = [sys.executable, "-m", "agent", "run", "--config", str(config), "--exit-when-idle"]
-        stop_hook = [sys.executable, "-m", "agent", "end-of-run", "--if-service-failed", "--config", str(config)]
-        self.builder = BuilderMachine(self.client("ec2"), self.client("sqs"), self.outputs["BUILDER_INSTANCE_ID"],
-                                      self.outputs["BUILD_QUEUE_URL"], argv, self._child_env(),
+        """The builder as the template sets it up: the settings file, /etc/pushdeploy/agent.env (written by
+        the user data from the stack's own resources) and the unit's ExecStart/ExecStopPost."""
+        self.agent_config = self.run_dir / "agent.toml"
+        self.write_agent_settings()
+        self.agent_env = self.run_dir / "agent.env"
+        self.agent_env.write_text(f"PUSHDEPLOY_CLOSE_TOPIC_ARN={self.outputs['CLOSE_TOPIC_ARN']}\n"
+                                  f"AWS_DEFAULT_REGION={self.outputs['REGION']}\n")
+        config = str(self.agent_config)
+        argv = [sys.executable, "-m", "agent", "run", "--config", config]
+        stop_hook = [sys.executable, "-m", "agent", "end-of-run", "--if-service-failed", "--config", config]
+        env = dict(self._child_env(), PUSHDEPLOY_CONFIG=config)
+        self.builder = BuilderMachine(self.client("ec2"), self.outputs["BUILDER_INSTANCE_ID"], argv, env,
                                       self.run_dir / "builder", cwd=REPO_ROOT, on_event=self._on_builder,
-                                      stop_hook=stop_hook).start()
+                                      stop_hook=stop_hook, environment_file=self.agent_env).start()
+
+    def write_agent_settings(self, text: str | None = None) -> None:
+        """(Re)write the agent's settings file; ``text`` replaces the rendered one (a broken file, by hand)."""
+        rendered = agent_config.render(self.outputs, self.pipelines, dict(self.bare), self.registry.address,
+                                       self.run_dir / "builder-cache", idle_grace_seconds=self.idle_grace_seconds,
+                                       visibility_timeout_seconds=self.visibility_timeout_seconds,
+                                       wait_timeout_seconds=self.wait_timeout_seconds)
+        self.agent_config.write_text(rendered if text is None else text)
 
     # ------------------------------------------------------------ narration
 
@@ -250,8 +280,9 @@ class LocalRig:
         elif kind == "agent-killed":
             self.emit("ec2", f"agent killed mid-build (SIGKILL, boot {data['boot']}); the machine keeps running", data)
         elif kind == "stop-hook":
-            self.emit("ec2", f"systemd: agent failed ({data['SERVICE_RESULT']}), not restarted (Restart=no); "
-                      f"ExecStopPost end-of-run --if-service-failed exited {data['exit_code']}", data)
+            self.emit("ec2", f"systemd: agent ended ({data['SERVICE_RESULT']}, status {data['EXIT_STATUS']}), not "
+                      f"restarted (Restart=no); ExecStopPost end-of-run --if-service-failed exited {data['exit_code']}",
+                      data)
         else:
             self.emit("ec2", f"builder watch: {data}", data)
 
@@ -349,6 +380,16 @@ class LocalRig:
         self.emit("codecommit", f"pushed {repository}@{branch} {sha[:12]}", {"commit": sha, "repository": repository})
         return sha
 
+    def stop_registry(self) -> None:
+        """The registry goes down (its process stops; the address stays reserved for its return)."""
+        self.registry.stop()
+        self.emit("ecr", f"registry at {self.registry.address} DOWN (process stopped)")
+
+    def start_registry_again(self) -> None:
+        """The registry comes back on the same address with the same storage."""
+        self.registry = self._parts.replace(self.registry, services.restart_registry(self.registry))
+        self.emit("ecr", f"registry at {self.registry.address} back up")
+
     # ------------------------------------------------------------ observations
 
     def build_results(self, since: float = 0) -> list[BuildResult]:
@@ -360,6 +401,37 @@ class LocalRig:
         self.poll_journal()
         with self._events_lock:
             return [m for t, m in self._close_messages if t >= since and isinstance(m, EndOfRun)]
+
+    def alerts(self, since: float = 0) -> list[Alert]:
+        self.poll_journal()
+        with self._events_lock:
+            return [m for t, m in self._close_messages if t >= since and isinstance(m, Alert)]
+
+    def queue_messages(self, queue_url: str) -> list[dict[str, Any]]:
+        """Every message a queue holds now, read without consuming it (each is received once, visibility
+        kept short, then made visible again; receive counts go up as on SQS)."""
+        sqs = self.client("sqs")
+        seen: dict[str, dict[str, Any]] = {}
+        for _ in range(10):
+            batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=30,
+                                        MessageAttributeNames=["All"], AttributeNames=["All"]).get("Messages", [])
+            if not batch:
+                break
+            for message in batch:
+                seen.setdefault(message["MessageId"], message)
+        if seen:
+            entries = [{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                       for n, m in enumerate(seen.values())]
+            for start in range(0, len(entries), 10):
+                sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries[start:start + 10])
+        return list(seen.values())
+
+    def queue_counts(self, queue_url: str) -> int:
+        """Messages a queue holds (waiting, in flight or delayed)."""
+        attrs = self.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed"])["Attributes"]
+        return sum(int(value) for value in attrs.values())
 
     def notifications(self, since: float = 0) -> list[dict[str, Any]]:
         return [payload for at, payload in self.slack.records() if at >= since]
@@ -437,4 +509,6 @@ def _describe_close(message: Any) -> str:
     if isinstance(message, EndOfRun):
         exited = ", agent exited" if message.agent_exited else ""
         return f"end of run from {message.builder_instance_id} ({message.reason}{exited})"
+    if isinstance(message, Alert):
+        return f"alert {message.kind}: {message.summary}"
     return f"unreadable message: {message}"

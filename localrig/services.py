@@ -137,10 +137,14 @@ class MotoServer(Process):
         urllib.request.urlopen(req, timeout=10).close()
 
 
-def start_moto(workdir: Path, running_tasks: int = 1, region: str = "us-east-1") -> MotoServer:
-    """moto in server mode, with ECS services reporting ``running_tasks`` running tasks."""
+def start_moto(workdir: Path, running_tasks: int = 1, region: str = "us-east-1",
+               faults_file: Path | None = None) -> MotoServer:
+    """moto in server mode, with ECS services reporting ``running_tasks`` running tasks; ``faults_file`` is
+    the file the rig switches faults with (localrig.moto_faults)."""
     port = free_port()
     env = dict(os.environ, MOTO_ECS_SERVICE_RUNNING=str(running_tasks))
+    if faults_file is not None:
+        env["PUSHDEPLOY_RIG_FAULTS"] = str(faults_file)
     env.pop("AWS_ENDPOINT_URL", None)
     argv = [sys.executable, "-m", "localrig.moto_server", "-H", "127.0.0.1", "-p", str(port)]
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent.parent),
@@ -307,6 +311,20 @@ def start_registry(workdir: Path) -> Registry:
     return registry
 
 
+def restart_registry(stopped: Registry) -> Registry:
+    """Start a stopped registry again on the same address, with the same configuration and storage
+    (a registry outage that ends): image references and logins made before still point at it."""
+    assert stopped.log_path is not None
+    config = stopped.log_path.with_suffix(".yml")
+    binary = shutil.which("docker-registry") or shutil.which("registry")
+    if binary is None:
+        raise ServiceError("no registry binary found (apt-get install docker-registry)")
+    proc = _spawn("registry", [binary, "serve", str(config)], stopped.log_path)
+    registry = Registry(proc.name, proc.popen, proc.log_path, address=stopped.address)
+    ready_or_stopped(registry, lambda: _http_ok(f"http://{registry.address}/v2/"), 30, "registry")
+    return registry
+
+
 @dataclass
 class Rig:
     """The set of running parts, stopped together."""
@@ -316,6 +334,10 @@ class Rig:
     def add(self, part: Process) -> Process:
         self.parts.append(part)
         return part
+
+    def replace(self, old: Process, new: Process) -> Process:
+        self.parts[self.parts.index(old)] = new
+        return new
 
     def stop(self) -> None:
         """Stop every part, even when stopping one of them fails; then raise the first failure."""

@@ -2,6 +2,9 @@
 
 Its URL is what the rig stores in the SSM SecureString, so the notify handler reads it exactly
 as on AWS. It answers like Slack (200 ``ok``); a payload that is not JSON gets Slack's 400.
+``go_down(status)`` makes it answer every post with that status (Slack having an outage; nothing
+is recorded as received) until ``come_back()``, or only the next ``posts`` posts; each refused post
+is kept in ``refused``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ class SlackReceiver:
         self.record_path = record_path
         self.on_payload = on_payload
         self._records: list[tuple[float, dict[str, Any]]] = []
+        self.refused: list[tuple[float, int]] = []
+        self.down_status: int | None = None
+        self._down_posts: int | None = None  # None: down until come_back()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -41,6 +47,27 @@ class SlackReceiver:
         """(arrival time, payload) pairs, in arrival order."""
         with self._lock:
             return list(self._records)
+
+    def go_down(self, status: int = 503, posts: int | None = None) -> None:
+        with self._lock:
+            self.down_status, self._down_posts = status, posts
+
+    def come_back(self) -> None:
+        with self._lock:
+            self.down_status, self._down_posts = None, None
+
+    def _refuse(self) -> int | None:
+        """The status to refuse this post with, or None to take it."""
+        with self._lock:
+            status = self.down_status
+            if status is None:
+                return None
+            self.refused.append((time.time(), status))
+            if self._down_posts is not None:
+                self._down_posts -= 1
+                if self._down_posts <= 0:
+                    self.down_status, self._down_posts = None, None
+            return status
 
     def stop(self) -> None:
         self._server.shutdown()
@@ -65,6 +92,10 @@ class SlackReceiver:
 
             def do_POST(self) -> None:  # noqa: N802 - http.server naming
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                down = receiver._refuse()
+                if down is not None:
+                    self._answer(down, b"service_unavailable")
+                    return
                 try:
                     payload = json.loads(raw)
                 except ValueError:

@@ -1,23 +1,28 @@
-"""The builder instance's "machine": starting it in EC2 boots the agent process, stopping it
-ends the process, as systemd and a machine stop would. An agent that dies is not restarted
-(Restart=no): the unit's stop hook runs instead, with the variables systemd gives it."""
+"""The builder instance's "machine" behaves like an EC2 instance running the agent's systemd unit:
+starting the instance boots the agent once, stopping it ends the agent (SIGTERM, then SIGKILL), and
+an agent that ends by itself is never started again while the machine runs (Restart=no), whatever
+the build queue holds. The unit's stop hook runs after it with the variables systemd gives it."""
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
-from localrig.builder import BuilderMachine
+from localrig.builder import BuilderMachine, read_environment_file
 from localrig.services import wait_until
 
-# Real child processes standing in for `agent run`: one serves until stopped, one ignores
-# SIGTERM (a hung build), one exits by itself at once (--exit-when-idle with nothing to do).
+# Real child processes standing in for `agent run`: one serves until stopped, one ignores SIGTERM (a hung
+# build), one exits cleanly at once, one crashes, one exits 4 (it already sent its own crash EndOfRun).
 SERVES = [sys.executable, "-c", "import time\nwhile True: time.sleep(1)"]
 HANGS = [sys.executable, "-c", "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
          "print('ready', flush=True)\nwhile True: time.sleep(1)"]
 EXITS = [sys.executable, "-c", "print('nothing to do')"]
 CRASHES = [sys.executable, "-c", "raise SystemExit('agent stopped by an error')"]
+SENT_ITS_OWN = [sys.executable, "-c", "raise SystemExit(4)"]
 READY = [sys.executable, "-c", "import time\nprint('ready', flush=True)\nwhile True: time.sleep(1)"]
+SHOWS_ENV = [sys.executable, "-c", "import os\nkeys = ('PUSHDEPLOY_CLOSE_TOPIC_ARN', 'AWS_DEFAULT_REGION')\n"
+             "print('env ' + ' '.join(f'{k}={os.environ.get(k)}' for k in keys), flush=True)"]
 
 
 def stop_hook(record):
@@ -45,16 +50,22 @@ def account(aws):
 def machine(account, tmp_path):
     made = []
 
-    def make(argv, grace=5.0, hook=None):
-        ec2, sqs, instance, queue = account
-        m = BuilderMachine(ec2, sqs, instance, queue, argv, {"PATH": "/usr/bin:/bin"}, tmp_path, grace=grace,
-                           poll=0.05, stop_hook=hook).start()
+    def make(argv, grace=5.0, hook=None, environment_file=None):
+        ec2, _, instance, _ = account
+        m = BuilderMachine(ec2, instance, argv, {"PATH": "/usr/bin:/bin"}, tmp_path, grace=grace, poll=0.05,
+                           stop_hook=hook, environment_file=environment_file).start()
         made.append(m)
         return m
 
     yield make
     for m in made:
         m.stop()
+
+
+def watched_twice_more(builder):
+    """Wait until the watch has made two full steps, so whatever it would do about the present, it did."""
+    seen = builder.steps
+    wait_until(lambda: builder.steps >= seen + 2, 30, "two watch steps")
 
 
 def test_starting_the_instance_boots_the_agent_and_stopping_it_ends_the_agent(account, machine):
@@ -68,35 +79,36 @@ def test_starting_the_instance_boots_the_agent_and_stopping_it_ends_the_agent(ac
     assert builder.boots[0].exit_code == -15
 
 
-def test_an_agent_that_ignores_sigterm_is_killed_after_the_grace_period(account, machine):
+def test_an_agent_that_ignores_sigterm_is_killed_after_the_grace_period_and_the_hook_told_it_timed_out(
+        account, machine, tmp_path):
     ec2, _, instance, _ = account
-    builder = machine(HANGS, grace=0.5)
+    record = tmp_path / "hook.jsonl"
+    builder = machine(HANGS, grace=0.5, hook=stop_hook(record))
     ec2.start_instances(InstanceIds=[instance])
     wait_until(lambda: builder.boots and "ready" in builder.log_text(), 30, "the agent to be ready")
     ec2.stop_instances(InstanceIds=[instance])
-    wait_until(lambda: builder.current() is None, 30, "the agent to be killed")
+    wait_until(lambda: builder.current() is None and hook_runs(record), 30, "the agent to be killed")
     assert builder.boots[0].ended_by == "instance stopped (SIGKILL after grace)"
     assert builder.boots[0].exit_code == -9
+    assert hook_runs(record) == [{"SERVICE_RESULT": "timeout", "EXIT_CODE": "killed", "EXIT_STATUS": "KILL"}]
 
 
-def test_an_agent_that_exited_is_booted_again_while_requests_wait_on_a_running_builder(account, machine):
+def test_an_agent_that_exited_cleanly_is_not_booted_again_while_requests_wait(account, machine, tmp_path):
     ec2, sqs, instance, queue = account
-    builder = machine(EXITS)
+    record = tmp_path / "hook.jsonl"
+    builder = machine(EXITS, hook=stop_hook(record))
     ec2.start_instances(InstanceIds=[instance])
-    wait_until(lambda: builder.boots and builder.current() is None, 30, "the agent to exit by itself")
-    assert len(builder.boots) == 1, "no request waits: the agent is not booted again"
+    wait_until(lambda: hook_runs(record), 30, "the agent to exit and the stop hook to run")
+    assert hook_runs(record) == [{"SERVICE_RESULT": "success", "EXIT_CODE": "exited", "EXIT_STATUS": "0"}]
+
     sqs.send_message(QueueUrl=queue, MessageBody="build")
-    wait_until(lambda: len(builder.boots) >= 2, 30, "the agent to be booted again for the waiting request")
+    watched_twice_more(builder)
+
+    assert len(builder.boots) == 1 and builder.current() is None, "Restart=no: requests wait, nothing serves them"
     assert builder.boots[0].ended_by == "agent exited"
 
 
-def watched_twice_more(builder):
-    """Wait until the watch has made two full steps, so whatever it would do about the present, it did."""
-    seen = builder.steps
-    wait_until(lambda: builder.steps >= seen + 2, 30, "two watch steps")
-
-
-def test_a_crashed_agent_is_not_booted_again_and_the_stop_hook_says_how_it_ended(account, machine, tmp_path):
+def test_a_crashed_agent_is_not_booted_again_until_the_machine_boots_again(account, machine, tmp_path):
     ec2, sqs, instance, queue = account
     record = tmp_path / "hook.jsonl"
     builder = machine(CRASHES, hook=stop_hook(record))
@@ -107,11 +119,20 @@ def test_a_crashed_agent_is_not_booted_again_and_the_stop_hook_says_how_it_ended
     sqs.send_message(QueueUrl=queue, MessageBody="build")
     watched_twice_more(builder)
 
-    assert len(builder.boots) == 1 and builder.current() is None, "Restart=no: requests wait, nothing serves them"
+    assert len(builder.boots) == 1 and builder.current() is None
     ec2.stop_instances(InstanceIds=[instance])
     wait_until(lambda: builder.state == "stopped", 30, "the watch to see the stop")
     ec2.start_instances(InstanceIds=[instance])
     wait_until(lambda: len(builder.boots) == 2, 30, "the next boot of the machine to start the agent")
+
+
+def test_the_stop_hook_is_told_status_4_when_run_sent_its_own_end_of_run(account, machine, tmp_path):
+    ec2, _, instance, _ = account
+    record = tmp_path / "hook.jsonl"
+    machine(SENT_ITS_OWN, hook=stop_hook(record))
+    ec2.start_instances(InstanceIds=[instance])
+    wait_until(lambda: hook_runs(record), 30, "the stop hook after exit status 4")
+    assert hook_runs(record) == [{"SERVICE_RESULT": "exit-code", "EXIT_CODE": "exited", "EXIT_STATUS": "4"}]
 
 
 def test_a_killed_agent_s_stop_hook_is_told_the_signal(account, machine, tmp_path):
@@ -127,15 +148,30 @@ def test_a_killed_agent_s_stop_hook_is_told_the_signal(account, machine, tmp_pat
     assert (boot.exit_code, boot.ended_by) == (-9, "agent exited")
 
 
-def test_no_stop_hook_after_a_clean_exit_or_an_instance_stop(account, machine, tmp_path):
-    ec2, sqs, instance, queue = account
+def test_no_stop_hook_when_the_agent_ends_cleanly_on_an_instance_stop(account, machine, tmp_path):
+    ec2, _, instance, _ = account
     record = tmp_path / "hook.jsonl"
-    builder = machine(EXITS, hook=stop_hook(record))
+    builder = machine(SERVES, hook=stop_hook(record))
     ec2.start_instances(InstanceIds=[instance])
-    wait_until(lambda: builder.boots and builder.current() is None, 30, "the agent to exit by itself")
-    sqs.send_message(QueueUrl=queue, MessageBody="build")
-    wait_until(lambda: len(builder.boots) >= 2, 30, "a clean exit: booted again for the waiting request")
+    wait_until(lambda: builder.current() is not None, 30, "the agent to boot")
     ec2.stop_instances(InstanceIds=[instance])
     wait_until(lambda: builder.state == "stopped" and builder.current() is None, 30, "the instance stop")
     watched_twice_more(builder)
     assert hook_runs(record) == []
+
+
+def test_the_agent_gets_the_unit_s_environment_file_read_at_each_boot(account, machine, tmp_path):
+    ec2, _, instance, _ = account
+    env_file = tmp_path / "agent.env"
+    env_file.write_text("# written by the user data\nPUSHDEPLOY_CLOSE_TOPIC_ARN=arn:aws:sns:us-east-1:1:close\n"
+                        "AWS_DEFAULT_REGION='us-east-1'\n")
+    builder = machine(SHOWS_ENV, environment_file=env_file)
+    ec2.start_instances(InstanceIds=[instance])
+    wait_until(lambda: "env " in builder.log_text(), 30, "the agent to print its environment")
+    assert "env PUSHDEPLOY_CLOSE_TOPIC_ARN=arn:aws:sns:us-east-1:1:close AWS_DEFAULT_REGION=us-east-1" \
+        in builder.log_text()
+
+
+def test_a_missing_environment_file_is_no_error():
+    assert read_environment_file(None) == {}
+    assert read_environment_file(Path("/nonexistent/agent.env")) == {}

@@ -33,7 +33,7 @@ def test_a_request_whose_agent_was_killed_mid_build_is_rebuilt_after_the_reconci
 
     rig.wait(lambda: rig.builder_state() == "stopped", 120, "close to stop the builder of the dead agent")
     [end] = rig.end_of_runs()
-    assert end.agent_exited is True and end.reason == "agent service ended: signal"
+    assert end.agent_exited is True and end.reason.startswith("agent service ended: signal")
     assert rig.build_results() == []
     assert rig.queue_depth() == 1  # in flight: the dead agent still holds it
     assert [boot.number for boot in rig.builder.boots] == [killed.number] == [1]
@@ -50,5 +50,5 @@ def test_a_request_whose_agent_was_killed_mid_build_is_rebuilt_after_the_reconci
     assert "(delivery 2)" in rig.builder.boots[1].log_path.read_text()
     assert [e.agent_exited for e in rig.end_of_runs()] == [True, False]
     stopped, deployed = rig.notifications()  # the team hears that the agent died, then that the push deployed
-    assert stopped["text"].startswith(":rotating_light: Builder agent stopped: agent service ended: signal (i-")
+    assert stopped["text"].startswith(":rotating_light: Builder agent stopped: agent service ended: signal")
     assert deployed["text"].startswith(":white_check_mark: Deployed: sample/production")
