@@ -15,7 +15,7 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError
 
-from agent.ecs import DeployError
+from agent.ecs.api import DeployError
 
 if TYPE_CHECKING:  # pragma: no cover
     from mypy_boto3_ec2 import EC2Client

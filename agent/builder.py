@@ -16,15 +16,15 @@ from agent import AgentError
 from agent.aws import Clients
 from agent.buildlog import BuildLog, stream_name
 from agent.config import Config, Pipeline
-from agent.deploy import DeployTarget, deploy_image, images_by_service, verify_interrupted
-from agent.ecs import DeployError
-from agent.housekeeping import housekeep
-from agent.image import Docker, ecr_login, image_tag
-from agent.imageref import parse_image
-from agent.journal import DeployJournal, JournalEntry
+from agent.docker.housekeeping import housekeep
+from agent.docker.image import Docker, ecr_login, image_tag
+from agent.docker.imageref import parse_image
+from agent.ecs.api import DeployError
+from agent.ecs.deploy import DeployTarget, deploy_image, images_by_service, verify_interrupted
+from agent.ecs.journal import DeployJournal, JournalEntry
+from agent.ecs.rollout import short
+from agent.git.source import GitSource, SourceInfo
 from agent.progress import Progress
-from agent.rollout import short
-from agent.source import GitSource, SourceInfo
 from chalicelib.contracts import BuildResult, ImageInfo, ServiceDeployment, utc_now
 
 

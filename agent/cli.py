@@ -25,9 +25,9 @@ from agent.aws import IMDS_URL, instance_id_from_imds, make_clients
 from agent.builder import BuildContext, build_pipeline
 from agent.config import ENV_FILE_KEYS, Config, default_path, load_config
 from agent.deploy_cli import EXIT_FAILED, EXIT_ROLLED_BACK
-from agent.journal import DeployJournal
+from agent.ecs.journal import DeployJournal
 from agent.progress import Progress
-from agent.results import Publisher
+from agent.queue.results import Publisher
 from agent.retry import Backoff
 from agent.runner import Runner, install_sigterm
 from chalicelib.contracts import ContractError

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from agent.aws import ecs_client
 from agent.config import ConfigError, load_config
-from agent.deploy import DeployTarget, deploy_image, diff_task_definition, rollback_service
-from agent.ecs import DeployError
-from agent.imageref import ImageRefError, parse_image
+from agent.docker.imageref import ImageRefError, parse_image
+from agent.ecs.api import DeployError
+from agent.ecs.deploy import DeployTarget, deploy_image, diff_task_definition, rollback_service
 from agent.progress import Progress
 
 EXIT_FAILED = 1

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from types import FrameType
 
 from agent import AgentError
-from agent.answered import AnsweredRequests
 from agent.builder import BuildContext, build_pipeline
+from agent.ecs.journal import DeployJournal
 from agent.heartbeat import BeatWriter
-from agent.journal import DeployJournal
-from agent.queue import BuildQueue, Heartbeat, QueuedRequest, QueueError, Round, plan_round
-from agent.results import Publisher, PublishError
+from agent.queue.answered import AnsweredRequests
+from agent.queue.build_queue import BuildQueue, Heartbeat, QueuedRequest, QueueError, Round, plan_round
+from agent.queue.results import Publisher, PublishError
 from agent.retry import Backoff
 
 MAX_POLL_SECONDS = 20  # SQS long-poll limit

@@ -66,6 +66,9 @@ def child(config: str, mode: str, old_ref: str) -> int:
 def _old_docker(ref: str) -> type:
     source = subprocess.run(["git", "-C", str(ROOT), "show", f"{ref}:agent/image.py"], capture_output=True,
                             text=True, check=True).stdout
+    # the old module predates agent/'s subpackages: point its imports at where those modules live now
+    for moved in ("build_failure", "imageref"):
+        source = source.replace(f"from agent.{moved} import", f"from agent.docker.{moved} import")
     path = Path(tempfile.mkdtemp(prefix="pushdeploy-old-image-")) / "old_image.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("old_image", path)

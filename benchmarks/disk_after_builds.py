@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 import boto3  # noqa: E402
 
 from agent.builder import build_pipeline  # noqa: E402
-from agent.housekeeping import MB, engine_usage, local_tags  # noqa: E402
-from agent.image import Docker  # noqa: E402
+from agent.docker.housekeeping import MB, engine_usage, local_tags  # noqa: E402
+from agent.docker.image import Docker  # noqa: E402
 from localrig import services  # noqa: E402
 from tests.agent.agentrig import AppRepo, agent_context, make_repo, make_world, write_config  # noqa: E402
 

@@ -144,7 +144,7 @@ def _add_commit(bare: Path, work: Path) -> None:
 
 
 def bench_fetch(commits: int = 5000, runs: int = 3) -> list[Row]:
-    from agent.source import GitSource
+    from agent.git.source import GitSource
 
     with tempfile.TemporaryDirectory(prefix="pushdeploy-fetch-") as tmp:
         root = Path(tmp)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from agent.imageref import parse_image
+from agent.docker.imageref import parse_image
 from chalicelib.contracts import BuildResult
 from localrig.provision import PipelineSpec
 from localrig.rig import LocalRig

@@ -1,8 +1,8 @@
-"""Reading a failed build's output (agent.build_failure), on output shaped exactly as docker's
+"""Reading a failed build's output (agent.docker.build_failure), on output shaped exactly as docker's
 classic builder printed it for a real failing build (tests/agent/test_image.py runs the real
 thing): long lines cut in the middle, short build-arg values left alone, multi-line ones blanked."""
 
-from agent.build_failure import MAX_DOCKER_LINE_CHARS, MAX_LINE_CHARS, failing_step_output, failure_reason
+from agent.docker.build_failure import MAX_DOCKER_LINE_CHARS, MAX_LINE_CHARS, failing_step_output, failure_reason
 
 STDOUT = ("Sending build context to Docker daemon  3.584kB\n"
           "Step 1/3 : FROM local/busybox:latest\n ---> 9fa1b5e57505\n"

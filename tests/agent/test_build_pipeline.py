@@ -8,7 +8,7 @@ import json
 import pytest
 
 from agent.builder import build_pipeline
-from agent.journal import DeployJournal
+from agent.ecs.journal import DeployJournal
 from tests.agent.agentrig import (
     BRANCH,
     agent_context,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from agent.builder import build_pipeline
-from agent.journal import DeployJournal
+from agent.ecs.journal import DeployJournal
 from tests.agent.agentrig import BRANCH, agent_context, docker_pipeline
 
 pytestmark = pytest.mark.docker

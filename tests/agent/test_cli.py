@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from agent.cli import build_parser
-from agent.journal import DeployJournal
+from agent.ecs.journal import DeployJournal
 from chalicelib.contracts import BuildResult, EndOfRun
 from tests.agent.agentrig import docker_pipeline, make_repo, make_world, write_config
 

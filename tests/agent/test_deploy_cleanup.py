@@ -5,8 +5,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from agent.deploy import DeployTarget, deploy_image
-from agent.ecs import Ecs
+from agent.ecs.api import Ecs
+from agent.ecs.deploy import DeployTarget, deploy_image
 from chalicelib.arns import parse_task_definition
 
 IMAGE = "127.0.0.1:5000/production/sample:{}"

@@ -5,7 +5,7 @@ without waiting (systemd kills the agent 90 s later) and the interruption goes o
 import boto3
 import pytest
 
-from agent.deploy import DeployTarget, deploy_image
+from agent.ecs.deploy import DeployTarget, deploy_image
 from agent.runner import Terminated
 
 OLD = "127.0.0.1:5000/production/sample:old"

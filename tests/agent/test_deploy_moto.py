@@ -4,7 +4,7 @@ image, and the report and log say which revision and image run where."""
 import boto3
 import pytest
 
-from agent.deploy import DeployTarget, deploy_image
+from agent.ecs.deploy import DeployTarget, deploy_image
 
 REGISTRY = "127.0.0.1:5000"
 OLD = f"{REGISTRY}/production/sample:20261126110000-aaaaaaa"

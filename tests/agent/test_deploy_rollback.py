@@ -3,8 +3,8 @@
 import boto3
 import pytest
 
-from agent.deploy import DeployTarget, current_images, rollback_service
-from agent.ecs import RolloutTimeout, TargetError
+from agent.ecs.api import RolloutTimeout, TargetError
+from agent.ecs.deploy import DeployTarget, current_images, rollback_service
 
 IMAGE = "127.0.0.1:5000/production/sample:{}"
 

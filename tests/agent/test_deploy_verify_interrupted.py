@@ -4,7 +4,7 @@ left alone because they already ran the image, and which are back where they wer
 import boto3
 import pytest
 
-from agent.deploy import verify_interrupted
+from agent.ecs.deploy import verify_interrupted
 from chalicelib.contracts import ServiceDeployment
 
 OLD = "127.0.0.1:5000/production/sample:1"

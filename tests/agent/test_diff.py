@@ -3,7 +3,7 @@
 import boto3
 import pytest
 
-from agent.deploy import DeployTarget, diff_task_definition
+from agent.ecs.deploy import DeployTarget, diff_task_definition
 
 OLD = "127.0.0.1:5000/production/sample:1"
 NEW = "127.0.0.1:5000/production/sample:2"

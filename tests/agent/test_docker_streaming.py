@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.image import Docker, ImageError
-from agent.streaming import TAIL_BYTES, TAIL_LINES
+from agent.docker.image import Docker, ImageError
+from agent.docker.streaming import TAIL_BYTES, TAIL_LINES
 
 pytestmark = pytest.mark.docker
 

@@ -12,8 +12,8 @@ import pytest
 
 from agent.builder import build_pipeline
 from agent.config import ConfigError, parse_config
-from agent.housekeeping import housekeep, local_tags, parse_size, prune
-from agent.image import Docker, ImageError
+from agent.docker.housekeeping import housekeep, local_tags, parse_size, prune
+from agent.docker.image import Docker, ImageError
 from tests.agent.agentrig import BRANCH, agent_context, docker_pipeline
 
 pytestmark = pytest.mark.docker

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agent.image import Docker, ImageError, ecr_login, image_tag
+from agent.docker.image import Docker, ImageError, ecr_login, image_tag
 
 pytestmark = pytest.mark.docker
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from agent.imageref import ImageRef, ImageRefError, parse_image
+from agent.docker.imageref import ImageRef, ImageRefError, parse_image
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 

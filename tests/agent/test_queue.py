@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from agent.queue import BuildQueue, Heartbeat, plan_round
+from agent.queue.build_queue import BuildQueue, Heartbeat, plan_round
 from chalicelib.contracts import BuildRequest, utc_now
 from localrig.services import wait_until
 from tests.conftest import load_event

@@ -3,7 +3,7 @@ the result under SNS's limit (real SNS, like moto, refuses a message over 256 KB
 
 from __future__ import annotations
 
-from agent.results import Publisher
+from agent.queue.results import Publisher
 from chalicelib.contracts import BuildResult, CommitInfo
 from tests.agent.agentrig import make_world
 

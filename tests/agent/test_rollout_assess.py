@@ -4,8 +4,8 @@ The services_stable trap: a service steady after a circuit-breaker rollback is a
 
 import pytest
 
-from agent.ecs import RolloutFailed
-from agent.rollout import assess
+from agent.ecs.api import RolloutFailed
+from agent.ecs.rollout import assess
 from tests.conftest import load_event
 
 ARN = "arn:aws:ecs:us-west-2:111122223333:task-definition/web:{}"

@@ -5,9 +5,9 @@ server reports one running task), which makes a real, fast timeout."""
 import boto3
 import pytest
 
-from agent.deploy import DeployTarget, deploy_image, verify_interrupted
-from agent.ecs import Ecs, RolloutTimeout
-from agent.rollout import Expectation, wait_for_rollouts
+from agent.ecs.api import Ecs, RolloutTimeout
+from agent.ecs.deploy import DeployTarget, deploy_image, verify_interrupted
+from agent.ecs.rollout import Expectation, wait_for_rollouts
 from chalicelib.contracts import ServiceDeployment
 
 OLD = "127.0.0.1:5000/production/sample:1"

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from agent.deploy import DeployTarget, deploy_image
+from agent.ecs.deploy import DeployTarget, deploy_image
 from chalicelib.arns import parse_task_definition
 from tests.conftest import load_event
 

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from agent.queue import QueueError
+from agent.queue.build_queue import QueueError
 from agent.retry import Backoff
 from agent.runner import Runner
 from chalicelib.contracts import EndOfRun

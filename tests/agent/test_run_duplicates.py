@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
-from agent.answered import DEFAULT_LIMIT, AnsweredRequests
-from agent.queue import QueuedRequest
+from agent.queue.answered import DEFAULT_LIMIT, AnsweredRequests
+from agent.queue.build_queue import QueuedRequest
 from agent.runner import Runner
 from chalicelib.contracts import BuildRequest, BuildResult, utc_now
 from tests.agent.agentrig import BRANCH, REPOSITORY, agent_context, make_repo, make_world, write_config

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.journal import DeployJournal
+from agent.ecs.journal import DeployJournal
 from agent.runner import Runner
 from chalicelib.contracts import BuildResult, EndOfRun
 from localrig.services import wait_until

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.results import PublishError
+from agent.queue.results import PublishError
 from agent.retry import Backoff
 from agent.runner import Runner
 from chalicelib.contracts import BuildResult, EndOfRun

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.queue import QueueError
+from agent.queue.build_queue import QueueError
 from agent.retry import Backoff
 from agent.runner import Runner
 from chalicelib.contracts import EndOfRun

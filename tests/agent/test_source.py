@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.source import GitSource, SourceError
+from agent.git.source import GitSource, SourceError
 from tests.agent.agentrig import AppRepo, git
 
 

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from agent import taskdef
-from agent.ecs import TargetError
-from agent.imageref import parse_image
+from agent.docker.imageref import parse_image
+from agent.ecs import taskdef
+from agent.ecs.api import TargetError
 from tests.conftest import FIXTURES, load_event
 
 READ_ONLY = {

@@ -7,8 +7,8 @@ import json
 import boto3
 import pytest
 
-from agent import taskdef
-from agent.deploy import DeployTarget, deploy_image
+from agent.ecs import taskdef
+from agent.ecs.deploy import DeployTarget, deploy_image
 from tests.conftest import FIXTURES, load_event
 
 IDENTITY = {"taskDefinitionArn", "revision", "registeredAt", "registeredBy"}

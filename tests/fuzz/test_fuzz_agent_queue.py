@@ -1,4 +1,4 @@
-"""The agent's message parser (agent.queue.plan_round) never crashes and accounts for every message: each
+"""The agent's message parser (agent.queue.build_queue.plan_round) never crashes and accounts for every message: each
 one is either planned for a pipeline it serves or set aside with a reason. Bodies are mutations of a real
 build request, raw or in the SNS envelope the build queue receives without raw delivery."""
 
@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.queue import plan_round
+from agent.queue.build_queue import plan_round
 from chalicelib.contracts import BuildRequest
 from tests.conftest import load_event
 from tests.fuzz.harness import assert_enough, fuzz, tally

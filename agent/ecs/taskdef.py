@@ -17,8 +17,8 @@ from typing import Any
 import botocore.session
 from botocore.model import Shape
 
-from agent.ecs import TargetError
-from agent.imageref import ImageRef, ImageRefError, normalize_repository, parse_image
+from agent.docker.imageref import ImageRef, ImageRefError, normalize_repository, parse_image
+from agent.ecs.api import TargetError
 
 RegisterInput = dict[str, Any]
 

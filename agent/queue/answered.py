@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from agent.queue import QueuedRequest
+from agent.queue.build_queue import QueuedRequest
 
 FILE_NAME = "answered-requests.json"
 DEFAULT_LIMIT = 500

@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agent import taskdef
-from agent.ecs import DeployError, Ecs, RollbackFailed, TargetError
-from agent.imageref import ImageRefError, parse_image
-from agent.rollout import Expectation, short, wait_for_rollouts
+from agent.docker.imageref import ImageRefError, parse_image
+from agent.ecs import taskdef
+from agent.ecs.api import DeployError, Ecs, RollbackFailed, TargetError
+from agent.ecs.rollout import Expectation, short, wait_for_rollouts
 from chalicelib.arns import parse_task_definition
 from chalicelib.contracts import ServiceDeployment
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agent.ecs import Ecs, RolloutFailed, RolloutTimeout
+from agent.ecs.api import Ecs, RolloutFailed, RolloutTimeout
 from chalicelib.arns import ArnError, parse_arn, parse_task_definition
 
 _ROLLBACK_WORDS = ("rolling back", "rollback", "rolled back")

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from agent.image import Docker, ImageError
+from agent.docker.image import Docker, ImageError
 
 MB = 1_000_000  # docker reports decimal units (go-units HumanSize)
 _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kKMGTP]?B)\b")

@@ -21,9 +21,9 @@ from urllib.parse import urlparse
 from botocore.exceptions import BotoCoreError, ClientError
 
 from agent import AgentError
-from agent.build_failure import ANSI, StepOutput, failure_reason, timeout_reason
-from agent.imageref import ImageRefError, parse_image
-from agent.streaming import Finished, run_streaming
+from agent.docker.build_failure import ANSI, StepOutput, failure_reason, timeout_reason
+from agent.docker.imageref import ImageRefError, parse_image
+from agent.docker.streaming import Finished, run_streaming
 
 if TYPE_CHECKING:  # pragma: no cover
     from mypy_boto3_ecr import ECRClient
@@ -103,7 +103,7 @@ class Docker:
     def build(self, context: Path, dockerfile: Path, tags: Sequence[str], build_args: Sequence[tuple[str, str]] = (),
               target: str = "") -> str:
         """Build and tag; return the image ID (from --iidfile, not from parsing output). A failure's
-        reason carries the failing step's own last lines, build-arg values blanked (agent.build_failure)."""
+        reason carries the failing step's own last lines, build-arg values blanked (agent.docker.build_failure)."""
         with tempfile.TemporaryDirectory(prefix="pushdeploy-iid-") as tmp:
             iidfile = Path(tmp) / "iid"
             args = ["build", "--force-rm", "--file", str(dockerfile), "--iidfile", str(iidfile)]

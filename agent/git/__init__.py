@@ -1,0 +1,1 @@
+"""The git adapter: one persistent clone per pipeline, fetched and checked out for each build."""
