@@ -444,7 +444,7 @@ class EndOfRun:
     ``builder_instance_id`` None (the seed's plain ``stop``) means "the configured builder".
     ``agent_exited`` True means no agent serves the queue on that builder any more (it crashed, or
     its service died): queued requests are no reason to leave the machine running then, because
-    nothing would build them; close stops it and the sweep starts it again for them. Added after
+    nothing would build them; close stops it and the reconcile starts it again for them. Added after
     version 1 shipped, so a message without it reads as False (an agent that keeps serving).
     """
 

@@ -43,7 +43,7 @@ class Publisher:
 
     def end_of_run(self, instance_id: str | None, reason: str, agent_exited: bool = False) -> EndOfRun:
         """``agent_exited``: the agent will not serve the queue any more, so close stops the builder even
-        with requests queued (the sweep starts it again for them)."""
+        with requests queued (the reconcile starts it again for them)."""
         message = EndOfRun(builder_instance_id=instance_id, sent_at=utc_now(), reason=reason, agent_exited=agent_exited)
         self.publish(message)
         return message

@@ -1,6 +1,6 @@
 """An agent that dies of an error says so on its way out: its EndOfRun carries ``agent_exited``, so
 close stops the builder even while requests wait (the unit does not restart the agent, so nothing
-else would serve them; the sweep starts the builder again for them). An idle agent that keeps
+else would serve them; the reconcile starts the builder again for them). An idle agent that keeps
 serving never says it."""
 
 from __future__ import annotations

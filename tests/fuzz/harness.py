@@ -1,7 +1,7 @@
 """What every fuzz module shares: the fixed seed, the number of inputs, and the count of inputs each handler
 really ran (printed at the end of the run as "fuzz: request 1000 inputs, ...").
 
-A new fuzz module (e.g. the reconcile's: the sweep is not fuzzed here, it takes no input) follows the same
+A new fuzz module (e.g. the reconcile's, tests/fuzz/test_fuzz_reconcile.py) follows the same
 steps inside one test function, so the app and AWS resources are built once and reused by every input
 (see test_fuzz_close.py for a whole one):
 
