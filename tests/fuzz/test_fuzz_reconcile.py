@@ -30,6 +30,7 @@ from chalicelib.contracts import (
 from chalicelib.dead_letters import DeadLetter, _letter, _sendable
 from chalicelib.heartbeat import TAG_KEY, make_beat
 from chalicelib.reconcile import dead_letter_alert, running_verdict
+from tests.fuzz.harness import FUZZ_EXAMPLES, assert_enough, tally
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 SAMPLE = json.loads(BuildRequest("sample", "production", "a" * 40, "eventbridge", "evt-1",
@@ -199,12 +200,13 @@ def test_the_handler_survives_any_dead_letter_and_tag_and_announces_each_letter_
                                 Attributes={"RawMessageDelivery": "true"})
     sent: list[str] = []
 
-    @settings(max_examples=150, derandomize=True, deadline=None, print_blob=True,
+    @settings(max_examples=FUZZ_EXAMPLES, derandomize=True, deadline=None, print_blob=True,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                      HealthCheck.data_too_large])
     @given(body=BODIES.filter(lambda b: 0 < len(b.encode()) < 200_000), attributes=SENDABLE_ATTRIBUTES,
            tag=TAG_VALUES)
     def one_run(body: str, attributes: dict[str, Any], tag: str) -> None:
+        tally("reconcile")
         ec2.create_tags(Resources=[rig.instance_id], Tags=[{"Key": TAG_KEY, "Value": tag}])
         sent.append(sqs.send_message(QueueUrl=rig.dead_letter_queue_url, MessageBody=body,
                                      MessageAttributes=attributes)["MessageId"])
@@ -223,3 +225,4 @@ def test_the_handler_survives_any_dead_letter_and_tag_and_announces_each_letter_
             sqs.delete_message(QueueUrl=watch, ReceiptHandle=message["ReceiptHandle"])
     assert sorted(announced) == sorted(sent), "each dead letter announced exactly once"
     assert reconcile.handle()["dead_letters"] == 0
+    assert_enough("reconcile")
