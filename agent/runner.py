@@ -33,6 +33,11 @@ from agent.queue.results import Publisher, PublishError
 from agent.retry import Backoff
 
 MAX_POLL_SECONDS = 20  # SQS long-poll limit
+# Once EndOfRun is sent the machine may stop at any moment. A long poll cut off by the stop still completes
+# at SQS, which hands a message that arrives meanwhile to the dead connection and hides it for the whole
+# visibility timeout (5 minutes by default): a push landing just as the builder stops would wait that long.
+# Short polls while waiting to be stopped keep that window to a second, for one cheap request a second.
+POLL_AFTER_END_OF_RUN_SECONDS = 1
 
 
 class Terminated(BaseException):
@@ -120,7 +125,7 @@ class Runner:
 
     def _poll_seconds(self, ended: bool, idle_since: float) -> int:
         if ended:
-            return self.max_poll
+            return min(self.max_poll, POLL_AFTER_END_OF_RUN_SECONDS)
         remaining = self.grace - (self.clock() - idle_since)
         return max(0, min(self.max_poll, math.ceil(remaining)))
 
