@@ -36,7 +36,8 @@ MAX_POLL_SECONDS = 20  # SQS long-poll limit
 # Once EndOfRun is sent the machine may stop at any moment. A long poll cut off by the stop still completes
 # at SQS, which hands a message that arrives meanwhile to the dead connection and hides it for the whole
 # visibility timeout (5 minutes by default): a push landing just as the builder stops would wait that long.
-# Short polls while waiting to be stopped keep that window to a second, for one cheap request a second.
+# So while waiting to be stopped the agent short-polls (WaitTimeSeconds 0: nothing waits at SQS's side once
+# the process is gone) and pauses this long between polls, for one cheap request a second.
 POLL_AFTER_END_OF_RUN_SECONDS = 1
 
 
@@ -105,7 +106,9 @@ class Runner:
                     ended = False  # the queue had something: when it is empty again, say so again
                     idle_since = self.clock()
                     continue
-                if not ended and self.clock() - idle_since >= self.grace:
+                if ended:
+                    self.stop.wait(POLL_AFTER_END_OF_RUN_SECONDS)
+                elif self.clock() - idle_since >= self.grace:
                     self._end_of_run(f"queue empty for {self.grace}s")
                     ended = True
                     if exit_when_idle:
@@ -125,7 +128,7 @@ class Runner:
 
     def _poll_seconds(self, ended: bool, idle_since: float) -> int:
         if ended:
-            return min(self.max_poll, POLL_AFTER_END_OF_RUN_SECONDS)
+            return 0
         remaining = self.grace - (self.clock() - idle_since)
         return max(0, min(self.max_poll, math.ceil(remaining)))
 
