@@ -4,22 +4,23 @@ infra/pipeline.yaml publishes to the close topic (Lambda errors, the reconcile n
 left unannounced).
 
 Slack refuses a whole message when one block is over its limit, and then the team hears nothing, so every
-text is cut to Slack's documented limits with a visible marker: 150 characters of header, 3,000 of section
-text, 2,000 per field.
+text is cut to Slack's documented limits by chalicelib.blockkit, the same cuts build results get (150 units
+of header, 3,000 of section text, 2,000 per field), with a visible marker.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from chalicelib import blockkit
 from chalicelib.cloudwatch_alarm import CloudWatchAlarm
 from chalicelib.contracts import Alert, EndOfRun
 from chalicelib.slack_message import escape
 
-HEADER_CHARS = 150
-SECTION_CHARS = 3000
-FIELD_CHARS = 2000
-MARKER = "… (truncated)"
+HEADER_CHARS = blockkit.HEADER_TEXT_MAX
+SECTION_CHARS = blockkit.SECTION_TEXT_MAX
+FIELD_CHARS = blockkit.FIELD_TEXT_MAX
+MARKER = blockkit.TRUNCATED
 
 STYLE = {
     "dead_letter": (":skull:", "Build request dead-lettered"),
@@ -28,45 +29,35 @@ STYLE = {
 }
 
 
-def clip(text: str, limit: int) -> str:
-    """``text`` within ``limit`` characters, ending in ``MARKER`` when it had to be cut."""
-    return text if len(text) <= limit else text[:max(limit - len(MARKER), 0)] + MARKER
-
-
-def _md(text: str, limit: int) -> dict[str, str]:
-    return {"type": "mrkdwn", "text": clip(text, limit)}
-
-
-def _header(text: str) -> dict[str, Any]:
-    return {"type": "header", "text": {"type": "plain_text", "text": clip(text, HEADER_CHARS), "emoji": True}}
+def _text(text: str) -> str:
+    """The notification line: as short as a section, so the phone's banner stays readable."""
+    return blockkit.truncate_plain(text, SECTION_CHARS)
 
 
 def _code(title: str, text: str) -> dict[str, Any]:
-    """A section with a code block; the cut happens inside the fence, so the fence always closes."""
-    room = SECTION_CHARS - len(f"*{title}*\n``````")
-    return {"type": "section", "text": _md(f"*{title}*\n```{clip(escape(text), room)}```", SECTION_CHARS)}
+    return blockkit.section(blockkit.code_block(f"*{title}*\n", escape(text)))
 
 
 def alert_message(alert: Alert) -> dict[str, Any]:
     emoji, title = STYLE[alert.kind]
     blocks: list[dict[str, Any]] = [
-        _header(f"{emoji} {title}"),
-        {"type": "section", "text": _md(escape(alert.summary), SECTION_CHARS)},
+        blockkit.header(f"{emoji} {title}"),
+        blockkit.section(escape(alert.summary)),
     ]
     fields = []
     if alert.pipeline:
-        fields.append(_md(f"*Pipeline*\n{escape(alert.pipeline)}", FIELD_CHARS))
+        fields.append(f"*Pipeline*\n{escape(alert.pipeline)}")
     if alert.commit:
-        fields.append(_md(f"*Commit*\n`{alert.commit[:7]}`", FIELD_CHARS))
+        fields.append(f"*Commit*\n`{alert.commit[:7]}`")
     if fields:
-        blocks.append({"type": "section", "fields": fields})
+        blocks.append(blockkit.fields(fields))
     if alert.detail:
         blocks.append(_code("Detail", alert.detail))
     context = " · ".join(part for part in (f"message {alert.message_id}" if alert.message_id else "",
                                            f"sent {alert.sent_at}" if alert.sent_at else "") if part)
     if context:
-        blocks.append({"type": "context", "elements": [_md(escape(context), SECTION_CHARS)]})
-    return {"text": clip(f"{emoji} {title}: {alert.summary}", SECTION_CHARS), "blocks": blocks}
+        blocks.append(blockkit.context([escape(context)]))
+    return {"text": _text(f"{emoji} {title}: {alert.summary}"), "blocks": blocks}
 
 
 def agent_stopped_message(end: EndOfRun) -> dict[str, Any]:
@@ -77,23 +68,23 @@ def agent_stopped_message(end: EndOfRun) -> dict[str, Any]:
     summary = (f"*Builder agent stopped* on {escape(instance)}: close stopped the builder; the reconcile starts it "
                "again for requests that wait. If the reason is a setting, fix it first or the next boot stops too.")
     return {
-        "text": clip(f":rotating_light: Builder agent stopped: {reason} ({instance})", SECTION_CHARS),
-        "blocks": [_header(":rotating_light: Builder agent stopped"),
-                   {"type": "section", "text": _md(summary, SECTION_CHARS)},
+        "text": _text(f":rotating_light: Builder agent stopped: {reason} ({instance})"),
+        "blocks": [blockkit.header(":rotating_light: Builder agent stopped"),
+                   blockkit.section(summary),
                    _code("Reason", reason),
-                   {"type": "context", "elements": [_md(escape(f"sent {end.sent_at}"), SECTION_CHARS)]}],
+                   blockkit.context([escape(f"sent {end.sent_at}")])],
     }
 
 
 def alarm_message(alarm: CloudWatchAlarm) -> dict[str, Any]:
     emoji = ":white_check_mark:" if alarm.state == "OK" else ":rotating_light:"
     title = f"{emoji} Alarm {alarm.state}: {alarm.name}"
-    blocks: list[dict[str, Any]] = [_header(title)]
+    blocks: list[dict[str, Any]] = [blockkit.header(title)]
     if alarm.description:
-        blocks.append({"type": "section", "text": _md(escape(alarm.description), SECTION_CHARS)})
+        blocks.append(blockkit.section(escape(alarm.description)))
     if alarm.reason:
         blocks.append(_code("Why", alarm.reason))
     context = " · ".join(part for part in (alarm.changed_at, alarm.region) if part)
     if context:
-        blocks.append({"type": "context", "elements": [_md(escape(context), SECTION_CHARS)]})
-    return {"text": clip(f"{title}: {alarm.description or alarm.reason}", SECTION_CHARS), "blocks": blocks}
+        blocks.append(blockkit.context([escape(context)]))
+    return {"text": _text(f"{title}: {alarm.description or alarm.reason}"), "blocks": blocks}
