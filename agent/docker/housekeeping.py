@@ -71,12 +71,15 @@ def local_tags(docker: Docker, name: str) -> list[LocalTag]:
             continue  # untagged: dangling, the prune's job
         created = datetime.strptime(row["CreatedAt"][:25], "%Y-%m-%d %H:%M:%S %z")  # then a zone name
         tags.append(LocalTag(f"{row['Repository']}:{row['Tag']}", row["ID"], created, row["Tag"]))
-    return sorted(tags, key=_built_at, reverse=True)
+    latest = next((t.image_id for t in tags if t.tag == "latest"), None)
+    return sorted(tags, key=lambda t: _built_at(t, latest), reverse=True)
 
 
-def _built_at(tag: LocalTag) -> tuple[str, str]:
+def _built_at(tag: LocalTag, latest: str | None) -> tuple[str, bool, str]:
+    """Tags carry the build time to the second: builds within one second tie, and the one ``latest`` points
+    to (each build moves it) is the newest of them."""
     stamp = tag.tag[:14] if _AGENT_TAG.match(tag.tag) else tag.created.astimezone(UTC).strftime("%Y%m%d%H%M%S")
-    return stamp, tag.tag
+    return stamp, tag.image_id == latest, tag.tag
 
 
 def remove_old_tags(docker: Docker, name: str, protect: set[str], keep_images: int) -> tuple[list[str], int]:

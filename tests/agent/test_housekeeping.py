@@ -133,3 +133,15 @@ def test_the_housekeeping_settings_have_defaults_and_are_checked():
         parse_config(_settings(keep_images=0))
     with pytest.raises(ConfigError, match=r"agent.build_cache_limit_mb: expected an integer, got a string"):
         parse_config(_settings(build_cache_limit_mb="10GB"))
+
+
+def test_builds_within_one_second_rank_the_one_latest_points_to_newest():
+    from datetime import UTC, datetime
+
+    from agent.docker.housekeeping import LocalTag, _built_at
+
+    when = datetime(2026, 11, 29, 21, 23, 55, tzinfo=UTC)
+    first, third = (LocalTag(f"r/s:20261129212355-{sha}", image, when, f"20261129212355-{sha}")
+                    for sha, image in (("fffffff", "sha256:1"), ("0000000", "sha256:3")))
+    ranked = sorted([first, third], key=lambda t: _built_at(t, "sha256:3"), reverse=True)
+    assert ranked[0] is third
