@@ -19,7 +19,12 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Optional, Union
 
-SCHEMA_VERSION = 1
+# Version 2 added actions other than a plain build (rollback, forced build), hosted-git triggers and
+# ``owner/name`` repositories. A message is written with the LOWEST version that carries its meaning, so a
+# CodeCommit push still reaches a version-1 agent; a version-1 agent refuses a version-2 message with
+# "version 2 is newer than this code understands (1)" (it is dead-lettered with that reason and announced),
+# instead of running a rollback as a build.
+SCHEMA_VERSION = 2
 
 TYPE_BUILD_REQUEST = "pushdeploy.build_request"
 TYPE_BUILD_RESULT = "pushdeploy.build_result"
@@ -30,7 +35,17 @@ LEGACY_BUILD = "build"
 LEGACY_STOP = "stop"
 
 OUTCOMES = ("succeeded", "failed", "rolled_back", "skipped")
-SOURCES = ("codecommit-trigger", "eventbridge", "legacy", "manual")
+SOURCES = ("codecommit-trigger", "eventbridge", "legacy", "manual", "webhook", "api")
+V1_SOURCES = ("codecommit-trigger", "eventbridge", "legacy", "manual")
+# What a request asks for; an agent refuses an action it does not know (ContractError on "action").
+ACTION_BUILD = "build"
+ACTION_ROLLBACK = "rollback"
+ACTIONS = (ACTION_BUILD, ACTION_ROLLBACK)
+# Where a request came from, for people (results and notifications say it); absent in version 1.
+TRIGGERS = ("codecommit", "github", "gitlab", "bitbucket", "manual")
+_TRIGGER_OF_SOURCE = {"codecommit-trigger": "codecommit", "eventbridge": "codecommit", "legacy": "codecommit",
+                      "manual": "manual", "api": "manual"}
+MAX_ROLLBACK_TO_CHARS = 2048  # a task definition ARN or family:revision
 ALERT_KINDS = ("dead_letter", "stale_request", "builder_stopped")
 
 # Message attributes on a build request in the dead-letter queue. The agent sets REASON when it
@@ -42,18 +57,21 @@ DEAD_LETTER_NOTIFIED_ATTRIBUTE = "pushdeploy-notified"
 _COMMIT_RE = re.compile(r"[0-9a-f]{40}")
 _MAX_ERROR_CHARS = 1000
 
-# Names as CodeCommit allows them, so nothing outside these limits is published or acted on (a branch
+# Names as the git hosts allow them, so nothing outside these limits is published or acted on (a branch
 # name ends up in the SNS Subject, a log line, a Slack header). Repository: CodeCommit's rule, 1-100 of
-# letters, digits, '.', '_', '-'. Branch: CodeCommit's 1-256 characters plus git's check-ref-format
-# rules that matter downstream: no control characters (C0, DEL, C1, line/paragraph separators) or lone
+# letters, digits, '.', '_', '-'; or a hosted path (GitHub ``owner/name``, GitLab ``group/sub/project``,
+# Bitbucket ``workspace/repo``): such segments joined by '/', at most 255 characters. Branch:
+# CodeCommit's 1-256 characters plus git's check-ref-format rules that matter downstream: no control characters (C0, DEL, C1, line/paragraph separators) or lone
 # surrogates (not UTF-8, so not sendable as an SNS attribute), no space or
 # ~^:?*[\, no '..', '@{', '//', no leading/trailing '/' or '.', no component starting with '.' or ending
 # with '.lock'. docs/lambda.md "Input limits" lists them for operators.
 MAX_REPOSITORY_CHARS = 100
+MAX_HOSTED_REPOSITORY_CHARS = 255
 MAX_BRANCH_CHARS = 256
 MAX_EVENT_ID_CHARS = 256  # event and message ids are UUID-sized
 MAX_PUSHED_BY_CHARS = 2048  # IAM's maximum ARN length
 _REPOSITORY_RE = re.compile(r"[A-Za-z0-9._-]{1,100}")
+_HOSTED_REPOSITORY_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*(?:/[A-Za-z0-9_-][A-Za-z0-9._-]*)+")
 _BRANCH_FORBIDDEN_RE = re.compile(
     r"[\x00-\x20\x7f-\x9f\u2028\u2029\ud800-\udfff~^:?*\[\\]|\.\.|@\{|//|\A[/.]|[/.]\Z|/\.|\.lock(?:/|\Z)")
 
@@ -140,10 +158,17 @@ def _commit(value: Any, name: str) -> str:
 
 
 def repository_problem(name: str) -> Optional[str]:
-    """Why ``name`` is not a CodeCommit repository name, or None."""
+    """Why ``name`` is neither a CodeCommit repository name nor a hosted ``owner/name`` path, or None."""
+    if "/" in name:
+        if (len(name) > MAX_HOSTED_REPOSITORY_CHARS or not _HOSTED_REPOSITORY_RE.fullmatch(name)
+                or name.endswith(".git")):
+            return (f"expected a hosted repository path like owner/name (segments of letters, digits, '.', '_' or "
+                    f"'-', not starting with '.', at most {MAX_HOSTED_REPOSITORY_CHARS} characters, not ending in "
+                    f".git), got {show(name)}")
+        return None
     if not _REPOSITORY_RE.fullmatch(name) or name.endswith(".git"):
         return (f"expected 1-{MAX_REPOSITORY_CHARS} letters, digits, '.', '_' or '-', not ending in .git "
-                f"(CodeCommit's rule), got {show(name)}")
+                f"(CodeCommit's rule), or a hosted path like owner/name, got {show(name)}")
     return None
 
 
@@ -198,8 +223,8 @@ def _check_envelope(data: Any, expected_type: str) -> Mapping[str, Any]:
     return data
 
 
-def _dump(obj: Any, type_name: str) -> str:
-    body = {"type": type_name, "version": SCHEMA_VERSION}
+def _dump(obj: Any, type_name: str, version: int = 1) -> str:
+    body = {"type": type_name, "version": version}
     body.update(asdict(obj))
     return json.dumps(body, sort_keys=True, separators=(",", ":"))
 
@@ -224,6 +249,12 @@ class BuildRequest:
 
     ``repository``/``branch`` are None only for the seed's legacy ``build`` message, which means
     "build every configured pipeline's branch head".
+
+    Version 2 fields (absent in version 1, read as the defaults): ``action`` (build or rollback),
+    ``trigger`` (who delivered it: codecommit, github, gitlab, bitbucket, manual), ``force`` (deploy even
+    when the image is unchanged), ``pin`` (True: build exactly ``commit``, not the branch head; a manual
+    build of a named commit) and ``rollback_to`` (a task definition revision; None: the previous one).
+    ``pushed_by`` is whoever pushed or asked (an IAM ARN, a git host user name).
     """
 
     repository: Optional[str]
@@ -233,6 +264,32 @@ class BuildRequest:
     event_id: str
     requested_at: str
     pushed_by: Optional[str] = None
+    action: str = ACTION_BUILD
+    trigger: Optional[str] = None
+    force: bool = False
+    pin: bool = False
+    rollback_to: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if self.action not in ACTIONS:
+            raise ContractError("action", _unknown_action(self.action))
+        if self.trigger is not None and self.trigger not in TRIGGERS:
+            raise ContractError("trigger", f"expected one of {', '.join(TRIGGERS)}, got {show(self.trigger)}")
+        if self.pin and self.commit is None:
+            raise ContractError("pin", "a pinned build needs a commit")
+
+    @property
+    def triggered_by(self) -> str:
+        """``trigger``, or what a version-1 message's ``source`` implies."""
+        return self.trigger or _TRIGGER_OF_SOURCE.get(self.source, "codecommit")
+
+    @property
+    def version(self) -> int:
+        """The lowest schema version that carries this request's meaning (see SCHEMA_VERSION)."""
+        v1 = (self.action == ACTION_BUILD and not self.force and not self.pin and self.rollback_to is None
+              and self.source in V1_SOURCES and (self.repository is None or "/" not in self.repository)
+              and self.triggered_by in ("codecommit", "manual"))
+        return 1 if v1 else 2
 
     @property
     def pipeline(self) -> Optional[str]:
@@ -245,11 +302,13 @@ class BuildRequest:
         return self.source == "legacy"
 
     def to_json(self) -> str:
-        return _dump(self, TYPE_BUILD_REQUEST)
+        return _dump(self, TYPE_BUILD_REQUEST, self.version)
 
     def message_attributes(self) -> dict[str, dict[str, str]]:
-        """SNS message attributes so subscriptions can filter by repository and branch."""
+        """SNS message attributes so subscriptions can filter by repository, branch and action."""
         attrs = {"type": {"DataType": "String", "StringValue": TYPE_BUILD_REQUEST}}
+        if self.action != ACTION_BUILD:
+            attrs["action"] = {"DataType": "String", "StringValue": self.action}
         if self.repository:
             attrs["repository"] = {"DataType": "String", "StringValue": self.repository}
         if self.branch:
@@ -262,6 +321,12 @@ class BuildRequest:
         source = _req_str(data, "source")
         if source not in SOURCES:
             raise ContractError("source", f"expected one of {', '.join(SOURCES)}, got {show(source)}")
+        action = _opt_str(data, "action") or ACTION_BUILD
+        if action not in ACTIONS:
+            raise ContractError("action", _unknown_action(action))
+        trigger = _opt_str(data, "trigger")
+        if trigger is not None and trigger not in TRIGGERS:
+            raise ContractError("trigger", f"expected one of {', '.join(TRIGGERS)}, got {show(trigger)}")
         commit = data.get("commit")
         return cls(
             repository=_name(data, "repository", repository_problem),
@@ -271,11 +336,21 @@ class BuildRequest:
             event_id=_bounded(_req_str(data, "event_id"), "event_id", MAX_EVENT_ID_CHARS) or "",
             requested_at=_timestamp(data, "requested_at") or "",
             pushed_by=_bounded(_opt_str(data, "pushed_by"), "pushed_by", MAX_PUSHED_BY_CHARS),
+            action=action,
+            trigger=trigger,
+            force=_opt_bool(data, "force"),
+            pin=_opt_bool(data, "pin"),
+            rollback_to=_bounded(_opt_str(data, "rollback_to"), "rollback_to", MAX_ROLLBACK_TO_CHARS),
         )
 
     @classmethod
     def legacy(cls, event_id: str = "legacy") -> BuildRequest:
         return cls(None, None, None, "legacy", event_id, utc_now())
+
+
+def _unknown_action(action: Any) -> str:
+    return (f"unknown action {show(action)}: this agent knows {', '.join(ACTIONS)} (a newer pushdeploy sent it; "
+            "upgrade the agent)")
 
 
 def parse_build_request(text: str, event_id: str = "legacy") -> BuildRequest:
@@ -336,6 +411,11 @@ class BuildResult:
     error: Optional[str] = None
     log: Optional[LogLocation] = None
     builder_instance_id: Optional[str] = None
+    # Added after version 1 (an older notify ignores them): what was asked (build or rollback), how it
+    # arrived (codecommit, github, gitlab, bitbucket, manual), and who pushed or asked.
+    action: str = ACTION_BUILD
+    trigger: Optional[str] = None
+    requested_by: Optional[str] = None
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
@@ -375,6 +455,9 @@ class BuildResult:
             error=_opt_str(data, "error"),
             log=_log(data.get("log")),
             builder_instance_id=_opt_str(data, "builder_instance_id"),
+            action=_opt_str(data, "action") or ACTION_BUILD,
+            trigger=_opt_str(data, "trigger"),
+            requested_by=_bounded(_opt_str(data, "requested_by"), "requested_by", MAX_PUSHED_BY_CHARS),
         )
 
 

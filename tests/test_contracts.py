@@ -63,7 +63,7 @@ def test_build_request_round_trip_and_pipeline_key():
     assert parse_build_request(request.to_json()) == request
     assert request.pipeline == pipeline_id("sample", "production") == "sample/production"
     assert request.message_attributes()["branch"] == {"DataType": "String", "StringValue": "production"}
-    assert json.loads(request.to_json())["version"] == SCHEMA_VERSION
+    assert json.loads(request.to_json())["version"] == 1  # a plain CodeCommit build still reaches a v1 agent
 
 
 def test_build_result_and_end_of_run_round_trip():
@@ -81,7 +81,7 @@ def test_build_result_and_end_of_run_round_trip():
     ({"branch": ""}, "branch"),
     ({"commit": "5e493c6f3067653f3d04eca608b4901eb227078"}, "commit"),
     ({"commit": SHA.upper()}, "commit"),
-    ({"source": "webhook"}, "source"),
+    ({"source": "gitweb"}, "source"),
     ({"event_id": 7}, "event_id"),
     ({"requested_at": "yesterday"}, "requested_at"),
     ({"pushed_by": ["a"]}, "pushed_by"),
@@ -104,7 +104,7 @@ def test_newer_version_is_refused_with_both_versions_named():
 def test_an_end_of_run_says_whether_its_agent_exited_and_keeps_the_version():
     exited = EndOfRun("i-0abc", utc_now(), "agent service ended: signal", agent_exited=True)
     assert parse_close_message(exited.to_json()) == exited
-    assert json.loads(exited.to_json())["version"] == SCHEMA_VERSION == 1
+    assert json.loads(exited.to_json())["version"] == 1
     assert parse_close_message(EndOfRun("i-0abc", utc_now()).to_json()).agent_exited is False
 
 
@@ -235,7 +235,7 @@ def test_a_commit_id_with_a_line_break_is_refused(commit):
 @pytest.mark.parametrize("field, value", [
     ("branch", "feature\nSubject: forged"), ("branch", "x" * 257), ("branch", "a..b"), ("branch", "with space"),
     ("branch", "tab\there"), ("branch", "bad\u2028line"), ("branch", "/lead"), ("branch", "end.lock"),
-    ("branch", "lone\ud800"), ("repository", "sam/ple"), ("repository", "x" * 101), ("repository", "repo.git"),
+    ("branch", "lone\ud800"), ("repository", "sam//ple"), ("repository", "/sample"), ("repository", "o/" + "x" * 254), ("repository", "x" * 101), ("repository", "repo.git"),
     ("repository", "samplé"), ("event_id", "e" * 257), ("pushed_by", "a" * 2049),
 ])
 def test_names_and_ids_outside_codecommit_and_git_limits_are_refused(field, value):

@@ -104,7 +104,7 @@ def test_end_of_run_sends_nothing(client, httpserver, caplog):
     ("not json", "(message)"),
     (result().to_json().replace('"succeeded"', '"deployed"'), "outcome"),
     (result().to_json().replace(SHA, "abc"), "commit"),
-    (result().to_json().replace('"version":1', '"version":2'), "version"),
+    (result().to_json().replace('"version":1', '"version":3'), "version"),
 ])
 def test_malformed_result_is_logged_and_nothing_posted(client, httpserver, caplog, message, field):
     assert invoke(client, message) == "malformed"
