@@ -61,7 +61,8 @@ _MAX_ERROR_CHARS = 1000
 # name ends up in the SNS Subject, a log line, a Slack header). Repository: CodeCommit's rule, 1-100 of
 # letters, digits, '.', '_', '-'; or a hosted path (GitHub ``owner/name``, GitLab ``group/sub/project``,
 # Bitbucket ``workspace/repo``): such segments joined by '/', at most 255 characters. Branch:
-# CodeCommit's 1-256 characters plus git's check-ref-format rules that matter downstream: no control characters (C0, DEL, C1, line/paragraph separators) or lone
+# CodeCommit's 1-256 characters plus git's check-ref-format rules that matter downstream: no control
+# characters (C0, DEL, C1, line/paragraph separators) or lone
 # surrogates (not UTF-8, so not sendable as an SNS attribute), no space or
 # ~^:?*[\, no '..', '@{', '//', no leading/trailing '/' or '.', no component starting with '.' or ending
 # with '.lock'. docs/lambda.md "Input limits" lists them for operators.

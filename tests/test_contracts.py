@@ -235,7 +235,8 @@ def test_a_commit_id_with_a_line_break_is_refused(commit):
 @pytest.mark.parametrize("field, value", [
     ("branch", "feature\nSubject: forged"), ("branch", "x" * 257), ("branch", "a..b"), ("branch", "with space"),
     ("branch", "tab\there"), ("branch", "bad\u2028line"), ("branch", "/lead"), ("branch", "end.lock"),
-    ("branch", "lone\ud800"), ("repository", "sam//ple"), ("repository", "/sample"), ("repository", "o/" + "x" * 254), ("repository", "x" * 101), ("repository", "repo.git"),
+    ("branch", "lone\ud800"), ("repository", "sam//ple"), ("repository", "/sample"),
+    ("repository", "o/" + "x" * 254), ("repository", "x" * 101), ("repository", "repo.git"),
     ("repository", "samplé"), ("event_id", "e" * 257), ("pushed_by", "a" * 2049),
 ])
 def test_names_and_ids_outside_codecommit_and_git_limits_are_refused(field, value):
