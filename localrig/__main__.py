@@ -3,15 +3,21 @@
     python -m localrig demo [--state-dir .rig]
     python -m localrig faults [--only NAME ...] [--narrate] [--state-dir .rig]
     python -m localrig hook --rig-state FILE --repository NAME   (run by git's post-receive)
+    python -m localrig up [--state-dir .rig]      (the rig kept running for `chalice local --stage local`)
+    python -m localrig sign-github [--secret-env VAR | --secret-parameter NAME] FILE
+    python -m localrig github-payload --repository NAME --branch BRANCH [--run-dir DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
-from localrig import codecommit, services
+from botocore.exceptions import BotoCoreError, ClientError
+
+from localrig import codecommit, github_webhook, services
 from localrig.provision import PROVISIONERS
 
 
@@ -21,7 +27,7 @@ def fault_names() -> list[str]:
     return list(SCENARIOS)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m localrig", description="pushdeploy's local rig")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run the whole pipeline locally through three stories")
@@ -40,7 +46,32 @@ def main(argv: list[str] | None = None) -> int:
     hook = sub.add_parser("hook", help="post-receive hook: turn the pushed refs into a CodeCommit trigger event")
     hook.add_argument("--rig-state", type=Path, required=True)
     hook.add_argument("--repository", required=True)
-    args = parser.parse_args(argv)
+    _add_local_commands(sub)
+    return parser
+
+
+def _add_local_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    up = sub.add_parser("up", help="start the rig and keep it running for `chalice local --stage local`; "
+                                   "prints what to export (and writes STATE_DIR/local.env)")
+    up.add_argument("--state-dir", type=Path, default=Path(".rig"),
+                    help="runs go to STATE_DIR/runs/<time>-up; STATE_DIR/local.env links to the running rig's exports")
+    up.add_argument("--provision", choices=PROVISIONERS, default="cloudformation")
+    sign = sub.add_parser("sign-github", help="print the X-Hub-Signature-256 value of FILE's bytes")
+    source = sign.add_mutually_exclusive_group()
+    source.add_argument("--secret-env", metavar="VAR", help="the secret is this environment variable's value")
+    source.add_argument("--secret-parameter", metavar="NAME",
+                        help="the secret is this SSM parameter (default: $WEBHOOK_SECRET_PREFIX/github, read "
+                             "through the endpoint local.env exports)")
+    sign.add_argument("file", type=Path)
+    payload = sub.add_parser("github-payload", help="print a GitHub push event for a rig repository's branch head")
+    payload.add_argument("--repository", required=True, help="the rig repository (and the payload's full_name)")
+    payload.add_argument("--branch", required=True)
+    payload.add_argument("--run-dir", type=Path, help="the rig's run directory (default: $PUSHDEPLOY_RIG_RUN_DIR)")
+    payload.add_argument("--pusher", default=github_webhook.DEFAULT_PUSHER)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     if args.command == "hook":
         try:
             request_id = codecommit.run_hook(args.rig_state, args.repository, sys.stdin.read())
@@ -49,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"pushdeploy trigger: request function invoked (request {request_id})", file=sys.stderr)
         return 0
+    if args.command in ("sign-github", "github-payload"):
+        return _webhook_tool(args)
     if args.command == "faults":
         from localrig.faults import run_suite
 
@@ -57,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         except services.ServiceError as exc:
             print(f"fault suite cannot start: {exc}", file=sys.stderr)
             return 2
+    if args.command == "up":
+        from localrig.up import run_up
+
+        return run_up(args.state_dir.resolve(), provisioner=args.provision)
     from localrig.demo import run_demo
 
     try:
@@ -65,6 +102,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"demo cannot start: {exc}", file=sys.stderr)
         return 2
 
+
+def _webhook_tool(args: argparse.Namespace) -> int:
+    try:
+        if args.command == "github-payload":
+            git_dir = github_webhook.repository_dir(args.repository, args.run_dir)
+            print(json.dumps(github_webhook.branch_payload(git_dir, args.repository, args.branch, args.pusher),
+                             indent=2))
+            return 0
+        secret = (github_webhook.secret_from_env(args.secret_env) if args.secret_env
+                  else github_webhook.secret_from_parameter(args.secret_parameter))
+        print(github_webhook.signature(secret, args.file.read_bytes()))
+        return 0
+    except (github_webhook.PayloadError, OSError, ClientError, BotoCoreError) as exc:
+        print(f"{args.command}: {exc}", file=sys.stderr)
+        return 1
 
 if __name__ == "__main__":
     sys.exit(main())

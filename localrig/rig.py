@@ -28,7 +28,7 @@ import boto3
 
 from chalicelib.arns import ArnError, parse_arn, parse_task_definition
 from chalicelib.contracts import Alert, BuildResult, ContractError, EndOfRun, parse_build_request, parse_close_message
-from localrig import agent_config, codecommit, services
+from localrig import agent_config, chalice_local, codecommit, local_stage, services
 from localrig.builder import BuilderMachine, instance_state, queue_depth
 from localrig.moto_faults import FaultSwitch
 from localrig.provision import PipelineSpec, lambda_environment, provision_with
@@ -175,6 +175,18 @@ class LocalRig:
         for key in ("REQUEST_TOPIC_ARN", "CLOSE_TOPIC_ARN"):
             sns.subscribe(TopicArn=self.outputs[key], Protocol="http", Endpoint=f"{self.lambda_url}/sns")
         self.emit("lambda", f"Chalice app loaded at {self.lambda_url}: {', '.join(self.lambda_functions())}")
+
+    def local_exports(self) -> dict[str, str]:
+        """What `python -m localrig up` prints to export for `chalice local --stage local` (localrig.local_stage)."""
+        return local_stage.prepare(self)
+
+    def start_chalice_local(self) -> str:
+        """Start a real `chalice local --stage local` against this rig (stopped with it); return its URL."""
+        env = local_stage.child_environment(self._child_env(), self.local_exports())
+        self.chalice_local = chalice_local.start(env, self.run_dir / "chalice-local.log")
+        self._parts.add(self.chalice_local)
+        self.emit("apigateway", f"chalice local --stage local at {self.chalice_local.url}")
+        return self.chalice_local.url
 
     def _failure_queue(self) -> str:
         """The functions' on-failure destination: the stack's failure queue (``python -m infra
