@@ -6,6 +6,7 @@
     python -m localrig up [--state-dir .rig]      (the rig kept running for `chalice local --stage local`)
     python -m localrig sign-github [--secret-env VAR | --secret-parameter NAME] FILE
     python -m localrig github-payload --repository NAME --branch BRANCH [--run-dir DIR]
+    python -m localrig webhook-hook --config FILE   (run by git's post-receive: the provider's push webhook)
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from localrig import codecommit, github_webhook, services
+from localrig import codecommit, github_webhook, services, webhook_hook, webhook_payloads
 from localrig.provision import PROVISIONERS
 
 
@@ -68,6 +69,8 @@ def _add_local_commands(sub: argparse._SubParsersAction) -> None:  # type: ignor
     payload.add_argument("--branch", required=True)
     payload.add_argument("--run-dir", type=Path, help="the rig's run directory (default: $PUSHDEPLOY_RIG_RUN_DIR)")
     payload.add_argument("--pusher", default=github_webhook.DEFAULT_PUSHER)
+    hook = sub.add_parser("webhook-hook", help="post-receive hook: send the push as the provider's webhook")
+    hook.add_argument("--config", type=Path, required=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"pushdeploy trigger: request function invoked (request {request_id})", file=sys.stderr)
         return 0
+    if args.command == "webhook-hook":
+        return _webhook_hook(args.config)
     if args.command in ("sign-github", "github-payload"):
         return _webhook_tool(args)
     if args.command == "faults":
@@ -101,6 +106,18 @@ def main(argv: list[str] | None = None) -> int:
     except services.ServiceError as exc:
         print(f"demo cannot start: {exc}", file=sys.stderr)
         return 2
+
+
+def _webhook_hook(config: Path) -> int:
+    try:
+        outcomes = webhook_hook.run(config, sys.stdin.read())
+    except (codecommit.HookError, webhook_payloads.PayloadError, OSError) as exc:
+        print(f"pushdeploy webhook: {exc}", file=sys.stderr)
+        return 1
+    for outcome in outcomes:
+        print(f"pushdeploy webhook: {outcome['provider']} delivery {outcome['delivery_id']} -> {outcome['status']} "
+              f"{outcome['answer'][:200]}", file=sys.stderr)
+    return 0
 
 
 def _webhook_tool(args: argparse.Namespace) -> int:

@@ -1,16 +1,12 @@
-"""GitHub-format push webhooks made from a rig repository, and their ``X-Hub-Signature-256``.
+"""The README's curl helpers: a GitHub push event for a rig branch's head, and its ``X-Hub-Signature-256``.
 
-What the README's curl sends and what the rig's git hook sends in story 4: a push event shaped as
-GitHub documents it (docs.github.com, "Webhook events and payloads", ``push``), read from a real
-bare repository, signed as GitHub signs it: ``sha256=`` + HMAC-SHA256(secret, raw body), hex.
+The payload is the one the rig's git hook sends (localrig.webhook_payloads), here for a branch as it
+stands; the signature is GitHub's: ``sha256=`` + HMAC-SHA256(secret, raw body), hex.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,18 +14,14 @@ from typing import Any
 import boto3
 
 from localrig.local_stage import RUN_DIR_VARIABLE, WEBHOOK_SECRET_PREFIX
+from localrig.webhook_payloads import PayloadError, branch_update, github_push, hmac_sha256
 
-ZERO_SHA = "0" * 40
 DEFAULT_PUSHER = "demo-developer"
-
-
-class PayloadError(RuntimeError):
-    """The repository or branch cannot be read; the message names it."""
 
 
 def signature(secret: bytes, body: bytes) -> str:
     """The ``X-Hub-Signature-256`` header value GitHub sends for ``body``."""
-    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+    return hmac_sha256(secret, body)
 
 
 def secret_from_parameter(name: str | None = None, env: Mapping[str, str] = os.environ) -> bytes:
@@ -58,44 +50,6 @@ def repository_dir(repository: str, run_dir: Path | None = None, env: Mapping[st
     return bare
 
 
-def _git(git_dir: Path, *args: str) -> str:
-    done = subprocess.run(["git", "--git-dir", str(git_dir), *args], capture_output=True, text=True, timeout=30)
-    if done.returncode != 0:
-        raise PayloadError(f"git {' '.join(args)} in {git_dir}: {done.stderr.strip()}")
-    return done.stdout.strip()
-
-
 def branch_payload(git_dir: Path, repository: str, branch: str, pusher: str = DEFAULT_PUSHER) -> dict[str, Any]:
-    """A push of ``branch``'s head, as if its last commit had just been pushed (before = its parent)."""
-    after = _git(git_dir, "rev-parse", "--verify", f"refs/heads/{branch}^{{commit}}")
-    parents = _git(git_dir, "rev-list", "--parents", "-n", "1", after).split()[1:]
-    return push_payload(git_dir, repository, f"refs/heads/{branch}", parents[0] if parents else ZERO_SHA, after,
-                        pusher)
-
-
-def push_payload(git_dir: Path, repository: str, ref: str, before: str, after: str,
-                 pusher: str = DEFAULT_PUSHER) -> dict[str, Any]:
-    """The ``push`` event for one ref update (``repository`` is the full name, ``owner/name`` or a bare name)."""
-    deleted, created = after == ZERO_SHA, before == ZERO_SHA
-    head = None if deleted else _commit(git_dir, repository, after)
-    owner = repository.split("/")[0] if "/" in repository else pusher
-    return {
-        "ref": ref, "before": before, "after": after, "created": created, "deleted": deleted, "forced": False,
-        "base_ref": None, "compare": f"https://github.com/{repository}/compare/{before[:12]}...{after[:12]}",
-        "commits": [head] if head else [], "head_commit": head,
-        "repository": {"name": repository.rsplit("/", 1)[-1], "full_name": repository, "private": True,
-                       "owner": {"name": owner, "login": owner}, "default_branch": "main",
-                       "clone_url": f"file://{git_dir}", "html_url": f"https://github.com/{repository}"},
-        "pusher": {"name": pusher, "email": f"{pusher}@example.com"},
-        "sender": {"login": pusher, "type": "User"},
-    }
-
-
-def _commit(git_dir: Path, repository: str, sha: str) -> dict[str, Any]:
-    fields = _git(git_dir, "show", "-s", "--format=%T%x00%an%x00%ae%x00%cn%x00%ce%x00%cI%x00%B", sha).split("\0")
-    tree, author, author_email, committer, committer_email, when, message = fields
-    return {"id": sha, "tree_id": tree, "distinct": True, "message": message.strip(), "timestamp": when,
-            "url": f"https://github.com/{repository}/commit/{sha}",
-            "author": {"name": author, "email": author_email},
-            "committer": {"name": committer, "email": committer_email},
-            "added": [], "removed": [], "modified": []}
+    """A push of ``branch``'s head, as if its last commit had just been pushed."""
+    return github_push(git_dir, repository, branch_update(git_dir, branch), pusher)

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from localrig import github_webhook
-from localrig.github_webhook import ZERO_SHA
+from localrig.webhook_payloads import ZERO_SHA, RefUpdate, github_push
 
 # docs.github.com, "Validating webhook deliveries": this secret and payload give this signature.
 GITHUB_SECRET = "It's a Secret to Everybody"
@@ -87,7 +87,7 @@ def test_github_payload_is_a_push_of_the_branch_head_over_its_parent(run_dir):
 def test_a_deletion_payload_has_no_head_commit(run_dir):
     bare = run_dir / "git" / "sample.git"
     head = git("--git-dir", str(bare), "rev-parse", "production")
-    payload = github_webhook.push_payload(bare, "octo/sample", "refs/heads/production", head, ZERO_SHA)
+    payload = github_push(bare, "octo/sample", RefUpdate(head, ZERO_SHA, "refs/heads/production"), "dev")
     assert payload["deleted"] is True and payload["head_commit"] is None and payload["commits"] == []
     assert payload["repository"]["name"] == "sample" and payload["repository"]["owner"]["login"] == "octo"
 
