@@ -111,3 +111,12 @@ def prepare(rig: LocalRig) -> dict[str, str]:
     ensure_deliveries_table(rig.client("dynamodb"), exports["WEBHOOK_DELIVERIES_TABLE"])
     upload_agent_settings(rig.client("ssm"), rig.agent_config.read_text(), exports["AGENT_SETTINGS_PARAMETER"])
     return exports
+
+
+def make_branches(rig: LocalRig) -> None:
+    """Each pipeline's branch at the seeded commit, made in the bare repository: no push, so no hook fires and
+    nothing builds until a webhook (or a push) asks."""
+    for spec in rig.pipelines:
+        rig.git(rig.bare[spec.repository], "branch", "--force", spec.branch, "main")
+        sha = rig.git(rig.bare[spec.repository], "rev-parse", spec.branch)
+        rig.emit("codecommit", f"{spec.repository}: branch {spec.branch} at {sha[:12]} (made without a push)")

@@ -32,7 +32,7 @@ def run_up(state_dir: Path, out: TextIO = sys.stdout, provisioner: str = "cloudf
     signal.signal(signal.SIGTERM, _interrupt)  # its default would end this process and orphan the rig's parts
     try:
         rig.start()
-        _make_branches(rig)
+        local_stage.make_branches(rig)
         _print_exports(out, _write_env_file(rig, link), link)
         while True:
             signal.pause()
@@ -53,14 +53,6 @@ def run_up(state_dir: Path, out: TextIO = sys.stdout, provisioner: str = "cloudf
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     """SIGTERM ends the rig as Ctrl-C does: every part stopped before the process exits."""
     raise KeyboardInterrupt
-
-
-def _make_branches(rig: LocalRig) -> None:
-    """Each pipeline's branch at the seeded commit, made in the bare repository: no push, so no hook fires."""
-    for spec in rig.pipelines:
-        rig.git(rig.bare[spec.repository], "branch", "--force", spec.branch, "main")
-        sha = rig.git(rig.bare[spec.repository], "rev-parse", spec.branch)
-        rig.emit("codecommit", f"{spec.repository}: branch {spec.branch} at {sha[:12]} (made without a push)")
 
 
 def _write_env_file(rig: LocalRig, link: Path) -> Path:
