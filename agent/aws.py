@@ -22,10 +22,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from mypy_boto3_ecr import ECRClient
     from mypy_boto3_ecs import ECSClient
     from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_ssm import SSMClient
 else:
     EC2Client = ECRClient = ECSClient = CloudWatchLogsClient = SNSClient = SQSClient = Any
+    SSMClient = SecretsManagerClient = Any
 
 _RETRIES = BotoConfig(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, read_timeout=60)
 # The heartbeat is rewritten every minute anyway: a slow EC2 endpoint must not hold its thread for long.
@@ -40,6 +43,8 @@ class Clients:
     ecs: ECSClient
     logs: CloudWatchLogsClient
     ec2: EC2Client
+    ssm: SSMClient  # hosted-git credentials (source_token, source_ssh_key), read at every fetch
+    secretsmanager: SecretsManagerClient
 
 
 def make_clients(region: str) -> Clients:
@@ -49,7 +54,8 @@ def make_clients(region: str) -> Clients:
         return session.client(name, config=_RETRIES)
 
     return Clients(sqs=client("sqs"), sns=client("sns"), ecr=client("ecr"), ecs=client("ecs"), logs=client("logs"),
-                   ec2=session.client("ec2", config=_BEAT_RETRIES))
+                   ec2=session.client("ec2", config=_BEAT_RETRIES), ssm=client("ssm"),
+                   secretsmanager=client("secretsmanager"))
 
 
 def ecs_client(region: str | None = None) -> ECSClient:
