@@ -75,7 +75,7 @@ class GitSource:
         with self._auth() as auth:
             proc = self._run("fetch", "--no-tags", self.url, f"+refs/heads/{self.branch}:{remote_ref}", auth=auth)
             if proc.returncode != 0:
-                reason = auth.scrub(_last_line(proc)).replace(self.url, self.shown_url)
+                reason = auth.scrub(_fetch_reason(proc)).replace(self.url, self.shown_url)
                 raise SourceError(f"{self.pipeline_id}: git fetch failed: {reason} (source {self.shown_url})")
         target = remote_ref if commit is None else self._commit_on_branch(commit, remote_ref)
         self._git("checkout", "--force", "--detach", target)
@@ -162,3 +162,14 @@ class GitSource:
 
 def _last_line(proc: subprocess.CompletedProcess[str]) -> str:
     return (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+
+
+def _fetch_reason(proc: subprocess.CompletedProcess[str]) -> str:
+    """git's ``fatal:`` line and up to two lines before it: the host's own words (``remote: Repository not
+    found.``) or ssh's (``Host key verification failed.``) say more than ``fatal:`` alone, and what follows
+    it is git's boilerplate (``Please make sure you have the correct access rights``)."""
+    lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
+    fatal = next((i for i, line in enumerate(lines) if line.startswith(("fatal:", "error:"))), None)
+    if fatal is None:
+        return _last_line(proc)[:300]
+    return " | ".join(line[:300] for line in lines[max(fatal - 2, 0):fatal + 1])
