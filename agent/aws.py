@@ -9,6 +9,7 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -22,10 +23,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from mypy_boto3_ecr import ECRClient
     from mypy_boto3_ecs import ECSClient
     from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_ssm import SSMClient
 else:
     EC2Client = ECRClient = ECSClient = CloudWatchLogsClient = SNSClient = SQSClient = Any
+    SSMClient = SecretsManagerClient = Any
 
 _RETRIES = BotoConfig(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, read_timeout=60)
 # The heartbeat is rewritten every minute anyway: a slow EC2 endpoint must not hold its thread for long.
@@ -40,6 +44,20 @@ class Clients:
     ecs: ECSClient
     logs: CloudWatchLogsClient
     ec2: EC2Client
+    session: boto3.session.Session | None = None
+
+    # Hosted-git credentials (source_token, source_ssh_key): made on first use, since only pipelines with
+    # private sources need them and each client costs 15-30 ms at every agent start.
+    @cached_property
+    def ssm(self) -> SSMClient:
+        return self._session().client("ssm", config=_RETRIES)
+
+    @cached_property
+    def secretsmanager(self) -> SecretsManagerClient:
+        return self._session().client("secretsmanager", config=_RETRIES)
+
+    def _session(self) -> boto3.session.Session:
+        return self.session or boto3.session.Session(region_name=self.sqs.meta.region_name)
 
 
 def make_clients(region: str) -> Clients:
@@ -49,7 +67,7 @@ def make_clients(region: str) -> Clients:
         return session.client(name, config=_RETRIES)
 
     return Clients(sqs=client("sqs"), sns=client("sns"), ecr=client("ecr"), ecs=client("ecs"), logs=client("logs"),
-                   ec2=session.client("ec2", config=_BEAT_RETRIES))
+                   ec2=session.client("ec2", config=_BEAT_RETRIES), session=session)
 
 
 def ecs_client(region: str | None = None) -> ECSClient:

@@ -23,6 +23,7 @@ from agent.ecs.api import DeployError
 from agent.ecs.deploy import DeployTarget, deploy_image, images_by_service, verify_interrupted
 from agent.ecs.journal import DeployJournal, JournalEntry
 from agent.ecs.rollout import short
+from agent.git.credentials import credentials_for
 from agent.git.source import GitSource, SourceInfo
 from agent.progress import Progress
 from chalicelib.contracts import BuildResult, ImageInfo, ServiceDeployment, utc_now
@@ -91,7 +92,8 @@ def _no_commit_tag(state: _State) -> str:
 
 def _build(ctx: BuildContext, state: _State, log: BuildLog, commit: str | None, dry_run: bool) -> None:
     pipeline = state.pipeline
-    source = GitSource(ctx.config.agent.cache_dir, pipeline.id, pipeline.source_url, pipeline.branch)
+    source = GitSource(ctx.config.agent.cache_dir, pipeline.id, pipeline.source_url, pipeline.branch,
+                       credentials=credentials_for(pipeline.source_auth, ctx.clients))
     info = _fetch(ctx, state, source, commit)
     log.open(stream_name(pipeline.repository, pipeline.branch, state.tag or ""))
     docker = Docker(ctx.docker_env, detail=ctx.progress.detail)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from agent import AgentError
+from agent.git.credentials import SourceAuth, SourceSettingError, check_source
 from chalicelib.contracts import pipeline_id
 
 DEFAULT_PATH = "/etc/pushdeploy/agent.toml"
@@ -63,6 +64,7 @@ class Pipeline:
     wait_timeout_seconds: int = 900
     keep_revisions: int = 10
     deploy: tuple[DeployTargetConfig, ...] = ()
+    source_auth: SourceAuth | None = None  # source_token / source_ssh_key: names of secrets, never values
 
     @property
     def id(self) -> str:
@@ -129,7 +131,8 @@ _AGENT_KEYS = {"region", "queue_url", "close_topic_arn", "log_group", "cache_dir
                "instance_id", "visibility_timeout_seconds", "dead_letter_queue_url", "retry_budget_seconds",
                "keep_images", "build_cache_limit_mb"}
 _PIPELINE_KEYS = {"repository", "branch", "source_url", "context", "dockerfile", "target", "build_args",
-                  "image_repository", "registry", "wait_timeout_seconds", "keep_revisions", "deploy"}
+                  "image_repository", "registry", "wait_timeout_seconds", "keep_revisions", "deploy",
+                  "source_token", "source_username", "source_ssh_key", "source_known_hosts"}
 _DEPLOY_KEYS = {"cluster", "services", "containers"}
 
 
@@ -160,10 +163,16 @@ def _pipeline(r: _Reader, data: Mapping[str, Any], p: str) -> Pipeline:
     dockerfile = r.string(data, "dockerfile", p, "Dockerfile")
     for key, value in (("context", context), ("dockerfile", dockerfile)):
         r.relative_path(value, p + key)
+    source_url = r.string(data, "source_url", p)
+    try:
+        source_auth = check_source(source_url, dict(data))
+    except SourceSettingError as exc:
+        r.fail(p + exc.key, str(exc))
     return Pipeline(
         repository=r.string(data, "repository", p),
         branch=r.string(data, "branch", p),
-        source_url=r.string(data, "source_url", p),
+        source_url=source_url,
+        source_auth=source_auth,
         image_repository=r.string(data, "image_repository", p),
         context=context,
         dockerfile=dockerfile,

@@ -4,17 +4,23 @@ Only the pipeline's branch is fetched (the seed pulled a prepared clone in place
 a force-push or a dirty tree); the fetched head is checked out detached and the tree cleaned, so
 the build sees exactly the commit it reports. The last deployed commit is remembered beside the
 clone so the result can list what a deploy brings.
+
+Only the fetch talks to the remote, so only the fetch gets credentials (agent/git/credentials.py),
+and every message about it names the pipeline and the URL without any credential in it.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 from agent import AgentError
+from agent.git.credentials import CredentialError, GitAuth, GitCredentials, without_credentials
 from chalicelib.contracts import CommitInfo
 
 GIT_TIMEOUT = 600
@@ -46,9 +52,11 @@ def _is_local_path(url: str) -> bool:
 
 class GitSource:
     def __init__(self, cache_dir: str | os.PathLike[str], pipeline_id: str, url: str, branch: str,
-                 timeout: float = GIT_TIMEOUT) -> None:
+                 timeout: float = GIT_TIMEOUT, credentials: GitCredentials | None = None) -> None:
         self.pipeline_id = pipeline_id
         self.url = os.path.abspath(url) if _is_local_path(url) else url
+        self.shown_url = without_credentials(self.url)
+        self.credentials = credentials
         self.branch = branch
         self.timeout = timeout
         self.home = Path(cache_dir) / "pipelines" / quote(pipeline_id, safe="")
@@ -64,7 +72,11 @@ class GitSource:
         """
         self._ensure_clone()
         remote_ref = f"refs/remotes/origin/{self.branch}"
-        self._git("fetch", "--no-tags", self.url, f"+refs/heads/{self.branch}:{remote_ref}")
+        with self._auth() as auth:
+            proc = self._run("fetch", "--no-tags", self.url, f"+refs/heads/{self.branch}:{remote_ref}", auth=auth)
+            if proc.returncode != 0:
+                reason = auth.scrub(_fetch_reason(proc)).replace(self.url, self.shown_url)
+                raise SourceError(f"{self.pipeline_id}: git fetch failed: {reason} (source {self.shown_url})")
         target = remote_ref if commit is None else self._commit_on_branch(commit, remote_ref)
         self._git("checkout", "--force", "--detach", target)
         self._git("clean", "-ffdx")
@@ -118,11 +130,23 @@ class GitSource:
             commits.append(CommitInfo(sha=full, subject=subject, author=author))
         return tuple(commits)
 
-    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = dict(os.environ, GIT_TERMINAL_PROMPT="0", LC_ALL="C")
+    @contextmanager
+    def _auth(self) -> Iterator[GitAuth]:
+        if self.credentials is None:
+            yield GitAuth()
+            return
         try:
-            return subprocess.run(["git", "-C", str(self.workdir), *args], capture_output=True, text=True,
-                                  timeout=self.timeout, env=env, stdin=subprocess.DEVNULL)
+            with self.credentials.for_url(self.url) as auth:
+                yield auth
+        except CredentialError as exc:
+            raise SourceError(f"{self.pipeline_id}: credentials for {self.shown_url}: {exc}") from None
+
+    def _run(self, *args: str, auth: GitAuth | None = None) -> subprocess.CompletedProcess[str]:
+        auth = auth or GitAuth()
+        env = dict(os.environ, GIT_TERMINAL_PROMPT="0", LC_ALL="C", **dict(auth.env))
+        try:
+            return subprocess.run(["git", *auth.argv(), "-C", str(self.workdir), *args], capture_output=True,
+                                  text=True, timeout=self.timeout, env=env, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired as exc:
             raise SourceError(f"{self.pipeline_id}: git {args[0]} timed out after {self.timeout:.0f}s") from exc
         except OSError as exc:
@@ -131,6 +155,21 @@ class GitSource:
     def _git(self, *args: str) -> str:
         proc = self._run(*args)
         if proc.returncode != 0:
-            reason = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+            reason = _last_line(proc)
             raise SourceError(f"{self.pipeline_id}: git {args[0]} failed: {reason}")
         return proc.stdout.strip()
+
+
+def _last_line(proc: subprocess.CompletedProcess[str]) -> str:
+    return (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+
+
+def _fetch_reason(proc: subprocess.CompletedProcess[str]) -> str:
+    """git's ``fatal:`` line and up to two lines before it: the host's own words (``remote: Repository not
+    found.``) or ssh's (``Host key verification failed.``) say more than ``fatal:`` alone, and what follows
+    it is git's boilerplate (``Please make sure you have the correct access rights``)."""
+    lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
+    fatal = next((i for i, line in enumerate(lines) if line.startswith(("fatal:", "error:"))), None)
+    if fatal is None:
+        return _last_line(proc)[:300]
+    return " | ".join(line[:300] for line in lines[max(fatal - 2, 0):fatal + 1])
