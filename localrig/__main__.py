@@ -31,7 +31,7 @@ def fault_names() -> list[str]:
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m localrig", description="pushdeploy's local rig")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run the whole pipeline locally through three stories")
+    demo = sub.add_parser("demo", help="run the whole pipeline locally through four stories")
     demo.add_argument("--state-dir", type=Path, default=Path(".rig"),
                       help="runs go to STATE_DIR/runs/<time>; a private Docker engine keeps its data in "
                            "STATE_DIR/docker (layer cache survives re-runs)")

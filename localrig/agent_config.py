@@ -30,8 +30,10 @@ def _table(lines: list[str], header: str, values: dict[str, Any]) -> None:
 
 def render(outputs: dict[str, str], pipelines: list[PipelineSpec], sources: dict[str, Path], registry: str,
            cache_dir: Path, idle_grace_seconds: float = 1, wait_timeout_seconds: int = 120,
-           visibility_timeout_seconds: int | None = None, retry_budget_seconds: float | None = None) -> str:
-    """``sources`` maps repository name -> the bare repository the agent clones from.
+           visibility_timeout_seconds: int | None = None, retry_budget_seconds: float | None = None,
+           source_settings: dict[str, dict[str, str]] | None = None) -> str:
+    """``sources`` maps repository name -> the bare repository the agent clones from; ``source_settings``
+    replaces that for a hosted repository (``source_url`` over HTTPS and its ``source_token``).
     ``visibility_timeout_seconds`` None keeps the agent's default (a killed agent's requests then
     come back after 5 minutes; a story about that passes a few seconds); likewise
     ``retry_budget_seconds`` (how long SQS/SNS failures are retried before the agent gives up: 5 minutes).
@@ -55,6 +57,7 @@ def render(outputs: dict[str, str], pipelines: list[PipelineSpec], sources: dict
             "repository": spec.repository,
             "branch": spec.branch,
             "source_url": str(sources[spec.repository]),
+            **(source_settings or {}).get(spec.repository, {}),
             "context": ".",
             "dockerfile": "Dockerfile",
             "target": "",

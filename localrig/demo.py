@@ -1,4 +1,4 @@
-"""The demo: the whole pipeline on this machine, three stories narrated as they happen.
+"""The demo: the whole pipeline on this machine, four stories narrated as they happen.
 
 Every line is ``[+elapsed] stage  text``; the stage names the AWS part it stands for (see
 docs/demo.md). At the end a summary table, the same summary as JSON (its path printed), and
@@ -22,12 +22,17 @@ from localrig.rig import LocalRig, RigError, RigEvent
 
 SAMPLE = PipelineSpec(repository="sample", branch="production", image_repository="production/sample",
                       cluster="production-cluster", service="web", family="production-task", container="web")
+# Story 4's repository lives on a hosted provider (owner/name, as GitHub names it), deployed to its own service.
+HOSTED = PipelineSpec(repository="octo/sample", branch="production", image_repository="production/octo-sample",
+                      cluster="production-cluster", service="octo-web", family="octo-task", container="web")
 
 
 STORIES = (
-    ("story 1: push one commit", stories.one_push),
-    ("story 2: push three commits in quick succession while a build runs", stories.pushes_during_a_build),
-    ("story 3: push a commit whose build fails", stories.failing_build),
+    ("story 1: push one commit", stories.one_push, SAMPLE),
+    ("story 2: push three commits in quick succession while a build runs", stories.pushes_during_a_build, SAMPLE),
+    ("story 3: push a commit whose build fails", stories.failing_build, SAMPLE),
+    ("story 4: push to GitHub; its signed webhook reaches chalice local, the build fetches with a token",
+     stories.webhook_push, HOSTED),
 )
 
 
@@ -69,13 +74,14 @@ def run_demo(state_dir: Path, out: TextIO = sys.stdout, provisioner: str = "clou
     narrator = Narrator(out)
     run_dir = state_dir / "runs" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     narrator.banner(f"starting the local rig (state in {run_dir})")
-    rig = LocalRig(run_dir, [SAMPLE], docker_dir=state_dir / "docker", on_event=narrator, provisioner=provisioner)
+    rig = LocalRig(run_dir, [SAMPLE, HOSTED], docker_dir=state_dir / "docker", on_event=narrator,
+                   provisioner=provisioner)
     reports: list[stories.StoryReport] = []
     try:
         rig.start()
-        for title, story in STORIES:
+        for title, story, spec in STORIES:
             narrator.banner(title)
-            report = story(rig, SAMPLE)
+            report = story(rig, spec)
             reports.append(report)
             for check in report.checks:
                 mark = "ok  " if check.ok else "FAIL"

@@ -89,6 +89,13 @@ class LocalRig:
         self._clients: dict[str, Any] = {}
         self.bare: dict[str, Path] = {}
         self.work: dict[str, Path] = {}
+        # repositories moved to a hosted provider (localrig.hosted): the agent's source settings for each, the
+        # provider's name, and the environment the developer's git needs there (its credentials, never in argv)
+        self.source_settings: dict[str, dict[str, str]] = {}
+        self.hosts: dict[str, str] = {}
+        self.git_env: dict[Path, dict[str, str]] = {}
+        self.git_http: Any = None  # localrig.git_http's server, once a repository is hosted
+        self.chalice_local: chalice_local.ChaliceLocal | None = None
 
     # ------------------------------------------------------------ start / stop
 
@@ -257,7 +264,8 @@ class LocalRig:
         rendered = agent_config.render(self.outputs, self.pipelines, dict(self.bare), self.registry.address,
                                        self.run_dir / "builder-cache", idle_grace_seconds=self.idle_grace_seconds,
                                        visibility_timeout_seconds=self.visibility_timeout_seconds,
-                                       wait_timeout_seconds=self.wait_timeout_seconds)
+                                       wait_timeout_seconds=self.wait_timeout_seconds,
+                                       source_settings=self.source_settings)
         self.agent_config.write_text(rendered if text is None else text)
 
     # ------------------------------------------------------------ narration
@@ -364,7 +372,7 @@ class LocalRig:
     def git(self, work: Path, *args: str) -> str:
         env = dict(os.environ, GIT_AUTHOR_NAME="Demo Developer", GIT_AUTHOR_EMAIL="dev@example.com",
                    GIT_COMMITTER_NAME="Demo Developer", GIT_COMMITTER_EMAIL="dev@example.com",
-                   GIT_PUSHER="demo-developer")
+                   GIT_PUSHER="demo-developer", **self.git_env.get(work, {}))
         done = subprocess.run(["git", "-C", str(work), *args], capture_output=True, text=True, env=env, timeout=120)
         if done.returncode != 0:
             raise RigError(f"git {' '.join(args)} failed in {work}: {done.stderr.strip() or done.stdout.strip()}")
@@ -385,11 +393,13 @@ class LocalRig:
         return self.git(work, "rev-parse", "HEAD")
 
     def push(self, repository: str, branch: str = "production") -> str:
-        """A real ``git push`` to the CodeCommit stand-in; its hook fires the trigger."""
+        """A real ``git push`` to the CodeCommit stand-in (its hook fires the trigger), or to the hosted provider
+        the repository moved to (its hook sends the provider's webhook)."""
         work = self.work[repository]
         sha = self.git(work, "rev-parse", "HEAD")
         self.git(work, "push", "--quiet", "origin", f"HEAD:refs/heads/{branch}")
-        self.emit("codecommit", f"pushed {repository}@{branch} {sha[:12]}", {"commit": sha, "repository": repository})
+        self.emit(self.hosts.get(repository, "codecommit"), f"pushed {repository}@{branch} {sha[:12]}",
+                  {"commit": sha, "repository": repository})
         return sha
 
     def stop_registry(self) -> None:

@@ -8,14 +8,19 @@ the story's expectations, each checked. Nothing waits blindly: every wait polls 
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from agent.docker.imageref import parse_image
 from chalicelib.contracts import BuildResult
+from localrig import hosted, webhook_hook
 from localrig.provision import PipelineSpec
 from localrig.rig import LocalRig
 from localrig.slack import payload_text
@@ -245,4 +250,78 @@ def two_pipelines_at_once(rig: LocalRig, specs: list[PipelineSpec]) -> StoryRepo
         _succeeded(report, mine[-1] if mine else None, shas[spec.key], rig, spec)
         before, after = report.revision_before[spec.key], report.revision_after[spec.key]
         report.expect(f"{spec.key} moved to a new revision", after == before + 1, f"{before} -> {after}")
+    return report
+
+
+def _git_fetches(rig: LocalRig) -> int:
+    """Fetches the authenticated git server served (``git-upload-pack`` POSTs answered 200)."""
+    log = rig.run_dir / "git-http.log"
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return sum(1 for line in text.splitlines() if "git-upload-pack" in line and '" 200' in line)
+
+
+def webhook_push(rig: LocalRig, spec: PipelineSpec, provider: str = "github") -> StoryReport:
+    """Push to the repository on a hosted provider: its signed push webhook reaches the real `chalice local`,
+    the builder fetches over authenticated smart HTTP with a token from SSM, and the service is deployed."""
+    if rig.hosts.get(spec.repository) != provider:
+        hosted.host(rig, spec, provider)
+    report = StoryReport(f"4. push to {provider}: its signed webhook through chalice local, a token-guarded fetch")
+    watch = _Observer(rig, report, [spec])
+    bare = rig.bare[spec.repository]
+    sent_before, fetches_before = len(webhook_hook.delivery_log(bare)), _git_fetches(rig)
+    sha = _change(rig, spec, f"story 4 via {provider}")
+    report.pushes.append(rig.push(spec.repository, spec.branch)[:12])
+    watch.wait_result(sha)
+    results = watch.finish()
+    sent = webhook_hook.delivery_log(bare)[sent_before:]
+    report.expect(f"one {provider} delivery, answered 2xx by chalice local",
+                  len(sent) == 1 and 200 <= sent[0]["status"] < 300, [(d["status"], d["answer"][:120]) for d in sent])
+    report.expect("exactly one build", len(results) == 1, len(results))
+    result = results[-1] if results else None
+    report.expect(f"the result says {provider} triggered it", result is not None and result.trigger == provider,
+                  result.trigger if result else None)
+    _succeeded(report, result, sha, rig, spec)
+    report.expect("the builder fetched over authenticated HTTP", _git_fetches(rig) > fetches_before,
+                  f"{_git_fetches(rig) - fetches_before} fetches")
+    before, after = report.revision_before[spec.key], report.revision_after[spec.key]
+    report.expect("service moved to a new revision", after == before + 1, f"{before} -> {after}")
+    report.expect("one success notification naming the commit",
+                  len(report.notifications) == 1 and _mentions(report.notifications[0], sha), report.notifications)
+    return report
+
+
+def api_call(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """POST JSON to the pipeline API; (status, JSON answer)."""
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return resp.status, json.load(resp)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
+
+
+def manual_redeploy(rig: LocalRig, spec: PipelineSpec) -> StoryReport:
+    """Ask the pipeline API (under `chalice local`) to redeploy the branch head with ``force``: the image is
+    unchanged, yet the service moves to a new revision, and the result says who asked."""
+    base = rig.chalice_local.url if rig.chalice_local is not None else rig.start_chalice_local()
+    report = StoryReport("manual redeploy: POST /pipelines/{id}/builds with force, through chalice local")
+    watch = _Observer(rig, report, [spec])
+    head = rig.git(rig.bare[spec.repository], "rev-parse", f"refs/heads/{spec.branch}")
+    status, answer = api_call(f"{base}/pipelines/{quote(spec.key, safe='')}/builds", {"force": True})
+    report.expect("the API accepted the request (202)", status == 202, f"{status} {answer}")
+    rig.emit("apigateway", f"POST /pipelines/{spec.key}/builds force -> {status}")
+    watch.wait_result(head)
+    results = watch.finish()
+    result = results[-1] if results else None
+    report.expect("exactly one build, of the branch head", [r.commit for r in results] == [head],
+                  [(r.commit or "")[:12] for r in results])
+    report.expect("deployed (not skipped as unchanged)", result is not None and result.outcome == "succeeded",
+                  result.outcome if result else None)
+    report.expect("the result says it was asked by hand", result is not None and result.trigger == "manual"
+                  and bool(result.requested_by), (result.trigger, result.requested_by) if result else None)
+    before, after = report.revision_before[spec.key], report.revision_after[spec.key]
+    report.expect("service moved to a new revision", after == before + 1, f"{before} -> {after}")
+    report.expect("nothing new pushed to the registry", not [t for t in report.new_tags if not t.endswith(":latest")],
+                  report.new_tags)
     return report
