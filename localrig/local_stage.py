@@ -27,7 +27,7 @@ LOCAL_STAGE = "local"
 PROVIDERS = ("github", "gitlab", "bitbucket")
 WEBHOOK_SECRET_PREFIX = "/pushdeploy/webhooks"
 DELIVERIES_TABLE = "pushdeploy-webhook-deliveries"
-AGENT_SETTINGS_PARAMETER = "/pushdeploy/agent-settings"
+AGENT_SETTINGS_PARAMETER = "/pushdeploy/agent.toml"  # the pipeline template's default name
 RUN_DIR_VARIABLE = "PUSHDEPLOY_RIG_RUN_DIR"  # where `python -m localrig github-payload` finds the rig's repositories
 # A profile in the user's shell would be looked up (and fail, or reach a real account) before the exported keys.
 UNSET = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")
