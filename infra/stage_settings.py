@@ -76,8 +76,15 @@ POLICY_RESOURCES: dict[str, dict[str, Callable[[StackOutputs], str]]] = {
 LOGS_SID = "WriteOwnLogs"
 
 
+def lambda_name(app_name: str, stage: str, function: str) -> str:
+    """The Lambda function Chalice deploys: ``app-stage-function``, except the REST API's ``api_handler``, which
+    Chalice names ``app-stage`` (so its log group is ``/aws/lambda/app-stage``)."""
+    return f"{app_name}-{stage}" if function == "api_handler" else f"{app_name}-{stage}-{function}"
+
+
 def _own_log_group(o: StackOutputs, app_name: str, stage: str, function: str) -> list[str]:
-    group = f"arn:{o.partition}:logs:{o.region}:{o.account}:log-group:/aws/lambda/{app_name}-{stage}-{function}"
+    name = lambda_name(app_name, stage, function)
+    group = f"arn:{o.partition}:logs:{o.region}:{o.account}:log-group:/aws/lambda/{name}"
     return [group, group + ":*"]
 
 

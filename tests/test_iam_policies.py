@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from chalicelib.arns import parse_arn
+from infra.stage_settings import lambda_name
 from tests.lambda_app import import_app
 
 CHALICE_DIR = Path(__file__).parent.parent / ".chalice"
@@ -101,7 +102,8 @@ def test_logs_only_to_the_functions_own_log_group_in_the_stages_region_and_accou
     for function, resources in groups.items():
         arn = parse_arn(resources[0], "logs")
         assert arn.region != "*" and arn.account.isdigit() and len(arn.account) == 12, resources
-        group = f"arn:aws:logs:{arn.region}:{arn.account}:log-group:/aws/lambda/pushdeploy-{stage}-{function}"
+        name = lambda_name("pushdeploy", stage, function)
+        group = f"arn:aws:logs:{arn.region}:{arn.account}:log-group:/aws/lambda/{name}"
         assert resources == [group, group + ":*"]
         places.add((arn.region, arn.account))
     assert len(places) == 1, f"one region and account per stage, got {places}"
