@@ -116,7 +116,7 @@ class GitSource:
         for line in filter(None, since.stdout.strip().splitlines()):
             full, author, subject = line.split(_SEP, 2)
             commits.append(CommitInfo(sha=full, subject=subject, author=author))
-        return tuple(commits)
+        return tuple(commits) or (head,)  # an older commit than the deployed one (a pinned build): list it
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         env = dict(os.environ, GIT_TERMINAL_PROMPT="0", LC_ALL="C")
