@@ -256,3 +256,16 @@ def api_request(action: str = "build", *, commit: str | None = None, force: bool
     """A request as POST /pipelines/{id}/builds or /rollback publishes it."""
     return BuildRequest(REPOSITORY, BRANCH, commit, "api", str(uuid.uuid4()), utc_now(), pushed_by=by,
                         action=action, trigger="manual", force=force, pin=pin, rollback_to=to)
+
+
+def deployed_pipeline(session: boto3.Session, engine: Any, base_image: str, registry: str, tmp: Path,
+                      monkeypatch: Any) -> tuple[World, Path, str]:
+    """``docker_pipeline`` with its head built and deployed once by ``run``: (world, settings file, revision)."""
+    from agent.runner import Runner
+
+    _, world, config = docker_pipeline(session, engine, base_image, registry, tmp, monkeypatch)
+    world.send()
+    Runner(agent_context(config)).run(exit_when_idle=True)
+    [first, _] = world.close_messages()
+    assert first.outcome == "succeeded", first.error
+    return world, config, world.service_task_definition()["taskDefinitionArn"]

@@ -7,7 +7,7 @@ import pytest
 
 from agent.runner import Runner
 from chalicelib.contracts import BuildResult
-from tests.agent.agentrig import agent_context, api_request, docker_pipeline
+from tests.agent.agentrig import agent_context, api_request, deployed_pipeline
 
 pytestmark = pytest.mark.docker
 ALICE = "arn:aws:iam::123456789012:user/alice"
@@ -15,13 +15,7 @@ ALICE = "arn:aws:iam::123456789012:user/alice"
 
 @pytest.fixture
 def deployed(aws, docker_engine, base_image, registry, tmp_path, monkeypatch):
-    """The pipeline with its head built and deployed once."""
-    repo, world, config = docker_pipeline(aws, docker_engine, base_image, registry.address, tmp_path, monkeypatch)
-    world.send()
-    Runner(agent_context(config)).run(exit_when_idle=True)
-    [first, _] = world.close_messages()
-    assert first.outcome == "succeeded"
-    return world, config, world.service_task_definition()["taskDefinitionArn"]
+    return deployed_pipeline(aws, docker_engine, base_image, registry.address, tmp_path, monkeypatch)
 
 
 def test_a_forced_build_of_the_running_image_registers_a_new_revision(deployed):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from agent.runner import Runner
-from tests.agent.agentrig import agent_context, api_request, docker_pipeline
+from tests.agent.agentrig import agent_context, api_request, deployed_pipeline
 
 pytestmark = pytest.mark.docker
 BOB = "arn:aws:iam::123456789012:user/bob"
@@ -14,11 +14,7 @@ BOB = "arn:aws:iam::123456789012:user/bob"
 
 @pytest.fixture
 def deployed(aws, docker_engine, base_image, registry, tmp_path, monkeypatch):
-    repo, world, config = docker_pipeline(aws, docker_engine, base_image, registry.address, tmp_path, monkeypatch)
-    world.send()
-    Runner(agent_context(config)).run(exit_when_idle=True)
-    [first, _] = world.close_messages()
-    return world, config, first.services[0].new_task_definition
+    return deployed_pipeline(aws, docker_engine, base_image, registry.address, tmp_path, monkeypatch)
 
 
 def test_a_rollback_puts_the_service_on_the_previous_revision(deployed):
