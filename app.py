@@ -6,7 +6,7 @@ import logging
 import os
 from typing import Any
 
-from chalice import Chalice
+from chalice import Chalice, IAMAuthorizer, Response
 from chalice.app import CloudWatchEvent, Rate, SNSEvent
 
 from chalicelib import settings
@@ -50,3 +50,24 @@ if functions.pipeline:
         """Starts a stopped builder when requests wait, stops one nobody serves, announces stale requests and
         dead letters (chalicelib/reconcile.py)."""
         return factory.reconcile().handle()
+
+
+if functions.pipeline:  # ---- pipeline API (docs/api.md): IAM unless the stage is local
+    API_AUTHORIZER = IAMAuthorizer() if settings.api_auth(os.environ) == "iam" else None
+
+    def _api_answer(answer: Any) -> Response:
+        return Response(body=answer.body, status_code=answer.status, headers={"Content-Type": "application/json"})
+
+    @app.route("/pipelines", methods=["GET"], authorizer=API_AUTHORIZER)
+    def list_pipelines() -> Response:
+        return _api_answer(factory.pipeline_api().list())
+
+    @app.route("/pipelines/{pipeline}/builds", methods=["POST"], authorizer=API_AUTHORIZER)
+    def request_build(pipeline: str) -> Response:
+        request = app.current_request
+        return _api_answer(factory.pipeline_api().build(pipeline, request.raw_body, request.context))
+
+    @app.route("/pipelines/{pipeline}/rollback", methods=["POST"], authorizer=API_AUTHORIZER)
+    def request_rollback(pipeline: str) -> Response:
+        request = app.current_request
+        return _api_answer(factory.pipeline_api().rollback(pipeline, request.raw_body, request.context))

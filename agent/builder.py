@@ -61,17 +61,18 @@ def targets_of(pipeline: Pipeline) -> list[DeployTarget]:
 
 
 def build_pipeline(ctx: BuildContext, pipeline: Pipeline, *, commit: str | None = None,
-                   dry_run: bool = False) -> BuildResult:
-    """Build (and unless ``dry_run``, push and deploy) one pipeline; never raises an Exception."""
+                   dry_run: bool = False, force: bool = False) -> BuildResult:
+    """Build (and unless ``dry_run``, push and deploy) one pipeline; never raises an Exception. ``force``: push
+    and deploy even when the image equals what runs (a redeploy someone asked for), instead of "skipped"."""
     progress = ctx.progress
     log = BuildLog(ctx.clients.logs, ctx.config.agent.log_group, ctx.config.agent.region, warn=progress.line)
     progress.sinks.append(log.write)
     progress.detail_sinks.append(log.write)
     state = _State(pipeline)
     progress.line(f"build {pipeline.id} started" + (f" at commit {commit}" if commit else "")
-                  + (" (dry run)" if dry_run else ""))
+                  + (" (forced)" if force else "") + (" (dry run)" if dry_run else ""))
     try:
-        _build(ctx, state, log, commit, dry_run)
+        _build(ctx, state, log, commit, dry_run, force)
     except (AgentError, DeployError) as exc:
         state.outcome, state.error = "failed", str(exc)
     except Exception as exc:  # noqa: BLE001 - an unexpected error must still produce a result
@@ -90,7 +91,8 @@ def _no_commit_tag(state: _State) -> str:
     return f"{state.started:%Y%m%d%H%M%S}-nocommit"
 
 
-def _build(ctx: BuildContext, state: _State, log: BuildLog, commit: str | None, dry_run: bool) -> None:
+def _build(ctx: BuildContext, state: _State, log: BuildLog, commit: str | None, dry_run: bool,
+           force: bool = False) -> None:
     pipeline = state.pipeline
     source = GitSource(ctx.config.agent.cache_dir, pipeline.id, pipeline.source_url, pipeline.branch,
                        credentials=credentials_for(pipeline.source_auth, ctx.clients))
@@ -106,7 +108,7 @@ def _build(ctx: BuildContext, state: _State, log: BuildLog, commit: str | None, 
               ctx.config.agent.build_cache_limit_mb, ctx.progress.line)
     if not dry_run and _finish_interrupted(ctx, state, source):
         return
-    if deployed and set(deployed.values()) == {image_id}:
+    if deployed and set(deployed.values()) == {image_id} and not force:
         _skip(ctx, state, deployed, image_id)
         if not dry_run:
             source.mark_deployed(info.sha)

@@ -20,7 +20,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import FrameType
 
 from agent import AgentError
@@ -28,9 +28,11 @@ from agent.builder import BuildContext, build_pipeline
 from agent.ecs.journal import DeployJournal
 from agent.heartbeat import BeatWriter
 from agent.queue.answered import AnsweredRequests
-from agent.queue.build_queue import BuildQueue, Heartbeat, QueuedRequest, QueueError, Round, plan_round
+from agent.queue.build_queue import BuildQueue, Heartbeat, Job, QueuedRequest, QueueError, Round, plan_round
 from agent.queue.results import Publisher, PublishError
 from agent.retry import Backoff
+from agent.rollback import rollback_pipeline
+from chalicelib.contracts import ACTION_BUILD, ACTION_ROLLBACK, BuildResult
 
 MAX_POLL_SECONDS = 20  # SQS long-poll limit
 # Once EndOfRun is sent the machine may stop at any moment. A long poll cut off by the stop still completes
@@ -196,30 +198,42 @@ class Runner:
         with Heartbeat(self.queue, work.held, self.log):
             try:
                 for pid in work.order:
-                    self._build_one(work, pid)
+                    for job in work.jobs(pid):
+                        self._run_job(work, job)
             except Terminated:
                 self._release(work)
                 raise
 
-    def _build_one(self, work: Round, pid: str) -> None:
-        requests = work.requests[pid]
-        self.log(f"pipeline {pid}: {len(requests)} request(s): " + ", ".join(map(_described, requests)))
-        result = build_pipeline(self.ctx, self.ctx.config.pipeline(pid))
+    def _run_job(self, work: Round, job: Job) -> None:
+        pid = job.pipeline
+        self.log(f"pipeline {pid}: {job.describe()} for {len(job.items)} request(s): "
+                 + ", ".join(map(_described, job.items)))
+        result = self._carry_out(job)
         self.stats.builds += 1
         try:
             self.publisher.publish(result)
         except PublishError as exc:
-            kept = work.abandon(pid)
+            kept = work.abandon(pid, job.items)
             self.log(f"result for {pid} not published, its {len(kept)} request(s) stay queued for redelivery: {exc}")
             return
-        self.log(f"result published: {pid} {result.outcome} commit={(result.commit or '-')[:7]}")
-        self.journal.clear(pid)  # the team has the final word on this deploy: nothing left to verify
-        self.answered.record(work.requests[pid], pid, f"the {result.outcome} build of {pid} at "
+        self.log(f"result published: {pid} {job.action} {result.outcome} commit={(result.commit or '-')[:7]}")
+        if job.action == ACTION_BUILD:
+            self.journal.clear(pid)  # the team has the final word on this deploy: nothing left to verify
+        self.answered.record(job.items, pid, f"the {result.outcome} {job.action} of {pid} at "
                              f"{(result.commit or 'no commit')[:12]} (finished {result.finished_at})")
         try:
-            self.queue.delete(work.done(pid))
+            self.queue.delete(work.done(pid, job.items))
         except QueueError as exc:
             self.log(f"delete after publishing failed (the request will be rebuilt, harmlessly): {exc}")
+
+    def _carry_out(self, job: Job) -> BuildResult:
+        """The job's result, saying what was asked, how it arrived and by whom."""
+        pipeline = self.ctx.config.pipeline(job.pipeline)
+        if job.action == ACTION_ROLLBACK:
+            result = rollback_pipeline(self.ctx, pipeline, job.rollback_to)
+        else:
+            result = build_pipeline(self.ctx, pipeline, commit=job.commit, force=job.force)
+        return replace(result, action=job.action, trigger=job.trigger, requested_by=job.requested_by)
 
     def _release(self, work: Round) -> None:
         """Make the round's unanswered requests visible again at once, for the next run."""

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from chalicelib.builder import Builder
     from chalicelib.close import CloseHandler
     from chalicelib.notify import NotifyHandler
+    from chalicelib.pipeline_api import PipelineApi, UnconfiguredApi
     from chalicelib.reconcile import ReconcileHandler
     from chalicelib.request import RequestHandler
     from chalicelib.webhook_secret import WebhookSecret
@@ -94,3 +95,17 @@ class Factory:
         if name not in self._secrets:
             self._secrets[name] = WebhookSecret(self.client("ssm"), name)
         return NotifyHandler(SlackWebhook(self._secrets[name], pipeline.notify_timeout_seconds), pipeline.region)
+
+    # ---- pipeline API (docs/api.md)
+    def pipeline_api(self) -> PipelineApi | UnconfiguredApi:
+        from chalicelib.errors import SettingsError
+        from chalicelib.pipeline_api import AgentSettingsParameter, PipelineApi, UnconfiguredApi
+        from chalicelib.request_topic import RequestTopic
+
+        try:
+            api = settings.load_api(self._environ())
+        except SettingsError as exc:
+            return UnconfiguredApi(exc)
+        region = parse_arn(api.request_topic_arn).region  # the topic may live in another region
+        return PipelineApi(AgentSettingsParameter(self.client("ssm"), api.agent_settings_parameter),
+                           RequestTopic(self.client("sns", region), api.request_topic_arn), api.auth)

@@ -32,6 +32,13 @@ ALL_NAMES = (FUNCTIONS, REQUEST_TOPIC_ARN, BRANCH_FILTER, BUILDER_INSTANCE_ID, B
              CLOSE_TOPIC_ARN, SLACK_WEBHOOK_PARAMETER, NOTIFY_TIMEOUT_SECONDS, DEAD_LETTER_QUEUE_URL,
              BUILDER_IDLE_MINUTES, STALE_REQUEST_MINUTES)
 
+# ---- pipeline API (docs/api.md): its own block, so the webhook settings can grow beside it
+AGENT_SETTINGS_PARAMETER = "AGENT_SETTINGS_PARAMETER"
+API_AUTH = "PUSHDEPLOY_API_AUTH"
+ALL_NAMES += (AGENT_SETTINGS_PARAMETER, API_AUTH)
+API_AUTH_CHOICES = ("iam", "none")
+# ---- end of the pipeline API block
+
 DEFAULT_BUILDER_TAG = "pushdeploy:role=builder"
 # How often EventBridge runs the reconcile function, in minutes: the longest a stranded request waits for its
 # builder. A constant, not a stage setting: each run costs a few reads, and a shorter wait buys little.
@@ -212,3 +219,35 @@ def _timeout(reader: _Reader, text: str) -> float:
         value = -1.0
     reader.check(NOTIFY_TIMEOUT_SECONDS, text, 0 < value <= 60, "expected seconds between 0 and 60")
     return value if 0 < value <= 60 else DEFAULT_NOTIFY_TIMEOUT
+
+
+# ---------------------------------------------------------------- pipeline API
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    request_topic_arn: str
+    agent_settings_parameter: str
+    auth: str
+
+
+def api_auth(env: Mapping[str, str]) -> str:
+    """Read PUSHDEPLOY_API_AUTH at import: it decides the routes' authorizer. "none" is for the ``local`` stage
+    (chalice local on the rig); inside Lambda it is refused, so a deployed stage never serves the API unsigned."""
+    value = env.get(API_AUTH, "").strip() or "iam"
+    if value not in API_AUTH_CHOICES:
+        raise SettingsError([f"invalid {API_AUTH}: {value!r} (expected one of {', '.join(API_AUTH_CHOICES)})"])
+    if value == "none" and env.get("AWS_LAMBDA_FUNCTION_NAME"):
+        raise SettingsError([f"invalid {API_AUTH}: 'none' is only for chalice local (the local stage); a deployed "
+                             "stage must sign its API calls (remove it, or set it to iam)"])
+    return value
+
+
+def load_api(env: Mapping[str, str]) -> ApiSettings:
+    reader = _Reader(env)
+    topic = reader.topic_arn(REQUEST_TOPIC_ARN)
+    parameter = reader.required(AGENT_SETTINGS_PARAMETER)
+    reader.check(AGENT_SETTINGS_PARAMETER, parameter, bool(_PARAMETER.fullmatch(parameter)), "expected an SSM name")
+    auth = env.get(API_AUTH, "").strip() or "iam"
+    reader.done()
+    return ApiSettings(topic, parameter, auth)

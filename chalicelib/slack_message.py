@@ -18,6 +18,11 @@ STYLE = {
     "rolled_back": (":leftwards_arrow_with_hook:", "Rolled back"),
     "skipped": (":fast_forward:", "Nothing to deploy"),
 }
+# A rollback someone asked for: "Rolled back" alone would read like a failed deploy's automatic rollback.
+ROLLBACK_STYLE = {
+    "succeeded": (":rewind:", "Rollback done"),
+    "failed": (":x:", "Rollback failed"),
+}
 
 
 def escape(text: str) -> str:
@@ -64,6 +69,15 @@ def _services_text(result: BuildResult) -> str:
         for s in result.services)
 
 
+def requested_text(result: BuildResult) -> Optional[str]:
+    """Who asked for what and how it arrived, e.g. "rollback by arn:aws:iam::1:user/alice (manual)"; None for a
+    result from an agent that does not say (it predates the field)."""
+    if not result.trigger and not result.requested_by:
+        return None
+    text = f"{result.action} by {escape(result.requested_by or 'unknown')}"
+    return text + (f" ({escape(result.trigger)})" if result.trigger else "")
+
+
 def _links(result: BuildResult, region: Optional[str]) -> list[str]:
     links = []
     if result.commit and (url := console_links.commit_url(result.repository, result.commit, region)):
@@ -79,7 +93,8 @@ def _links(result: BuildResult, region: Optional[str]) -> list[str]:
 def build_message(result: BuildResult, region: Optional[str]) -> dict[str, Any]:
     """Every text is bounded by Block Kit's limits (chalicelib/blockkit.py): Slack refuses a whole
     message for one text over its limit, and a long commit subject or error must not cost the team it."""
-    emoji, title = STYLE[result.outcome]
+    emoji, title = (ROLLBACK_STYLE if result.action == "rollback" else {}).get(result.outcome, STYLE[result.outcome])
+    requested = requested_text(result)
     image = f"`{escape(result.image.tag)}`" if result.image else "-"
     blocks: list[dict[str, Any]] = [
         blockkit.header(f"{emoji} {title}: {result.pipeline}"),
@@ -88,6 +103,7 @@ def build_message(result: BuildResult, region: Optional[str]) -> dict[str, Any]:
             f"*Commit*\n{commit_text(result)}", f"*Image tag*\n{image}",
             f"*Task definition*\n{_services_text(result)}",
             f"*Duration*\n{duration_text(result.duration_seconds)}",
+            *([f"*Requested*\n{requested}"] if requested else []),
         ]),
     ]
     if result.error:

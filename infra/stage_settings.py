@@ -33,6 +33,7 @@ ENV_FROM_OUTPUTS: dict[str, dict[str, str]] = {
         "BUILD_QUEUE_URL": "BuildQueueUrl",
         "SLACK_WEBHOOK_PARAMETER": "SlackWebhookParameterName",
         "DEAD_LETTER_QUEUE_URL": "BuildDeadLetterQueueUrl",
+        "AGENT_SETTINGS_PARAMETER": "AgentSettingsParameterName",  # the pipeline API lists its pipelines
     },
     "source": {
         "REQUEST_TOPIC_ARN": "RequestTopicArn",
@@ -48,6 +49,10 @@ def _parameter_arn(o: StackOutputs) -> str:
     return f"arn:{o.partition}:ssm:{o.region}:{o.account}:parameter{o.get('SlackWebhookParameterName')}"
 
 
+def _agent_settings_arn(o: StackOutputs) -> str:
+    return f"arn:{o.partition}:ssm:{o.region}:{o.account}:parameter{o.get('AgentSettingsParameterName')}"
+
+
 # policy statement Sid -> the Resource it must name, per stack kind (the contract with .chalice/policy-*.json)
 POLICY_RESOURCES: dict[str, dict[str, Callable[[StackOutputs], str]]] = {
     "pipeline": {
@@ -58,6 +63,8 @@ POLICY_RESOURCES: dict[str, dict[str, Callable[[StackOutputs], str]]] = {
         "AnnounceDeadLettersOnce": lambda o: o.get("BuildDeadLetterQueueArn"),
         "PublishAlerts": lambda o: o.get("CloseTopicArn"),
         "ReadSlackWebhookParameter": _parameter_arn,
+        "ReadAgentSettings": _agent_settings_arn,  # pipeline API (api_handler)
+        "PublishManualRequests": lambda o: o.get("RequestTopicArn"),
     },
     "source": {
         "PublishBuildRequests": lambda o: o.get("RequestTopicArn"),
@@ -69,8 +76,15 @@ POLICY_RESOURCES: dict[str, dict[str, Callable[[StackOutputs], str]]] = {
 LOGS_SID = "WriteOwnLogs"
 
 
+def lambda_name(app_name: str, stage: str, function: str) -> str:
+    """The Lambda function Chalice deploys: ``app-stage-function``, except the REST API's ``api_handler``, which
+    Chalice names ``app-stage`` (so its log group is ``/aws/lambda/app-stage``)."""
+    return f"{app_name}-{stage}" if function == "api_handler" else f"{app_name}-{stage}-{function}"
+
+
 def _own_log_group(o: StackOutputs, app_name: str, stage: str, function: str) -> list[str]:
-    group = f"arn:{o.partition}:logs:{o.region}:{o.account}:log-group:/aws/lambda/{app_name}-{stage}-{function}"
+    name = lambda_name(app_name, stage, function)
+    group = f"arn:{o.partition}:logs:{o.region}:{o.account}:log-group:/aws/lambda/{name}"
     return [group, group + ":*"]
 
 

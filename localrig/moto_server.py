@@ -20,7 +20,7 @@ import os
 import sys
 from typing import Any
 
-from localrig import moto_metrics
+from localrig import moto_apigateway, moto_metrics
 from localrig.moto_faults import install_fault_hooks
 
 
@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     install_sns_http_attributes_patch()
     moto_metrics.install()  # SQS's age-of-oldest-message metric, EC2's LaunchTime on start (the reconcile reads both)
     install_fault_hooks()
+    moto_apigateway.install()  # ImportRestApi/PutRestApi take chalice's Swagger 2.0 and its sigv4 security, as AWS does
     from moto.server import main as moto_main
 
     moto_main(argv if argv is not None else sys.argv[1:])

@@ -49,6 +49,20 @@ def deploy(project: Path, stage: str, moto_server) -> None:
                                   f"run scripts/setup.sh to refill {WHEELHOUSE}):\n{done.stdout}\n{done.stderr}")
 
 
+def rest_api_auth(apigateway) -> dict[tuple[str, str], str]:
+    """(METHOD, path) -> authorizationType of every method of the one REST API the deploy made, other than the
+    /webhooks/* routes (they carry no IAM auth; their own tests cover them)."""
+    [api] = apigateway.get_rest_apis()["items"]
+    found = {}
+    for resource in apigateway.get_resources(restApiId=api["id"])["items"]:
+        for method in resource.get("resourceMethods", {}):
+            kind = apigateway.get_method(restApiId=api["id"], resourceId=resource["id"],
+                                         httpMethod=method)["authorizationType"]
+            if not resource["path"].startswith("/webhooks/"):
+                found[(method, resource["path"])] = kind
+    return found
+
+
 def test_dev_and_prod_stages_deploy_their_own_functions(aws, moto_server, project):
     repo_state_before = sorted(os.listdir(ROOT / ".chalice"))
     rig = make_pipeline_rig(aws)
@@ -66,7 +80,7 @@ def test_dev_and_prod_stages_deploy_their_own_functions(aws, moto_server, projec
     functions = {f["FunctionName"]: f for f in lam.list_functions()["Functions"]}
     assert set(functions) == {"pushdeploy-dev-request", "pushdeploy-dev-request_events",
                               "pushdeploy-prod-build_start", "pushdeploy-prod-close", "pushdeploy-prod-notify",
-                              "pushdeploy-prod-reconcile"}
+                              "pushdeploy-prod-reconcile", "pushdeploy-prod"}  # the last: chalice's api_handler
     for name, function in functions.items():
         stage = name.split("-")[1]
         assert function["Environment"]["Variables"] == config["stages"][stage]["environment_variables"]
@@ -88,14 +102,20 @@ def test_dev_and_prod_stages_deploy_their_own_functions(aws, moto_server, projec
     [target] = events.list_targets_by_rule(Rule=schedule["Name"])["Targets"]
     assert target["Arn"] == functions["pushdeploy-prod-reconcile"]["FunctionArn"]
 
+    assert rest_api_auth(aws.client("apigateway")) == {
+        ("GET", "/pipelines"): "AWS_IAM", ("POST", "/pipelines/{pipeline}/builds"): "AWS_IAM",
+        ("POST", "/pipelines/{pipeline}/rollback"): "AWS_IAM"}
+
     roles = {parse_arn(functions[n]["Role"], "iam").resource_name: n for n in functions}
     iam = aws.client("iam")
     for role, name in roles.items():
         [policy_name] = iam.list_role_policies(RoleName=role)["PolicyNames"]
         document = iam.get_role_policy(RoleName=role, PolicyName=policy_name)["PolicyDocument"]
-        stage, function = name.split("-", 2)[1:]
+        stage, function = (name.split("-", 2)[1:] + ["api_handler"])[:2]  # pushdeploy-prod: the REST API's
         expected = json.loads((project / ".chalice" / f"policy-{stage}-{function}.json").read_text())
         assert document == expected
+        [logs] = [s for s in document["Statement"] if s["Sid"] == "WriteOwnLogs"]
+        assert logs["Resource"][0].endswith(f":log-group:/aws/lambda/{name}"), "a function writes its own log group"
     assert sorted(os.listdir(ROOT / ".chalice")) == repo_state_before
     assert sorted(p.name for p in (project / ".chalice" / "deployed").iterdir()) == ["dev.json", "prod.json"]
     packages = list((project / ".chalice" / "deployments").glob("*.zip"))

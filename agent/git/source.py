@@ -128,7 +128,7 @@ class GitSource:
         for line in filter(None, since.stdout.strip().splitlines()):
             full, author, subject = line.split(_SEP, 2)
             commits.append(CommitInfo(sha=full, subject=subject, author=author))
-        return tuple(commits)
+        return tuple(commits) or (head,)  # an older commit than the deployed one (a pinned build): list it
 
     @contextmanager
     def _auth(self) -> Iterator[GitAuth]:

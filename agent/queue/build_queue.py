@@ -22,10 +22,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from agent import AgentError
 from chalicelib.contracts import (
+    ACTION_ROLLBACK,
     DEAD_LETTER_REASON_ATTRIBUTE,
+    MAX_PUSHED_BY_CHARS,
     BuildRequest,
     ContractError,
     parse_build_request,
+    parse_timestamp,
     unwrap_sns_envelope,
 )
 
@@ -36,6 +39,7 @@ else:
 
 _BATCH = 10
 _MAX_PER_DRAIN = 1000
+MAX_NAMED_REQUESTERS = 5  # a result names this many who asked, then "and N more"
 
 
 class QueueError(AgentError):
@@ -84,21 +88,30 @@ class Round:
     def held(self) -> list[QueuedRequest]:
         return [self._by_id[mid] for mid, pending in self._pending.items() if pending]
 
-    def done(self, pid: str) -> list[QueuedRequest]:
-        """Mark one pipeline's result published; return the messages that now have nothing pending."""
+    def jobs(self, pid: str) -> list[Job]:
+        """The pipeline's work in arrival order (see ``plan_jobs``)."""
+        return plan_jobs(pid, self.requests.get(pid, []))
+
+    def done(self, pid: str, items: Sequence[QueuedRequest] | None = None) -> list[QueuedRequest]:
+        """Mark one job's result published (``items``: its requests; None: all of the pipeline's); return the
+        messages that now have nothing pending."""
+        asked = None if items is None else {i.message_id for i in items}
         finished = []
         for mid, pending in self._pending.items():
-            if pid in pending:
+            if pid in pending and (asked is None or mid in asked):
                 pending.discard(pid)
                 if not pending:
                     finished.append(self._by_id[mid])
         return finished
 
-    def abandon(self, pid: str) -> list[QueuedRequest]:
-        """One pipeline's result could not be published: none of the messages that asked for it may be
-        deleted this round (a legacy request answered by the other pipelines included), and they are no
-        longer held, so SQS hands them to a later drain once their visibility timeout ends."""
-        dropped = [self._by_id[mid] for mid, pending in self._pending.items() if pid in pending]
+    def abandon(self, pid: str, items: Sequence[QueuedRequest] | None = None) -> list[QueuedRequest]:
+        """One job's result could not be published: none of the messages that asked for it may be deleted this
+        round (a legacy request answered by the other pipelines included), and they are no longer held, so SQS
+        hands them to a later drain once their visibility timeout ends. The pipeline's other jobs are not
+        affected: they answer other requests."""
+        asked = None if items is None else {i.message_id for i in items}
+        dropped = [self._by_id[mid] for mid, pending in self._pending.items()
+                   if pid in pending and (asked is None or mid in asked)]
         for item in dropped:
             del self._pending[item.message_id]
         return dropped
@@ -118,6 +131,63 @@ class Round:
 
     def __bool__(self) -> bool:
         return bool(self.order)
+
+
+@dataclass
+class Job:
+    """One build or rollback of a pipeline, answering one or more requests."""
+
+    pipeline: str
+    action: str
+    items: list[QueuedRequest]
+    commit: str | None = None        # pinned: build exactly this commit (None: the branch head at fetch time)
+    force: bool = False              # deploy even when the image equals what runs
+    rollback_to: str | None = None   # None: the previous revision
+
+    @property
+    def key(self) -> tuple[str, str | None]:
+        """Adjacent requests with the same key are one job."""
+        return (self.action, self.rollback_to if self.action == ACTION_ROLLBACK else self.commit)
+
+    @property
+    def trigger(self) -> str:
+        return ", ".join(dict.fromkeys(item.request.triggered_by for item in self.items))
+
+    @property
+    def requested_by(self) -> str | None:
+        """Who asked (pushed or called the API), de-duplicated in order, at most MAX_NAMED_REQUESTERS names."""
+        names = list(dict.fromkeys(i.request.pushed_by for i in self.items if i.request.pushed_by))
+        if not names:
+            return None
+        text = ", ".join(names[:MAX_NAMED_REQUESTERS])
+        if len(names) > MAX_NAMED_REQUESTERS:
+            text += f" and {len(names) - MAX_NAMED_REQUESTERS} more"
+        return text if len(text) <= MAX_PUSHED_BY_CHARS else text[:MAX_PUSHED_BY_CHARS - 3] + "..."
+
+    def describe(self) -> str:
+        if self.action == ACTION_ROLLBACK:
+            what = f"rollback to {self.rollback_to or 'the previous revision'}"
+        else:
+            what = f"build of {self.commit[:12]} (pinned)" if self.commit else "build of the branch head"
+        return what + (" (forced)" if self.force else "")
+
+
+def plan_jobs(pid: str, items: Sequence[QueuedRequest]) -> list[Job]:
+    """A pipeline's requests as jobs in the order they were asked for: adjacent head builds are one build of
+    the head (forced if any asked it), a pinned build builds its commit (adjacent pins of the same commit once),
+    a rollback rolls back (adjacent ones to the same target once). Order matters: "build, roll back, build"
+    must not become one build."""
+    jobs: list[Job] = []
+    for item in sorted(items, key=lambda i: parse_timestamp(i.request.requested_at)):  # SQS keeps no order
+        request = item.request
+        job = Job(pid, request.action, [item], request.commit if request.pin else None, request.force,
+                  request.rollback_to if request.action == ACTION_ROLLBACK else None)
+        if jobs and jobs[-1].key == job.key:
+            jobs[-1].items.append(item)
+            jobs[-1].force = jobs[-1].force or job.force
+        else:
+            jobs.append(job)
+    return jobs
 
 
 def plan_round(messages: Iterable[dict[str, Any]], pipelines: Sequence[str], log: Callable[[str], None]) -> Round:

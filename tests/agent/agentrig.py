@@ -104,6 +104,12 @@ class World:
                                    "TopicArn": "arn:aws:sns:us-east-1:123456789012:request", "Message": body})
         return self.client("sqs").send_message(QueueUrl=self.queue_url, MessageBody=body)["MessageId"]
 
+    def send_request(self, request: BuildRequest) -> str:
+        """Any request (a manual build, a rollback) as the request topic delivers it."""
+        body = json.dumps({"Type": "Notification", "MessageId": str(uuid.uuid4()),
+                           "TopicArn": "arn:aws:sns:us-east-1:123456789012:request", "Message": request.to_json()})
+        return self.client("sqs").send_message(QueueUrl=self.queue_url, MessageBody=body)["MessageId"]
+
     def close_messages(self) -> list[CloseMessage]:
         """Everything published to the close topic so far (read through its SQS subscription)."""
         sqs, found = self.client("sqs"), []
@@ -243,3 +249,23 @@ def docker_pipeline(session: boto3.Session, engine: Any, base_image: str, regist
     repo = make_repo(tmp, base_image)
     world = make_world(session, registry)
     return repo, world, write_config(tmp / "agent.toml", world, repo, tmp / "cache")
+
+
+def api_request(action: str = "build", *, commit: str | None = None, force: bool = False, pin: bool = False,
+                to: str | None = None, by: str = "arn:aws:iam::123456789012:user/alice") -> BuildRequest:
+    """A request as POST /pipelines/{id}/builds or /rollback publishes it."""
+    return BuildRequest(REPOSITORY, BRANCH, commit, "api", str(uuid.uuid4()), utc_now(), pushed_by=by,
+                        action=action, trigger="manual", force=force, pin=pin, rollback_to=to)
+
+
+def deployed_pipeline(session: boto3.Session, engine: Any, base_image: str, registry: str, tmp: Path,
+                      monkeypatch: Any) -> tuple[World, Path, str]:
+    """``docker_pipeline`` with its head built and deployed once by ``run``: (world, settings file, revision)."""
+    from agent.runner import Runner
+
+    _, world, config = docker_pipeline(session, engine, base_image, registry, tmp, monkeypatch)
+    world.send()
+    Runner(agent_context(config)).run(exit_when_idle=True)
+    [first, _] = world.close_messages()
+    assert first.outcome == "succeeded", first.error
+    return world, config, world.service_task_definition()["taskDefinitionArn"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from infra.stage_settings import lambda_name
 from tests.infra.infra_stacks import PIPELINE_TEMPLATE, REPO, load_template, resources_of_type
 
 CONFIG = json.loads((REPO / ".chalice" / "config.json").read_text())
@@ -26,7 +27,7 @@ def function_watched(alarm: dict[str, Any]) -> str:
 
 
 def test_every_pipeline_function_has_an_errors_alarm_by_the_name_chalice_gives_it() -> None:
-    functions = {f"{CONFIG['app_name']}-prod-{name}" for name in CONFIG["stages"]["prod"]["lambda_functions"]}
+    functions = {lambda_name(CONFIG["app_name"], "prod", name) for name in CONFIG["stages"]["prod"]["lambda_functions"]}
     errors = [a for a in ALARMS.values() if a["MetricName"] == "Errors"]
     assert sorted(function_watched(a) for a in errors) == sorted(functions)
     for alarm in errors:
@@ -35,7 +36,7 @@ def test_every_pipeline_function_has_an_errors_alarm_by_the_name_chalice_gives_i
 
 
 def test_every_alarm_publishes_to_the_close_topic_where_notify_posts_it() -> None:
-    assert len(ALARMS) == 6
+    assert len(ALARMS) == 7
     for name, alarm in ALARMS.items():
         assert alarm["AlarmActions"] == [{"Ref": "CloseTopic"}], name
 

@@ -62,6 +62,13 @@ def test_record_then_chalice_deploy_prod(aws: boto3.Session, pipeline_stack: Pip
     assert _resource(reconcile, "MarkStaleRequestAnnounced") == out["BuildQueueArn"]
     assert _resource(reconcile, "AnnounceDeadLettersOnce") == out["BuildDeadLetterQueueArn"]
     assert _resource(reconcile, "PublishAlerts") == out["CloseTopicArn"]
+    assert env["AGENT_SETTINGS_PARAMETER"] == out["AgentSettingsParameterName"]
+    api = _policy(project, "policy-prod-api_handler.json")
+    assert _resource(api, "ReadAgentSettings") == \
+        f"arn:aws:ssm:us-east-1:123456789012:parameter{out['AgentSettingsParameterName']}"
+    assert _resource(api, "PublishManualRequests") == out["RequestTopicArn"]
+    group = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/pushdeploy-prod"  # chalice's api_handler
+    assert _resource(api, "WriteOwnLogs") == [group, group + ":*"]
     for name in ("build_start", "close", "notify", "reconcile"):
         group = f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/pushdeploy-prod-{name}"
         assert _resource(_policy(project, f"policy-prod-{name}.json"), "WriteOwnLogs") == [group, group + ":*"]
