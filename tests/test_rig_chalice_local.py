@@ -44,6 +44,18 @@ def test_it_starts_on_a_free_port_and_answers_a_path_without_a_route_as_api_gate
         rig.chalice_local.stop()
 
 
+def test_it_serves_the_app_s_routes_against_the_rig_without_auth(rig):
+    """GET /pipelines reads the agent settings the rig uploaded: the route, the local stage's "no auth" and the
+    exported AWS endpoint, all at once."""
+    url = rig.start_chalice_local()
+    try:
+        status, answer = request(f"{url}/pipelines")
+    finally:
+        rig.chalice_local.stop()
+    assert status == 200, answer
+    assert [p["id"] for p in answer["pipelines"]] == [SAMPLE.key]
+
+
 def test_the_child_loads_the_app_with_the_local_stage_and_the_rig_s_settings(rig):
     """The app registers its functions at import from PUSHDEPLOY_FUNCTIONS and the topic ARNs: a child without
     the exports would not import app.py and would never answer."""
