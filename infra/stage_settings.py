@@ -33,6 +33,8 @@ ENV_FROM_OUTPUTS: dict[str, dict[str, str]] = {
         "BUILD_QUEUE_URL": "BuildQueueUrl",
         "SLACK_WEBHOOK_PARAMETER": "SlackWebhookParameterName",
         "DEAD_LETTER_QUEUE_URL": "BuildDeadLetterQueueUrl",
+        "WEBHOOK_DELIVERIES_TABLE": "WebhookDeliveriesTableName",
+        "WEBHOOK_SECRET_PREFIX": "WebhookSecretPrefix",
     },
     "source": {
         "REQUEST_TOPIC_ARN": "RequestTopicArn",
@@ -48,6 +50,15 @@ def _parameter_arn(o: StackOutputs) -> str:
     return f"arn:{o.partition}:ssm:{o.region}:{o.account}:parameter{o.get('SlackWebhookParameterName')}"
 
 
+WEBHOOK_PROVIDERS = ("github", "gitlab", "bitbucket")
+
+
+def _webhook_secret_arns(o: StackOutputs) -> list[str]:
+    """One ARN per provider's secret, not a path wildcard: the routes read exactly these."""
+    prefix = o.get("WebhookSecretPrefix").rstrip("/")
+    return [f"arn:{o.partition}:ssm:{o.region}:{o.account}:parameter{prefix}/{p}" for p in WEBHOOK_PROVIDERS]
+
+
 # policy statement Sid -> the Resource it must name, per stack kind (the contract with .chalice/policy-*.json)
 POLICY_RESOURCES: dict[str, dict[str, Callable[[StackOutputs], str]]] = {
     "pipeline": {
@@ -58,6 +69,10 @@ POLICY_RESOURCES: dict[str, dict[str, Callable[[StackOutputs], str]]] = {
         "AnnounceDeadLettersOnce": lambda o: o.get("BuildDeadLetterQueueArn"),
         "PublishAlerts": lambda o: o.get("CloseTopicArn"),
         "ReadSlackWebhookParameter": _parameter_arn,
+        # the api_handler function (webhook routes)
+        "PublishWebhookBuildRequests": lambda o: o.get("RequestTopicArn"),
+        "ReadWebhookSecrets": _webhook_secret_arns,
+        "RecordWebhookDeliveries": lambda o: o.get("WebhookDeliveriesTableArn"),
     },
     "source": {
         "PublishBuildRequests": lambda o: o.get("RequestTopicArn"),
@@ -67,10 +82,14 @@ POLICY_RESOURCES: dict[str, dict[str, Callable[[StackOutputs], str]]] = {
 
 # the statement every policy file has: each function writes only its own log group, in the stack's region and account
 LOGS_SID = "WriteOwnLogs"
+API_HANDLER = "api_handler"
 
 
 def _own_log_group(o: StackOutputs, app_name: str, stage: str, function: str) -> list[str]:
-    group = f"arn:{o.partition}:logs:{o.region}:{o.account}:log-group:/aws/lambda/{app_name}-{stage}-{function}"
+    """Chalice names the function serving the routes (api_handler) ``<app>-<stage>``, the others
+    ``<app>-<stage>-<function>``."""
+    name = f"{app_name}-{stage}" if function == API_HANDLER else f"{app_name}-{stage}-{function}"
+    group = f"arn:{o.partition}:logs:{o.region}:{o.account}:log-group:/aws/lambda/{name}"
     return [group, group + ":*"]
 
 

@@ -1,4 +1,4 @@
-"""Run moto in server mode with fidelity fixes for ECS rollouts and SNS http deliveries.
+"""Run moto in server mode with fidelity fixes for ECS rollouts, SNS http deliveries and API Gateway imports.
 
 moto keeps a service's ``deployments`` list as it was at ``create_service``: after
 ``update_service`` to a new task definition the PRIMARY deployment still names the old
@@ -10,6 +10,9 @@ the desired count, IN_PROGRESS otherwise), then runs the ordinary moto server.
 SNS: moto's ``http``/``https`` delivery drops the message attributes that real SNS puts in the
 notification (``MessageAttributes: {name: {Type, Value}}``); subscribers that filter or route on
 them (the close topic's ``type``) need them. ``install_sns_http_attributes_patch`` passes them on.
+
+API Gateway: ``install_apigateway_import_patch`` lets `chalice deploy` of a stage with routes import its
+OpenAPI document (moto requires an ``info.description`` that Chalice does not write).
 
 Usage: ``python -m localrig.moto_server -H 127.0.0.1 -p PORT`` (moto_server's own options).
 """
@@ -114,9 +117,40 @@ def install_sns_http_attributes_patch() -> None:
     Subscription.publish = publish  # type: ignore[method-assign]
 
 
+def install_apigateway_import_patch() -> None:
+    """Import the Swagger 2.0 document `chalice deploy` sends for an app with routes, as API Gateway does:
+    moto 5.2.5 reads only OpenAPI 3 (the paths and their integrations, which both versions write alike) and
+    requires an ``info.description`` that is optional in both."""
+    from moto.apigateway.models import APIGatewayBackend
+
+    original_import, original_put = APIGatewayBackend.import_rest_api, APIGatewayBackend.put_rest_api
+    if getattr(original_import, "_pushdeploy_patched", False):
+        return
+
+    def as_openapi3(api_doc: dict[str, Any]) -> dict[str, Any]:
+        info = api_doc.get("info") if isinstance(api_doc.get("info"), dict) else {}
+        doc = {key: value for key, value in api_doc.items() if key != "swagger"}
+        if "swagger" in api_doc:
+            doc["openapi"] = "3.0.1"
+        doc["info"] = {"description": "", **info}
+        return doc
+
+    def import_rest_api(self: Any, api_doc: dict[str, Any], fail_on_warnings: bool) -> Any:
+        return original_import(self, as_openapi3(api_doc), fail_on_warnings)
+
+    def put_rest_api(self: Any, function_id: str, api_doc: dict[str, Any], fail_on_warnings: bool,
+                     mode: str = "merge") -> Any:
+        return original_put(self, function_id, as_openapi3(api_doc), fail_on_warnings, mode)
+
+    import_rest_api._pushdeploy_patched = True  # type: ignore[attr-defined]
+    APIGatewayBackend.import_rest_api = import_rest_api  # type: ignore[method-assign]
+    APIGatewayBackend.put_rest_api = put_rest_api  # type: ignore[method-assign]
+
+
 def main(argv: list[str] | None = None) -> None:
     install_ecs_rollout_patch()
     install_sns_http_attributes_patch()
+    install_apigateway_import_patch()
     moto_metrics.install()  # SQS's age-of-oldest-message metric, EC2's LaunchTime on start (the reconcile reads both)
     install_fault_hooks()
     from moto.server import main as moto_main

@@ -66,7 +66,7 @@ def test_dev_and_prod_stages_deploy_their_own_functions(aws, moto_server, projec
     functions = {f["FunctionName"]: f for f in lam.list_functions()["Functions"]}
     assert set(functions) == {"pushdeploy-dev-request", "pushdeploy-dev-request_events",
                               "pushdeploy-prod-build_start", "pushdeploy-prod-close", "pushdeploy-prod-notify",
-                              "pushdeploy-prod-reconcile"}
+                              "pushdeploy-prod-reconcile", "pushdeploy-prod"}  # the last serves the routes
     for name, function in functions.items():
         stage = name.split("-")[1]
         assert function["Environment"]["Variables"] == config["stages"][stage]["environment_variables"]
@@ -93,9 +93,10 @@ def test_dev_and_prod_stages_deploy_their_own_functions(aws, moto_server, projec
     for role, name in roles.items():
         [policy_name] = iam.list_role_policies(RoleName=role)["PolicyNames"]
         document = iam.get_role_policy(RoleName=role, PolicyName=policy_name)["PolicyDocument"]
-        stage, function = name.split("-", 2)[1:]
+        stage, function = (name.split("-", 2)[1:] + ["api_handler"])[:2]
         expected = json.loads((project / ".chalice" / f"policy-{stage}-{function}.json").read_text())
         assert document == expected
+    assert _routes(aws) == {("/webhooks/github", "POST"), ("/webhooks/gitlab", "POST"), ("/webhooks/bitbucket", "POST")}
     assert sorted(os.listdir(ROOT / ".chalice")) == repo_state_before
     assert sorted(p.name for p in (project / ".chalice" / "deployed").iterdir()) == ["dev.json", "prod.json"]
     packages = list((project / ".chalice" / "deployments").glob("*.zip"))
@@ -103,3 +104,12 @@ def test_dev_and_prod_stages_deploy_their_own_functions(aws, moto_server, projec
     for package in packages:  # requests and its dependencies came from the wheelhouse
         names = set(zipfile.ZipFile(package).namelist())
         assert {"app.py", "chalicelib/reconcile.py", "requests/__init__.py", "urllib3/__init__.py"} <= names
+
+
+def _routes(aws) -> set[tuple[str, str]]:
+    """(path, method) of the REST API that `chalice deploy` created (moto keeps no authorization type from an
+    imported document, so the routes' auth is asserted on `chalice package`'s template instead)."""
+    apigateway = aws.client("apigateway")
+    [api] = apigateway.get_rest_apis()["items"]
+    return {(resource["path"], method) for resource in apigateway.get_resources(restApiId=api["id"])["items"]
+            for method in resource.get("resourceMethods", {})}

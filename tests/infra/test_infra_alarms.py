@@ -26,7 +26,9 @@ def function_watched(alarm: dict[str, Any]) -> str:
 
 
 def test_every_pipeline_function_has_an_errors_alarm_by_the_name_chalice_gives_it() -> None:
-    functions = {f"{CONFIG['app_name']}-prod-{name}" for name in CONFIG["stages"]["prod"]["lambda_functions"]}
+    # Chalice names the function serving the routes (api_handler) APP-STAGE, the others APP-STAGE-NAME
+    functions = {f"{CONFIG['app_name']}-prod" + ("" if name == "api_handler" else f"-{name}")
+                 for name in CONFIG["stages"]["prod"]["lambda_functions"]}
     errors = [a for a in ALARMS.values() if a["MetricName"] == "Errors"]
     assert sorted(function_watched(a) for a in errors) == sorted(functions)
     for alarm in errors:
@@ -35,7 +37,7 @@ def test_every_pipeline_function_has_an_errors_alarm_by_the_name_chalice_gives_i
 
 
 def test_every_alarm_publishes_to_the_close_topic_where_notify_posts_it() -> None:
-    assert len(ALARMS) == 6
+    assert len(ALARMS) == 7
     for name, alarm in ALARMS.items():
         assert alarm["AlarmActions"] == [{"Ref": "CloseTopic"}], name
 
