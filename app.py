@@ -51,6 +51,27 @@ if functions.pipeline:
         dead letters (chalicelib/reconcile.py)."""
         return factory.reconcile().handle()
 
+    # ---------------------------------------------------------------- webhook routes (issue 9, docs/webhooks.md)
+    # No IAM authorizer: each delivery proves its origin with the provider's signature or token.
+
+    def _webhook(provider: str) -> Response:
+        request = app.current_request
+        status, body = factory.webhook_answer(provider, request.headers, request.raw_body)
+        return Response(body=body, status_code=status, headers={"Content-Type": "application/json"})
+
+    @app.route("/webhooks/github", methods=["POST"],
+               content_types=["application/json", "application/x-www-form-urlencoded"])
+    def github_webhook() -> Response:
+        return _webhook("github")
+
+    @app.route("/webhooks/gitlab", methods=["POST"], content_types=["application/json"])
+    def gitlab_webhook() -> Response:
+        return _webhook("gitlab")
+
+    @app.route("/webhooks/bitbucket", methods=["POST"], content_types=["application/json"])
+    def bitbucket_webhook() -> Response:
+        return _webhook("bitbucket")
+
 
 if functions.pipeline:  # ---- pipeline API (docs/api.md): IAM unless the stage is local
     API_AUTHORIZER = IAMAuthorizer() if settings.api_auth(os.environ) == "iam" else None

@@ -8,6 +8,7 @@ instance, never in module globals, so a test that imports app afresh starts with
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from chalicelib.reconcile import ReconcileHandler
     from chalicelib.request import RequestHandler
     from chalicelib.webhook_secret import WebhookSecret
+    from chalicelib.webhooks.handler import WebhookHandler
+    from chalicelib.webhooks.secret_store import SecretStore
 
 
 def _live_environ() -> Mapping[str, str]:
@@ -34,6 +37,9 @@ class Factory:
         self._environ = environ
         self._clients: dict[tuple[str, Optional[str]], Any] = {}
         self._secrets: dict[str, WebhookSecret] = {}
+        # webhook routes: the clock the secret store rate-limits its re-reads by (a test may replace it)
+        self.webhook_clock: Callable[[], float] = time.monotonic
+        self._webhook_secrets: dict[str, SecretStore] = {}
 
     def client(self, service: str, region: Optional[str] = None) -> Any:
         """A boto3 client, created on first use (boto3 is imported only then: cheap cold import)."""
@@ -109,3 +115,39 @@ class Factory:
         region = parse_arn(api.request_topic_arn).region  # the topic may live in another region
         return PipelineApi(AgentSettingsParameter(self.client("ssm"), api.agent_settings_parameter),
                            RequestTopic(self.client("sns", region), api.request_topic_arn), api.auth)
+
+    # ------------------------------------------------------------ webhook routes (issue 9)
+
+    def webhook_client(self, service: str, region: Optional[str] = None) -> Any:
+        """A client for the webhook path: short timeouts and one retry, so a slow AWS call ends in a 503 the
+        provider retries, within its own timeout (GitHub gives up after 10 s), instead of a hung request."""
+        key = (f"{service}#webhook", region)
+        if key not in self._clients:
+            import boto3
+            from botocore.config import Config
+
+            config = Config(connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 2, "mode": "standard"})
+            self._clients[key] = boto3.client(service, region_name=region, config=config)
+        return self._clients[key]
+
+    def webhook_answer(self, provider: str, headers: Mapping[str, str], body: Any) -> tuple[int, dict[str, Any]]:
+        """(status, JSON body) for a delivery to ``POST /webhooks/<provider>``."""
+        from chalicelib.webhooks.route import answer
+
+        return answer(self.webhooks, provider, headers, body)
+
+    def webhooks(self) -> WebhookHandler:
+        from chalicelib.request_topic import RequestTopic
+        from chalicelib.webhooks.handler import WebhookHandler
+        from chalicelib.webhooks.ledger import DeliveryLedger
+        from chalicelib.webhooks.secret_store import SecretStore
+
+        hooks = settings.load_webhooks(self._environ())
+        if hooks.secret_prefix not in self._webhook_secrets:  # the cached secrets live as long as the container
+            self._webhook_secrets[hooks.secret_prefix] = SecretStore(
+                self.webhook_client("ssm"), hooks.secret_prefix, clock=lambda: self.webhook_clock())
+        topic = RequestTopic(self.webhook_client("sns", parse_arn(hooks.request_topic_arn).region),
+                             hooks.request_topic_arn)
+        return WebhookHandler(self._webhook_secrets[hooks.secret_prefix],
+                              DeliveryLedger(self.webhook_client("dynamodb"), hooks.deliveries_table), topic,
+                              hooks.branch_filter)

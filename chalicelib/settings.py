@@ -28,9 +28,12 @@ NOTIFY_TIMEOUT_SECONDS = "NOTIFY_TIMEOUT_SECONDS"
 DEAD_LETTER_QUEUE_URL = "DEAD_LETTER_QUEUE_URL"
 BUILDER_IDLE_MINUTES = "BUILDER_IDLE_MINUTES"
 STALE_REQUEST_MINUTES = "STALE_REQUEST_MINUTES"
+# webhook routes (issue 9)
+WEBHOOK_SECRET_PREFIX = "WEBHOOK_SECRET_PREFIX"
+WEBHOOK_DELIVERIES_TABLE = "WEBHOOK_DELIVERIES_TABLE"
 ALL_NAMES = (FUNCTIONS, REQUEST_TOPIC_ARN, BRANCH_FILTER, BUILDER_INSTANCE_ID, BUILDER_TAG, BUILD_QUEUE_URL,
              CLOSE_TOPIC_ARN, SLACK_WEBHOOK_PARAMETER, NOTIFY_TIMEOUT_SECONDS, DEAD_LETTER_QUEUE_URL,
-             BUILDER_IDLE_MINUTES, STALE_REQUEST_MINUTES)
+             BUILDER_IDLE_MINUTES, STALE_REQUEST_MINUTES, WEBHOOK_SECRET_PREFIX, WEBHOOK_DELIVERIES_TABLE)
 
 # ---- pipeline API (docs/api.md): its own block, so the webhook settings can grow beside it
 AGENT_SETTINGS_PARAMETER = "AGENT_SETTINGS_PARAMETER"
@@ -251,3 +254,43 @@ def load_api(env: Mapping[str, str]) -> ApiSettings:
     auth = env.get(API_AUTH, "").strip() or "iam"
     reader.done()
     return ApiSettings(topic, parameter, auth)
+
+
+# ---------------------------------------------------------------- webhook routes (issue 9)
+
+DEFAULT_WEBHOOK_SECRET_PREFIX = "/pushdeploy/webhooks"
+_TABLE = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """What the webhook routes need: where requests go, which pushes build, where the secrets and the
+    delivery ledger live."""
+
+    request_topic_arn: str
+    branch_filter: BranchFilter
+    secret_prefix: str
+    deliveries_table: str
+
+
+def load_webhooks(env: Mapping[str, str]) -> WebhookSettings:
+    reader = _Reader(env)
+    topic = reader.topic_arn(REQUEST_TOPIC_ARN)
+    branch_filter = _branch_filter(reader)
+    prefix = env.get(WEBHOOK_SECRET_PREFIX, "").strip() or DEFAULT_WEBHOOK_SECRET_PREFIX
+    reader.check(WEBHOOK_SECRET_PREFIX, prefix, prefix.startswith("/") and bool(_PARAMETER.fullmatch(prefix)),
+                 "expected an SSM path like /pushdeploy/webhooks")
+    table = reader.required(WEBHOOK_DELIVERIES_TABLE)
+    reader.check(WEBHOOK_DELIVERIES_TABLE, table, bool(_TABLE.fullmatch(table)), "expected a DynamoDB table name")
+    reader.done()
+    return WebhookSettings(topic, branch_filter, prefix.rstrip("/"), table)
+
+
+def _branch_filter(reader: _Reader) -> BranchFilter:
+    raw = reader.required(BRANCH_FILTER)
+    if raw:
+        try:
+            return BranchFilter.parse(raw)
+        except BranchFilterError as exc:
+            reader.invalid.append(f"{BRANCH_FILTER}: {exc}")
+    return BranchFilter({})

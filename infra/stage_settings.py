@@ -34,6 +34,8 @@ ENV_FROM_OUTPUTS: dict[str, dict[str, str]] = {
         "SLACK_WEBHOOK_PARAMETER": "SlackWebhookParameterName",
         "DEAD_LETTER_QUEUE_URL": "BuildDeadLetterQueueUrl",
         "AGENT_SETTINGS_PARAMETER": "AgentSettingsParameterName",  # the pipeline API lists its pipelines
+        "WEBHOOK_DELIVERIES_TABLE": "WebhookDeliveriesTableName",
+        "WEBHOOK_SECRET_PREFIX": "WebhookSecretPrefix",
     },
     "source": {
         "REQUEST_TOPIC_ARN": "RequestTopicArn",
@@ -53,6 +55,15 @@ def _agent_settings_arn(o: StackOutputs) -> str:
     return f"arn:{o.partition}:ssm:{o.region}:{o.account}:parameter{o.get('AgentSettingsParameterName')}"
 
 
+WEBHOOK_PROVIDERS = ("github", "gitlab", "bitbucket")
+
+
+def _webhook_secret_arns(o: StackOutputs) -> list[str]:
+    """One ARN per provider's secret, not a path wildcard: the routes read exactly these."""
+    prefix = o.get("WebhookSecretPrefix").rstrip("/")
+    return [f"arn:{o.partition}:ssm:{o.region}:{o.account}:parameter{prefix}/{p}" for p in WEBHOOK_PROVIDERS]
+
+
 # policy statement Sid -> the Resource it must name, per stack kind (the contract with .chalice/policy-*.json)
 POLICY_RESOURCES: dict[str, dict[str, Callable[[StackOutputs], str]]] = {
     "pipeline": {
@@ -63,8 +74,11 @@ POLICY_RESOURCES: dict[str, dict[str, Callable[[StackOutputs], str]]] = {
         "AnnounceDeadLettersOnce": lambda o: o.get("BuildDeadLetterQueueArn"),
         "PublishAlerts": lambda o: o.get("CloseTopicArn"),
         "ReadSlackWebhookParameter": _parameter_arn,
-        "ReadAgentSettings": _agent_settings_arn,  # pipeline API (api_handler)
-        "PublishManualRequests": lambda o: o.get("RequestTopicArn"),
+        # the api_handler function: the pipeline API and the webhook routes
+        "ReadAgentSettings": _agent_settings_arn,
+        "PublishBuildRequests": lambda o: o.get("RequestTopicArn"),
+        "ReadWebhookSecrets": _webhook_secret_arns,
+        "RecordWebhookDeliveries": lambda o: o.get("WebhookDeliveriesTableArn"),
     },
     "source": {
         "PublishBuildRequests": lambda o: o.get("RequestTopicArn"),
@@ -74,12 +88,13 @@ POLICY_RESOURCES: dict[str, dict[str, Callable[[StackOutputs], str]]] = {
 
 # the statement every policy file has: each function writes only its own log group, in the stack's region and account
 LOGS_SID = "WriteOwnLogs"
+API_HANDLER = "api_handler"
 
 
 def lambda_name(app_name: str, stage: str, function: str) -> str:
     """The Lambda function Chalice deploys: ``app-stage-function``, except the REST API's ``api_handler``, which
     Chalice names ``app-stage`` (so its log group is ``/aws/lambda/app-stage``)."""
-    return f"{app_name}-{stage}" if function == "api_handler" else f"{app_name}-{stage}-{function}"
+    return f"{app_name}-{stage}" if function == API_HANDLER else f"{app_name}-{stage}-{function}"
 
 
 def _own_log_group(o: StackOutputs, app_name: str, stage: str, function: str) -> list[str]:

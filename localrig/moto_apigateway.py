@@ -5,7 +5,8 @@ Swagger 2.0 and OpenAPI 3; moto 5.2 reads only OpenAPI 3 (it refuses ``swagger: 
 ``info.description``, which AWS does not), so `chalice deploy` of a stage with routes failed against the rig
 with a 500. moto also creates every imported method with no authorization type, where AWS applies the
 method's ``security`` requirement: a method secured by a scheme whose ``x-amazon-apigateway-authtype`` is
-``awsSigv4`` becomes ``AWS_IAM``, so that ``GetMethod`` on the rig says what API Gateway enforces.
+``awsSigv4`` becomes ``AWS_IAM``, one without security ``NONE``, so that ``GetMethod`` on the rig says what
+API Gateway enforces.
 
 Installed in the moto server child by ``localrig/moto_server.py``; it only lets moto accept what AWS accepts
 and report what AWS reports, never more.
@@ -29,7 +30,8 @@ def as_openapi3(api_doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def method_authorization(api_doc: dict[str, Any]) -> dict[tuple[str, str], str]:
-    """(path, METHOD) -> authorizationType, for every method whose security names a known scheme."""
+    """(path, METHOD) -> authorizationType of every method: the known scheme its security names, else "NONE"
+    (what API Gateway reports for an open method, such as the webhook routes)."""
     schemes = api_doc.get("securityDefinitions") or (api_doc.get("components") or {}).get("securitySchemes") or {}
     found = {}
     for path, methods in (api_doc.get("paths") or {}).items():
@@ -37,8 +39,7 @@ def method_authorization(api_doc: dict[str, Any]) -> dict[tuple[str, str], str]:
             names = [name for requirement in (spec or {}).get("security") or [] for name in requirement]
             kinds = [AUTH_TYPES.get((schemes.get(name) or {}).get("x-amazon-apigateway-authtype", ""))
                      for name in names]
-            if kinds and kinds[0]:
-                found[(path, method.upper())] = kinds[0]
+            found[(path, method.upper())] = kinds[0] if kinds and kinds[0] else "NONE"
     return found
 
 

@@ -1,4 +1,4 @@
-"""Run moto in server mode with fidelity fixes for ECS rollouts and SNS http deliveries.
+"""Run moto in server mode with fidelity fixes for ECS rollouts, SNS http deliveries and API Gateway imports.
 
 moto keeps a service's ``deployments`` list as it was at ``create_service``: after
 ``update_service`` to a new task definition the PRIMARY deployment still names the old
@@ -10,6 +10,9 @@ the desired count, IN_PROGRESS otherwise), then runs the ordinary moto server.
 SNS: moto's ``http``/``https`` delivery drops the message attributes that real SNS puts in the
 notification (``MessageAttributes: {name: {Type, Value}}``); subscribers that filter or route on
 them (the close topic's ``type``) need them. ``install_sns_http_attributes_patch`` passes them on.
+
+API Gateway: ``localrig.moto_apigateway`` lets `chalice deploy` of a stage with routes import its Swagger 2.0
+document with its sigv4 security, as API Gateway does.
 
 Usage: ``python -m localrig.moto_server -H 127.0.0.1 -p PORT`` (moto_server's own options).
 """

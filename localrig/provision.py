@@ -10,15 +10,17 @@ REGION, BUILD_DLQ_URL), so the rest of the rig never learns which one ran:
   the template cannot be used.
 
 What neither template nor moto provides is done with API calls in both: the application's ECS
-cluster, task definition and service (the user's own, not the pipeline stack's), the webhook
-SecureString (the user creates it), the SNS -> SQS subscription and the queue policy (moto
-applies neither ``AWS::SNS::Subscription`` nor ``AWS::SQS::QueuePolicy``) and stopping the
-builder (its user data does that on AWS).
+cluster, task definition and service (the user's own, not the pipeline stack's), the SecureStrings
+the user creates (the Slack URL, and one webhook secret per git host: random, returned as outputs),
+the SNS -> SQS subscription and the queue policy (moto applies neither ``AWS::SNS::Subscription`` nor
+``AWS::SQS::QueuePolicy``), the deliveries table's TTL (moto ignores ``TimeToLiveSpecification``) and
+stopping the builder (its user data does that on AWS).
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +59,12 @@ class AccountSpec:
     webhook_parameter: str = "/pushdeploy/slack-webhook-url"
     log_group: str = "/pushdeploy/builds"
     max_receive_count: int = 5
+    webhook_secret_prefix: str = "/pushdeploy/webhooks"
+
+
+WEBHOOK_PROVIDERS = ("github", "gitlab", "bitbucket")
+# outputs key of each provider's webhook secret (the rig's own random value; tests and `localrig up` sign with it)
+WEBHOOK_SECRET_OUTPUTS = {provider: f"WEBHOOK_SECRET_{provider.upper()}" for provider in WEBHOOK_PROVIDERS}
 
 
 class ProvisionError(RuntimeError):
@@ -72,6 +80,8 @@ def provision(client: ClientFactory, pipelines: list[PipelineSpec], webhook_url:
     outputs.update(_builder(client))
     outputs["SLACK_WEBHOOK_PARAMETER"] = _webhook_parameter(client, account, webhook_url)
     outputs["LOG_GROUP"] = _log_group(client, account)
+    outputs["WEBHOOK_DELIVERIES_TABLE"] = _deliveries_table(client, account)
+    outputs.update(_webhook_secrets(client, account))
     for spec in pipelines:
         _container_side(client, spec, initial_image[spec.key])
     return outputs
@@ -131,6 +141,30 @@ def _webhook_parameter(client: ClientFactory, account: AccountSpec, webhook_url:
     return account.webhook_parameter
 
 
+def _deliveries_table(client: ClientFactory, account: AccountSpec) -> str:
+    """The webhook routes' delivery ledger, as infra/pipeline.yaml makes it."""
+    name = f"{account.prefix}-webhook-deliveries"
+    dynamodb = client("dynamodb")
+    dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                          KeySchema=[{"AttributeName": "delivery_id", "KeyType": "HASH"}],
+                          AttributeDefinitions=[{"AttributeName": "delivery_id", "AttributeType": "S"}])
+    dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True,
+                                                                           "AttributeName": "expires_at"})
+    return name
+
+
+def _webhook_secrets(client: ClientFactory, account: AccountSpec) -> dict[str, str]:
+    """A fresh random secret per git host, as SecureStrings where the routes read them; returned as outputs
+    (WEBHOOK_SECRET_GITHUB, ...) with the prefix, so whoever sends the rig a webhook can sign it."""
+    found = {"WEBHOOK_SECRET_PREFIX": account.webhook_secret_prefix}
+    for provider, key in WEBHOOK_SECRET_OUTPUTS.items():
+        value = secrets.token_hex(20)
+        client("ssm").put_parameter(Name=f"{account.webhook_secret_prefix}/{provider}", Value=value,
+                                    Type="SecureString", Overwrite=True)
+        found[key] = value
+    return found
+
+
 def _log_group(client: ClientFactory, account: AccountSpec) -> str:
     logs = client("logs")
     logs.create_log_group(logGroupName=account.log_group)
@@ -175,6 +209,7 @@ def provision_from_stack(client: ClientFactory, pipelines: list[PipelineSpec], w
         "EcsClusterName": clusters.pop(),
         "EcsServiceNames": ",".join(sorted({spec.service for spec in pipelines})),
         "WebhookParameterName": account.webhook_parameter,
+        "WebhookSecretPrefix": account.webhook_secret_prefix,
         "BuildLogGroupName": account.log_group,
         "AgentSourceUrl": "https://pushdeploy.invalid/local-rig.tar.gz",  # user data never runs in moto
         **_network(client),
@@ -195,7 +230,11 @@ def provision_from_stack(client: ClientFactory, pipelines: list[PipelineSpec], w
     client("sqs").set_queue_attributes(QueueUrl=stack.get("BuildQueueUrl"),
                                        Attributes={"Policy": json.dumps(_queue_policy(queue_arn, request_topic))})
     client("ec2").stop_instances(InstanceIds=[outputs["BUILDER_INSTANCE_ID"]])
+    # moto ignores the table's TimeToLiveSpecification: turn it on as the template does
+    client("dynamodb").update_time_to_live(TableName=outputs["WEBHOOK_DELIVERIES_TABLE"], TimeToLiveSpecification={
+        "Enabled": True, "AttributeName": "expires_at"})
     _webhook_parameter(client, account, webhook_url)
+    outputs.update(_webhook_secrets(client, account))  # the stack names the prefix; the secrets are the user's
     for spec in pipelines:
         _container_side(client, spec, initial_image[spec.key])
     return outputs
@@ -227,13 +266,14 @@ def provision_with(provisioner: str) -> Callable[..., dict[str, str]]:
 
 def lambda_environment(outputs: dict[str, str], pipelines: list[PipelineSpec],
                        functions: str = "all") -> dict[str, str]:
-    """The stage environment the Chalice functions get (the one-account ``all`` stage). The reconcile's
+    """The stage environment the Chalice functions get (the one-account ``all`` stage; the webhook routes
+    read BRANCH_FILTER too, so a hosted repository's pipeline builds from its webhook). The reconcile's
     thresholds (BUILDER_IDLE_MINUTES, STALE_REQUEST_MINUTES) keep their defaults, as a stage that does not set them."""
     branch_filter: dict[str, list[str]] = {}
     for spec in pipelines:
         branch_filter.setdefault(spec.repository, []).append(spec.branch)
     names = ("REQUEST_TOPIC_ARN", "BUILDER_INSTANCE_ID", "BUILDER_TAG", "BUILD_QUEUE_URL", "CLOSE_TOPIC_ARN",
-             "SLACK_WEBHOOK_PARAMETER", "DEAD_LETTER_QUEUE_URL")
+             "SLACK_WEBHOOK_PARAMETER", "DEAD_LETTER_QUEUE_URL", "WEBHOOK_DELIVERIES_TABLE", "WEBHOOK_SECRET_PREFIX")
     env = {name: outputs[name] for name in names}
     env.update(PUSHDEPLOY_FUNCTIONS=functions, BRANCH_FILTER=json.dumps(branch_filter),
                NOTIFY_TIMEOUT_SECONDS="5")

@@ -50,16 +50,14 @@ def deploy(project: Path, stage: str, moto_server) -> None:
 
 
 def rest_api_auth(apigateway) -> dict[tuple[str, str], str]:
-    """(METHOD, path) -> authorizationType of every method of the one REST API the deploy made, other than the
-    /webhooks/* routes (they carry no IAM auth; their own tests cover them)."""
+    """(METHOD, path) -> authorizationType of every method of the one REST API the deploy made."""
     [api] = apigateway.get_rest_apis()["items"]
     found = {}
     for resource in apigateway.get_resources(restApiId=api["id"])["items"]:
         for method in resource.get("resourceMethods", {}):
             kind = apigateway.get_method(restApiId=api["id"], resourceId=resource["id"],
                                          httpMethod=method)["authorizationType"]
-            if not resource["path"].startswith("/webhooks/"):
-                found[(method, resource["path"])] = kind
+            found[(method, resource["path"])] = kind
     return found
 
 
@@ -104,7 +102,8 @@ def test_dev_and_prod_stages_deploy_their_own_functions(aws, moto_server, projec
 
     assert rest_api_auth(aws.client("apigateway")) == {
         ("GET", "/pipelines"): "AWS_IAM", ("POST", "/pipelines/{pipeline}/builds"): "AWS_IAM",
-        ("POST", "/pipelines/{pipeline}/rollback"): "AWS_IAM"}
+        ("POST", "/pipelines/{pipeline}/rollback"): "AWS_IAM", ("POST", "/webhooks/github"): "NONE",
+        ("POST", "/webhooks/gitlab"): "NONE", ("POST", "/webhooks/bitbucket"): "NONE"}
 
     roles = {parse_arn(functions[n]["Role"], "iam").resource_name: n for n in functions}
     iam = aws.client("iam")

@@ -191,15 +191,19 @@ def test_notify_reads_only_the_webhook_parameter():
     assert statement["Action"] == "ssm:GetParameter"
 
 
-def test_the_api_reads_only_the_agent_settings_and_publishes_only_requests():
+def test_the_routes_read_the_agent_settings_and_webhook_secrets_record_deliveries_publish_requests_and_nothing_else():
     env = CONFIG["stages"]["prod"]["environment_variables"]
-    policy = prod_policy("api_handler")
-    [read] = statements(policy, "ssm:GetParameter")
-    assert (read["Sid"], read["Action"]) == ("ReadAgentSettings", "ssm:GetParameter")
-    assert parse_arn(read["Resource"], "ssm").resource == "parameter/" + env["AGENT_SETTINGS_PARAMETER"].lstrip("/")
-    [publish] = statements(policy, "sns:Publish")
-    assert (publish["Sid"], publish["Action"], publish["Resource"]) == (
-        "PublishManualRequests", "sns:Publish", env["REQUEST_TOPIC_ARN"])
+    region, account = parse_arn(env["REQUEST_TOPIC_ARN"]).region, parse_arn(env["REQUEST_TOPIC_ARN"]).account
+    granted = {(a, r) for s in prod_policy("api_handler")["Statement"]
+               for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]) if not a.startswith("logs:")
+               for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])}
+    settings_arn = f"arn:aws:ssm:{region}:{account}:parameter/{env['AGENT_SETTINGS_PARAMETER'].lstrip('/')}"
+    secrets = {f"arn:aws:ssm:{region}:{account}:parameter{env['WEBHOOK_SECRET_PREFIX']}/{provider}"
+               for provider in ("github", "gitlab", "bitbucket")}
+    table = f"arn:aws:dynamodb:{region}:{account}:table/{env['WEBHOOK_DELIVERIES_TABLE']}"
+    assert granted == {("sns:Publish", env["REQUEST_TOPIC_ARN"]), ("ssm:GetParameter", settings_arn),
+                       *{("ssm:GetParameter", arn) for arn in secrets},
+                       ("dynamodb:PutItem", table), ("dynamodb:DeleteItem", table)}
 
 
 def test_only_the_local_stage_serves_the_api_without_auth():

@@ -7,16 +7,24 @@ import json
 import pytest
 
 from chalicelib import settings
-from localrig.provision import PROVISIONERS, PipelineSpec, ProvisionError, lambda_environment, provision_with
+from localrig.provision import (
+    PROVISIONERS,
+    WEBHOOK_SECRET_OUTPUTS,
+    PipelineSpec,
+    ProvisionError,
+    lambda_environment,
+    provision_with,
+)
 
 SPEC = PipelineSpec(repository="sample")
 LAMBDA_SETTINGS = {"PUSHDEPLOY_FUNCTIONS", "REQUEST_TOPIC_ARN", "BRANCH_FILTER", "BUILDER_INSTANCE_ID", "BUILDER_TAG",
                    "BUILD_QUEUE_URL", "CLOSE_TOPIC_ARN", "SLACK_WEBHOOK_PARAMETER", "NOTIFY_TIMEOUT_SECONDS",
-                   "DEAD_LETTER_QUEUE_URL"}
+                   "DEAD_LETTER_QUEUE_URL", "WEBHOOK_DELIVERIES_TABLE", "WEBHOOK_SECRET_PREFIX"}
 
 
 OUTPUT_KEYS = {"REGION", "REQUEST_TOPIC_ARN", "CLOSE_TOPIC_ARN", "BUILD_QUEUE_URL", "BUILD_DLQ_URL",
-               "BUILDER_INSTANCE_ID", "BUILDER_TAG", "SLACK_WEBHOOK_PARAMETER", "LOG_GROUP", "DEAD_LETTER_QUEUE_URL"}
+               "BUILDER_INSTANCE_ID", "BUILDER_TAG", "SLACK_WEBHOOK_PARAMETER", "LOG_GROUP", "DEAD_LETTER_QUEUE_URL",
+               "WEBHOOK_DELIVERIES_TABLE", "WEBHOOK_SECRET_PREFIX", *WEBHOOK_SECRET_OUTPUTS.values()}
 
 
 @pytest.fixture(params=PROVISIONERS)
@@ -83,3 +91,27 @@ def test_the_lambda_stage_environment_has_every_setting(outputs):
     assert json.loads(env["BRANCH_FILTER"]) == {"sample": ["production"], "other": ["production"]}
     loaded = settings.load_pipeline(env)  # every pipeline function (the reconcile too) starts with these
     assert loaded.dead_letter_queue_url == outputs["BUILD_DLQ_URL"]
+    hooks = settings.load_webhooks(env)  # and the webhook routes
+    assert hooks.deliveries_table == outputs["WEBHOOK_DELIVERIES_TABLE"]
+    assert hooks.secret_prefix == "/pushdeploy/webhooks"
+
+
+def test_each_git_host_has_its_own_random_webhook_secret_as_a_secure_string(aws, outputs):
+    values = set()
+    for provider, key in WEBHOOK_SECRET_OUTPUTS.items():
+        name = f"{outputs['WEBHOOK_SECRET_PREFIX']}/{provider}"
+        param = aws.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]
+        assert (param["Type"], param["Value"]) == ("SecureString", outputs[key])
+        assert len(outputs[key]) >= 32
+        values.add(outputs[key])
+    assert len(values) == 3
+
+
+def test_the_deliveries_table_takes_conditional_puts_and_expires_records(aws, outputs):
+    from chalicelib.webhooks.ledger import DeliveryLedger
+
+    dynamodb = aws.client("dynamodb")
+    ttl = dynamodb.describe_time_to_live(TableName=outputs["WEBHOOK_DELIVERIES_TABLE"])["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
+    ledger = DeliveryLedger(dynamodb, outputs["WEBHOOK_DELIVERIES_TABLE"])
+    assert ledger.claim("github/d-1") and not ledger.claim("github/d-1")

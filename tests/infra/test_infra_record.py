@@ -66,7 +66,7 @@ def test_record_then_chalice_deploy_prod(aws: boto3.Session, pipeline_stack: Pip
     api = _policy(project, "policy-prod-api_handler.json")
     assert _resource(api, "ReadAgentSettings") == \
         f"arn:aws:ssm:us-east-1:123456789012:parameter{out['AgentSettingsParameterName']}"
-    assert _resource(api, "PublishManualRequests") == out["RequestTopicArn"]
+    assert _resource(api, "PublishBuildRequests") == out["RequestTopicArn"]
     group = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/pushdeploy-prod"  # chalice's api_handler
     assert _resource(api, "WriteOwnLogs") == [group, group + ":*"]
     for name in ("build_start", "close", "notify", "reconcile"):
