@@ -11,7 +11,6 @@ place that list is made: `python -m localrig up` prints it and writes it as ``lo
 from __future__ import annotations
 
 import json
-import secrets
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,9 +23,7 @@ if TYPE_CHECKING:
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOCAL_STAGE = "local"
-PROVIDERS = ("github", "gitlab", "bitbucket")
-WEBHOOK_SECRET_PREFIX = "/pushdeploy/webhooks"
-DELIVERIES_TABLE = "pushdeploy-webhook-deliveries"
+WEBHOOK_SECRET_PREFIX = "/pushdeploy/webhooks"  # the routes' default, when a stage does not name one
 AGENT_SETTINGS_PARAMETER = "/pushdeploy/agent.toml"  # the pipeline template's default name
 RUN_DIR_VARIABLE = "PUSHDEPLOY_RIG_RUN_DIR"  # where `python -m localrig github-payload` finds the rig's repositories
 # A profile in the user's shell would be looked up (and fail, or reach a real account) before the exported keys.
@@ -46,9 +43,8 @@ def local_exports(aws_env: Mapping[str, str], outputs: Mapping[str, str], pipeli
     """Everything `chalice local --stage local` needs from the shell: the AWS endpoint and credentials, and
     every stage setting the app reads that the local stage does not set (those the stage sets win anyway)."""
     settings = lambda_environment(dict(outputs), pipelines)
-    for name, default in (("WEBHOOK_SECRET_PREFIX", WEBHOOK_SECRET_PREFIX), ("WEBHOOK_DELIVERIES_TABLE",
-                          DELIVERIES_TABLE), ("AGENT_SETTINGS_PARAMETER", AGENT_SETTINGS_PARAMETER)):
-        settings.setdefault(name, outputs.get(name, default))  # the rig's own, unless provisioning named one
+    # the rig's own agent settings parameter (the stack output is left out: the API-made rig has none)
+    settings.setdefault("AGENT_SETTINGS_PARAMETER", outputs.get("AGENT_SETTINGS_PARAMETER", AGENT_SETTINGS_PARAMETER))
     named_by_stage = stage_variables()
     exports = {name: value for name, value in settings.items() if name not in named_by_stage}
     aws = {name: aws_env[name] for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
@@ -71,32 +67,6 @@ def child_environment(base: Mapping[str, str], exports: Mapping[str, str]) -> di
     return env
 
 
-def ensure_webhook_secrets(ssm: Any, prefix: str = WEBHOOK_SECRET_PREFIX) -> dict[str, str]:
-    """One SecureString per provider (``<prefix>/<provider>``), as a user creates them; an existing one is
-    kept, so a re-run does not invalidate the webhooks already configured. Returns provider -> name."""
-    names = {provider: f"{prefix.rstrip('/')}/{provider}" for provider in PROVIDERS}
-    for name in names.values():
-        try:
-            ssm.put_parameter(Name=name, Value=secrets.token_hex(20), Type="SecureString", Overwrite=False)
-        except ssm.exceptions.ParameterAlreadyExists:
-            pass
-    return names
-
-
-def ensure_deliveries_table(dynamodb: Any, name: str = DELIVERIES_TABLE) -> str:
-    """The webhook routes' seen-deliveries table (key ``delivery_id``, TTL ``expires_at``), unless provisioned."""
-    try:
-        dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
-                              AttributeDefinitions=[{"AttributeName": "delivery_id", "AttributeType": "S"}],
-                              KeySchema=[{"AttributeName": "delivery_id", "KeyType": "HASH"}])
-    except dynamodb.exceptions.ResourceInUseException:
-        return name
-    dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
-    dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True,
-                                                                          "AttributeName": "expires_at"})
-    return name
-
-
 def upload_agent_settings(ssm: Any, text: str, name: str = AGENT_SETTINGS_PARAMETER) -> str:
     """The agent's settings file as `infra record` uploads it, for GET /pipelines."""
     ssm.put_parameter(Name=name, Value=text, Type="String", Overwrite=True, Tier="Intelligent-Tiering")
@@ -104,11 +74,9 @@ def upload_agent_settings(ssm: Any, text: str, name: str = AGENT_SETTINGS_PARAME
 
 
 def prepare(rig: LocalRig) -> dict[str, str]:
-    """Make what the routes read and the rig does not provision for the Lambda host (webhook secrets, the
-    deliveries table, the agent settings parameter); return the exports. Safe to call again."""
+    """Upload what GET /pipelines reads and the rig's Lambda host does not need (the agent settings; the webhook
+    secrets and the deliveries table are provisioned); return the exports. Safe to call again."""
     exports = local_exports(rig.moto.client_env(), rig.outputs, rig.pipelines, rig.run_dir)
-    ensure_webhook_secrets(rig.client("ssm"), exports["WEBHOOK_SECRET_PREFIX"])
-    ensure_deliveries_table(rig.client("dynamodb"), exports["WEBHOOK_DELIVERIES_TABLE"])
     upload_agent_settings(rig.client("ssm"), rig.agent_config.read_text(), exports["AGENT_SETTINGS_PARAMETER"])
     return exports
 

@@ -302,8 +302,8 @@ def api_call(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
 
 def manual_redeploy(rig: LocalRig, spec: PipelineSpec) -> StoryReport:
-    """Ask the pipeline API (under `chalice local`) to redeploy the branch head with ``force``: the image is
-    unchanged, yet the service moves to a new revision, and the result says who asked."""
+    """Ask the pipeline API (under `chalice local`) to redeploy the branch head with ``force``: the commit is
+    unchanged, yet it is deployed again (pushed under a new tag, a new revision), and the result says who asked."""
     base = rig.chalice_local.url if rig.chalice_local is not None else rig.start_chalice_local()
     report = StoryReport("manual redeploy: POST /pipelines/{id}/builds with force, through chalice local")
     watch = _Observer(rig, report, [spec])
@@ -322,6 +322,7 @@ def manual_redeploy(rig: LocalRig, spec: PipelineSpec) -> StoryReport:
                   and bool(result.requested_by), (result.trigger, result.requested_by) if result else None)
     before, after = report.revision_before[spec.key], report.revision_after[spec.key]
     report.expect("service moved to a new revision", after == before + 1, f"{before} -> {after}")
-    report.expect("nothing new pushed to the registry", not [t for t in report.new_tags if not t.endswith(":latest")],
-                  report.new_tags)
+    image = rig.service_image(spec)
+    report.expect("service runs the redeployed image", result is not None and result.image is not None
+                  and _runs_tag(image, result.image.tag), image)
     return report

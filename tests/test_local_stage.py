@@ -59,27 +59,3 @@ def test_a_profile_in_the_shell_does_not_override_the_rig_s_credentials(outputs,
     env = sourced(local_stage.env_file_text(exports), tmp_path, {"AWS_PROFILE": "production-admin"})
     assert "AWS_PROFILE" not in env
     assert "AWS_PROFILE" not in local_stage.child_environment({"AWS_PROFILE": "production-admin"}, exports)
-
-
-def test_the_webhook_secrets_are_made_once_and_kept_on_a_second_run(aws):
-    ssm = aws.client("ssm")
-    names = local_stage.ensure_webhook_secrets(ssm)
-    first = {n: ssm.get_parameter(Name=n, WithDecryption=True)["Parameter"] for n in names.values()}
-    local_stage.ensure_webhook_secrets(ssm)
-
-    assert sorted(names) == ["bitbucket", "github", "gitlab"]
-    assert names["github"] == "/pushdeploy/webhooks/github"
-    for name, parameter in first.items():
-        again = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]
-        assert parameter["Type"] == "SecureString" and again["Value"] == parameter["Value"]
-    assert len({p["Value"] for p in first.values()}) == 3, "one secret per provider"
-
-
-def test_the_deliveries_table_has_the_agreed_key_and_ttl(aws):
-    dynamodb = aws.client("dynamodb")
-    name = local_stage.ensure_deliveries_table(dynamodb)
-    assert local_stage.ensure_deliveries_table(dynamodb) == name
-    table = dynamodb.describe_table(TableName=name)["Table"]
-    assert table["KeySchema"] == [{"AttributeName": "delivery_id", "KeyType": "HASH"}]
-    ttl = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
-    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
