@@ -10,6 +10,9 @@ the desired count, IN_PROGRESS otherwise), then runs the ordinary moto server.
 SNS: moto's ``http``/``https`` delivery drops the message attributes that real SNS puts in the
 notification (``MessageAttributes: {name: {Type, Value}}``); subscribers that filter or route on
 them (the close topic's ``type``) need them. ``install_sns_http_attributes_patch`` passes them on.
+moto also posts to the endpoint inside ``Publish``, so a publisher waits for the subscriber (and gets a
+500 if it is down); SNS stores the message, answers, and delivers afterwards. The patch does the same:
+deliveries go to one background sender, in the order they were published.
 
 API Gateway: ``localrig.moto_apigateway`` lets `chalice deploy` of a stage with routes import its Swagger 2.0
 document with its sigv4 security, as API Gateway does.
@@ -86,13 +89,45 @@ def install_ecs_rollout_patch() -> None:
     EC2ContainerServiceBackend.update_service = update_service  # type: ignore[method-assign]
 
 
+class _HttpDeliveries:
+    """SNS's http(s) deliveries, made after ``Publish`` has answered, one at a time in publish order."""
+
+    def __init__(self) -> None:
+        import queue
+
+        self._queue: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
+
+    def start(self) -> None:
+        import threading
+
+        threading.Thread(target=self._run, name="sns-http-deliveries", daemon=True).start()
+
+    def send(self, endpoint: str, post_data: dict[str, Any]) -> None:
+        self._queue.put((endpoint, post_data))
+
+    def _run(self) -> None:
+        import requests
+
+        while True:
+            endpoint, post_data = self._queue.get()
+            try:
+                requests.post(endpoint, json=post_data, headers={"Content-Type": "text/plain; charset=UTF-8"},
+                              timeout=30)
+            except requests.RequestException as exc:
+                print(f"sns: http delivery to {endpoint} failed: {exc}", file=sys.stderr, flush=True)
+
+
+_HTTP_DELIVERIES = _HttpDeliveries()
+
+
 def install_sns_http_attributes_patch() -> None:
-    """Deliver message attributes to http(s) subscribers, as SNS does."""
+    """Deliver message attributes to http(s) subscribers, after Publish has answered, as SNS does."""
     from moto.sns.models import Subscription
 
     original = Subscription.publish
     if getattr(original, "_pushdeploy_patched", False):
         return
+    _HTTP_DELIVERIES.start()
 
     def publish(self: Any, message: str, message_id: str, subject: str | None = None,
                 message_attributes: dict[str, Any] | None = None, group_id: str | None = None,
@@ -101,16 +136,13 @@ def install_sns_http_attributes_patch() -> None:
             return original(self, message, message_id, subject=subject, message_attributes=message_attributes,
                             group_id=group_id, deduplication_id=deduplication_id,
                             message_structure=message_structure)
-        import requests
-
         if self._filter_policy_matcher is not None and not self._filter_policy_matcher.matches(message_attributes,
                                                                                                 message):
             return None
         if message_structure == "json":
             message = self._parse_message_structure(message, self.protocol)
         post_data = self.get_post_data(message, message_id, subject, message_attributes=message_attributes)
-        requests.post(self.endpoint, json=post_data, headers={"Content-Type": "text/plain; charset=UTF-8"},
-                      timeout=30)
+        _HTTP_DELIVERIES.send(self.endpoint, post_data)
         return None
 
     publish._pushdeploy_patched = True  # type: ignore[attr-defined]
