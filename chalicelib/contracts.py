@@ -389,6 +389,17 @@ class ServiceDeployment:
 
 
 @dataclass(frozen=True)
+class StepTiming:
+    """One step of a build (source, login, build, push, register, update, rollout_wait, ...): when it started and
+    how long it took, so history and the dashboard can draw the build as bars."""
+
+    name: str
+    started_at: str
+    seconds: float
+    ok: bool = True
+
+
+@dataclass(frozen=True)
 class LogLocation:
     group: str
     stream: str
@@ -417,6 +428,10 @@ class BuildResult:
     action: str = ACTION_BUILD
     trigger: Optional[str] = None
     requested_by: Optional[str] = None
+    # Added after version 1 as well: a unique id per build (history records each result once by it) and the
+    # timing of each step, in order.
+    build_id: Optional[str] = None
+    steps: tuple[StepTiming, ...] = ()
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
@@ -459,6 +474,8 @@ class BuildResult:
             action=_opt_str(data, "action") or ACTION_BUILD,
             trigger=_opt_str(data, "trigger"),
             requested_by=_bounded(_opt_str(data, "requested_by"), "requested_by", MAX_PUSHED_BY_CHARS),
+            build_id=_bounded(_opt_str(data, "build_id"), "build_id", MAX_EVENT_ID_CHARS),
+            steps=tuple(_step(s, f"steps[{i}].") for i, s in enumerate(_list(data, "steps"))),
         )
 
 
@@ -505,6 +522,18 @@ def _service(value: Any, prefix: str) -> ServiceDeployment:
         previous_task_definition=_opt_str(data, "previous_task_definition", prefix),
         new_task_definition=_opt_str(data, "new_task_definition", prefix),
     )
+
+
+def _step(value: Any, prefix: str) -> StepTiming:
+    data = _object(value, prefix.rstrip("."))
+    seconds = data.get("seconds")
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 <= seconds < 10**7:
+        raise ContractError(prefix + "seconds", f"expected a number of seconds >= 0, got {show(seconds)}")
+    ok = data.get("ok", True)
+    if not isinstance(ok, bool):
+        raise ContractError(prefix + "ok", f"expected true or false, got {show(ok)}")
+    return StepTiming(name=_req_str(data, "name", prefix), started_at=_timestamp(data, "started_at", prefix) or "",
+                      seconds=float(seconds), ok=ok)
 
 
 def _log(value: Any) -> Optional[LogLocation]:

@@ -82,3 +82,22 @@ def test_bad_version_2_fields_are_named(field, value):
 def test_a_pinned_build_needs_its_commit():
     with pytest.raises(ContractError, match="pin"):
         request(commit=None, pin=True, source="api", trigger="manual")
+
+
+def test_a_result_carries_its_build_id_and_step_timings_and_an_old_result_reads_without_them():
+    from chalicelib.contracts import BuildResult, StepTiming, parse_close_message
+
+    result = BuildResult(pipeline="sample/production", repository="sample", branch="production",
+                         outcome="succeeded", commit=SHA, started_at="2026-11-29T10:00:00.000000Z",
+                         finished_at="2026-11-29T10:00:09.000000Z", build_id="b-1",
+                         steps=(StepTiming("source", "2026-11-29T10:00:00.100000Z", 0.4),
+                                StepTiming("build", "2026-11-29T10:00:00.500000Z", 6.5, ok=False)))
+    assert parse_close_message(result.to_json()) == result
+    old = json.loads(result.to_json())
+    del old["build_id"], old["steps"]
+    assert parse_close_message(json.dumps(old)).steps == ()
+    broken = json.loads(result.to_json())
+    broken["steps"][1]["seconds"] = -1
+    with pytest.raises(ContractError) as err:
+        parse_close_message(json.dumps(broken))
+    assert err.value.field == "steps[1].seconds"
