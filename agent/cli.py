@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -60,7 +61,7 @@ def _context(args: argparse.Namespace, progress: Progress) -> BuildContext:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    progress = Progress()
+    progress = Progress(wall=time.time)
     install_sigterm()
     try:
         runner = Runner(_context(args, progress))
@@ -106,7 +107,7 @@ def _publish_without_settings(progress: Progress, reason: str) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    progress = Progress()
+    progress = Progress(wall=time.time)
     ctx = _context(args, progress)
     pipeline = ctx.config.pipeline(args.pipeline)
     result = build_pipeline(ctx, pipeline, commit=args.commit, dry_run=args.dry_run)
@@ -138,7 +139,7 @@ def cmd_end_of_run(args: argparse.Namespace) -> int:
     if not send:
         print(f"end-of-run not sent: {why}")
         return 0
-    progress = Progress()
+    progress = Progress(wall=time.time)
     reason = args.reason or why or "sent by hand"
     # Past the check above, --if-service-failed means the agent died and systemd will not restart it
     # (Restart=no): close must stop the builder even with requests queued, or nothing would ever serve them.

@@ -346,8 +346,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(400, {"error": f"unknown SNS message type {kind!r}"})
             return
         functions = self.host.subscribers(topic)
+        # Timestamp: when SNS accepted the Publish (the delivery comes after); the rig's timeline places it there
         self.host.journal.write("sns", topic=topic, message_id=body.get("MessageId"), message=body.get("Message"),
-                                functions=functions)
+                                functions=functions, published=body.get("Timestamp"))
         for function in functions:
             event = sns_lambda_event(body, f"{topic}:{function}")
             self.host.submit(Invocation(function, event, trigger=f"sns:{topic_name(topic)}"))

@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-Listener = Callable[[dict[str, Any]], None]
+Listener = Callable[[dict[str, Any], float], None]  # (payload, arrival time)
 
 
 class SlackReceiver:
@@ -81,7 +81,7 @@ class SlackReceiver:
             with open(self.record_path, "a", encoding="utf-8") as out:
                 out.write(json.dumps({"time": now, "payload": payload}) + "\n")
         if self.on_payload is not None:
-            self.on_payload(payload)
+            self.on_payload(payload, now)
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         receiver = self
@@ -131,3 +131,28 @@ def payload_text(payload: dict[str, Any]) -> str:
 
     walk(payload)
     return "\n".join(parts)
+
+
+def render_message(payload: dict[str, Any]) -> str:
+    """The message as the channel shows it: each block in order (header, section text and fields, context
+    line); the top-level ``text`` is only the notification/fallback, shown when there are no blocks."""
+    blocks = payload.get("blocks") or []
+    if not blocks:
+        return str(payload.get("text", ""))
+    return "\n".join(line for block in blocks for line in _block_lines(block))
+
+
+def _block_lines(block: dict[str, Any]) -> list[str]:
+    kind = block.get("type")
+    if kind == "divider":
+        return ["----"]
+    if kind == "context":
+        return [" · ".join(_text(e) for e in block.get("elements", []) if _text(e))]
+    lines = [_text(block.get("text"))] if block.get("text") else []
+    return lines + [_text(f) for f in block.get("fields", [])]
+
+
+def _text(node: Any) -> str:
+    if isinstance(node, dict):
+        return str(node.get("text") or node.get("alt_text") or "")
+    return str(node or "")
