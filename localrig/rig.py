@@ -12,6 +12,7 @@ The demo, the end-to-end tests and the benchmark all drive this one class.
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import os
 import shutil
@@ -93,6 +94,8 @@ class LocalRig:
         self._journal_offset = 0
         self._agent_offsets: dict[Path, int] = {}
         self._agent_last: dict[int, float] = {}  # boot -> time of its last stamped line
+        self._actions = itertools.count()
+        self._in_flight: dict[int, float] = {}  # the rig's own actions under way (a push) -> when each began
         self._close_messages: list[tuple[float, Any]] = []
         self.outputs: dict[str, str] = {}
         self._clients: dict[str, Any] = {}
@@ -289,6 +292,12 @@ class LocalRig:
             self.on_event(event)
         return event
 
+    def in_flight_since(self) -> float | None:
+        """When the earliest action of the rig's still under way began (a `git push`: its event is recorded when
+        it returns, stamped with its start), or None: a narrator holds later events until then."""
+        with self._events_lock:
+            return min(self._in_flight.values(), default=None)
+
     def _on_slack(self, payload: dict[str, Any], at: float) -> None:
         message = render_message(payload)
         first = message.splitlines()[:1]
@@ -406,10 +415,17 @@ class LocalRig:
         work = self.work[repository]
         sha = self.git(work, "rev-parse", "HEAD")
         began = time.time()  # the push lands, and its hook fires, while `git push` runs: stamped at its start
-        self.git(work, "push", "--quiet", "origin", f"HEAD:refs/heads/{branch}")
-        self.emit(self.hosts.get(repository, "codecommit"), f"pushed {repository}@{branch} {sha[:12]}",
-                  {"commit": sha, "repository": repository, "push_seconds": round(time.time() - began, 3)},
-                  at=began)
+        token = next(self._actions)
+        with self._events_lock:
+            self._in_flight[token] = began
+        try:
+            self.git(work, "push", "--quiet", "origin", f"HEAD:refs/heads/{branch}")
+            self.emit(self.hosts.get(repository, "codecommit"), f"pushed {repository}@{branch} {sha[:12]}",
+                      {"commit": sha, "repository": repository, "push_seconds": round(time.time() - began, 3)},
+                      at=began)
+        finally:  # only once its event is in: a narrator holding events back can let them go
+            with self._events_lock:
+                self._in_flight.pop(token, None)
         return sha
 
     def stop_registry(self) -> None:

@@ -10,6 +10,7 @@ is kept in ``refused``.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+_LINK = re.compile(r"<([^|>]+)(?:\|([^>]+))?>")  # mrkdwn <url|label>
 Listener = Callable[[dict[str, Any], float], None]  # (payload, arrival time)
 
 
@@ -149,10 +151,11 @@ def _block_lines(block: dict[str, Any]) -> list[str]:
     if kind == "context":
         return [" · ".join(_text(e) for e in block.get("elements", []) if _text(e))]
     lines = [_text(block.get("text"))] if block.get("text") else []
-    return lines + [_text(f) for f in block.get("fields", [])]
+    # a field is "*Label*\nvalue", shown in two columns in the channel: one "label value" line each here
+    return lines + [" ".join(_text(f).split("\n")) for f in block.get("fields", [])]
 
 
 def _text(node: Any) -> str:
-    if isinstance(node, dict):
-        return str(node.get("text") or node.get("alt_text") or "")
-    return str(node or "")
+    """A text object's text with mrkdwn links shown as the channel shows them: their label."""
+    text = str(node.get("text") or node.get("alt_text") or "") if isinstance(node, dict) else str(node or "")
+    return _LINK.sub(lambda m: m.group(2) or m.group(1), text)

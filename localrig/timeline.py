@@ -166,7 +166,7 @@ def _lane(lane: str, members: list[tuple[Event, _Placed]], x: Any, top: float, w
 def _event_svg(event: Event, spot: _Placed, x0: float, x1: float, mid: float, labelled: bool) -> str:
     moment = datetime.fromtimestamp(event.time, UTC).strftime("%H:%M:%S.%f")[:-3]
     attrs = (f'class="event {spot.kind}" data-time="{event.time:.3f}" data-stage={quoteattr(event.stage)} '
-             f'data-x="{x0}"')
+             f'data-x="{x1}"')
     tip = f"<title>{escape(f'{moment}Z {event.stage}: {spot.title}')}</title>"
     if spot.end > spot.start:
         shape = f'<rect x="{x0}" y="{mid - 5}" width="{max(x1 - x0, 2)}" height="10" rx="2"/>'
