@@ -233,8 +233,13 @@ def _finish(run_dir: Path, done: list[_Story], events: list[RigEvent], out: Text
 
 
 def write_timeline(run_dir: Path, events: Sequence[RigEvent], done: Sequence[_Story]) -> Path:
-    """``timeline.svg`` next to summary.json: every event of the run, a mark where each story began."""
+    """``timeline.svg`` next to summary.json: every event of the run, a mark where each story began; the events
+    themselves in ``events.jsonl`` (happened order), to draw again or to read with other tools."""
     marks = [timeline.Mark(d.began, d.title.split(":", 1)[0]) for d in done]
+    with open(run_dir / "events.jsonl", "w", encoding="utf-8") as out:
+        for event in events:
+            out.write(json.dumps({"time": event.time, "seen": event.seen, "stage": event.stage, "text": event.text,
+                                  "data": event.data}, default=str) + "\n")
     path = run_dir / "timeline.svg"
     path.write_text(timeline.render(events, marks, title=f"pushdeploy demo {run_dir.name}"), encoding="utf-8")
     return path

@@ -27,11 +27,11 @@ LANE_ORDER = (*GIT_HOSTS, "apigateway", *(f"lambda:{f}" for f in LAMBDA_ORDER), 
 LANE_TITLES = {"codecommit": "git host: CodeCommit", "github": "git host: GitHub", "gitlab": "git host: GitLab",
                "bitbucket": "git host: Bitbucket", "apigateway": "API (chalice local)", "sns": "SNS",
                "ec2": "EC2 builder instance", "builder": "builder: agent steps", "ecr": "ECR registry",
-               "slack": "Slack", "lambda": "Lambda host", "aws": "moto", "docker": "Docker engine",
-               "cloudformation": "CloudFormation", "events": "EventBridge"}
+               "slack": "Slack", "rig": "the rig (setup, Lambda host)"}
 
+RIG_STAGES = ("aws", "docker", "cloudformation", "lambda", "git", "events")
 LEFT, RIGHT, TOP, BOTTOM = 190, 30, 70, 40
-ROW_HEIGHT, LABEL_ROWS, CHAR_WIDTH = 16, 3, 6.2
+ROW_HEIGHT, LABEL_ROWS, CHAR_WIDTH = 16, 4, 6.2
 LABEL_CHARS = 26
 _STEP = re.compile(r"^(?P<name>[\w-]+) (?P<outcome>ok|FAILED) \((?P<seconds>\d+(?:\.\d+)?)s\)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -64,8 +64,9 @@ class _Placed:
 
 
 def lane_of(stage: str) -> str:
-    """The lane an event's stage is drawn in: one per part (each Lambda function has its own)."""
-    return stage
+    """The lane an event's stage is drawn in: one per part (each Lambda function has its own); the rig's own
+    setup (moto, the engine, the stack, the Lambda host, the git server) shares one."""
+    return "rig" if stage in RIG_STAGES else stage
 
 
 def lane_order(stages: Iterable[str]) -> list[str]:
@@ -85,8 +86,38 @@ def _clean(text: str) -> str:
 
 
 def _short(text: str) -> str:
-    text = text.split(": ", 1)[0] if text.startswith(("returned in", "FAILED attempt")) else text
     return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
+
+
+# (stage prefix, pattern, label template): what a lane's reader needs at a glance; the rest is in the tooltip
+_LABELS = (
+    ("lambda:", re.compile(r"^invoked by (?P<by>\S+)(?P<retry> \(retry \d+\))?"), "invoked{retry}"),
+    ("lambda:", re.compile(r'^returned in (?P<s>[\d.]+)s: "(?P<answer>[^"]*)"'), "{answer}"),
+    ("lambda:", re.compile(r"^returned in (?P<s>[\d.]+)s"), "returned"),
+    ("lambda:", re.compile(r"^FAILED attempt (?P<n>\d+)"), "FAILED #{n}"),
+    ("sns", re.compile(r"^\S+: build request \S+ (?P<sha>\w{7})"), "request {sha}"),
+    ("sns", re.compile(r"^\S+: build result \S+ (?P<sha>\w{7})\w* (?P<outcome>\w+)"), "result {sha} {outcome}"),
+    ("sns", re.compile(r"^\S+: end of run"), "end of run"),
+    ("sns", re.compile(r"^\S+: alert (?P<kind>\S+)"), "alert {kind}"),
+    ("ec2", re.compile(r"^builder \S+ (?P<a>[\w-]+) -> (?P<b>[\w-]+)"), "{a} → {b}"),
+    ("ec2", re.compile(r"^builder booted"), "agent started"),
+    ("ec2", re.compile(r"^agent process ended \(boot \d+, exit (?P<code>-?\d+)"), "agent ended ({code})"),
+    ("ec2", re.compile(r"^builder frozen"), "frozen (SIGSTOP)"),
+    ("ec2", re.compile(r"^builder resumed"), "resumed"),
+    ("ec2", re.compile(r"^agent killed"), "killed (SIGKILL)"),
+    ("ec2", re.compile(r"^systemd: agent ended"), "stop hook ran"),
+    ("slack", re.compile(r"^notification received: (?::[\w+-]+: )?(?P<head>.*)"), "{head}"),
+    ("", re.compile(r"^pushed \S+ (?P<sha>\w{7})"), "push {sha}"),
+)
+
+
+def label(stage: str, text: str) -> str:
+    """The short label drawn beside an event (its full text is the tooltip)."""
+    for prefix, pattern, template in _LABELS:
+        match = pattern.match(text) if stage.startswith(prefix) else None
+        if match is not None:
+            return _short(template.format(**{k: v or "" for k, v in match.groupdict().items()}))
+    return _short(text)
 
 
 def place(event: Event) -> _Placed:
@@ -99,9 +130,9 @@ def place(event: Event) -> _Placed:
         return _Placed(event.time - seconds, event.time, f"{step.group('name')} {step.group('outcome')}", text, kind)
     seconds = event.data.get("seconds") if event.stage.startswith("lambda:") else None
     if isinstance(seconds, int | float) and event.data.get("kind") == "result":
-        return _Placed(event.time - float(seconds), event.time, _short(text), text, "lambda")
-    failed = "FAILED" in text or " failed " in text
-    return _Placed(event.time, event.time, _short(text), text, "failed" if failed else "dot")
+        return _Placed(event.time - float(seconds), event.time, label(event.stage, text), text, "lambda")
+    failed = "FAILED" in text or " failed" in text
+    return _Placed(event.time, event.time, label(event.stage, text), text, "failed" if failed else "dot")
 
 
 def _tick_step(span: float, scale: float) -> float:
@@ -113,7 +144,7 @@ def _tick_step(span: float, scale: float) -> float:
 
 
 def render(events: Sequence[Event], marks: Sequence[Mark] = (), title: str = "pushdeploy demo run",
-           scale: float = 30.0) -> str:
+           scale: float = 40.0) -> str:
     """The SVG text of a timeline of ``events`` (any order: they are placed by their own ``time``);
     ``scale`` is pixels per second."""
     ordered = sorted(events, key=lambda e: e.time)
