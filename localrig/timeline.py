@@ -27,11 +27,11 @@ LANE_ORDER = (*GIT_HOSTS, "apigateway", *(f"lambda:{f}" for f in LAMBDA_ORDER), 
 LANE_TITLES = {"codecommit": "git host: CodeCommit", "github": "git host: GitHub", "gitlab": "git host: GitLab",
                "bitbucket": "git host: Bitbucket", "apigateway": "API (chalice local)", "sns": "SNS",
                "ec2": "EC2 builder instance", "builder": "builder: agent steps", "ecr": "ECR registry",
-               "slack": "Slack", "rig": "the rig (setup, Lambda host)"}
+               "slack": "Slack", "rig": "the rig: setup"}
 
 RIG_STAGES = ("aws", "docker", "cloudformation", "lambda", "git", "events")
 LEFT, RIGHT, TOP, BOTTOM = 190, 30, 70, 40
-ROW_HEIGHT, LABEL_ROWS, CHAR_WIDTH = 16, 4, 6.2
+ROW_HEIGHT, LABEL_ROWS, CHAR_WIDTH = 16, 8, 6.2
 LABEL_CHARS = 26
 _STEP = re.compile(r"^(?P<name>[\w-]+) (?P<outcome>ok|FAILED) \((?P<seconds>\d+(?:\.\d+)?)s\)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -117,7 +117,20 @@ def label(stage: str, text: str) -> str:
         match = pattern.match(text) if stage.startswith(prefix) else None
         if match is not None:
             return _short(template.format(**{k: v or "" for k, v in match.groupdict().items()}))
-    return _short(text)
+    return _short(_leading_words(text) if stage == "builder" else text)
+
+
+def _leading_words(text: str) -> str:
+    """An agent line's verb words before its identifiers (``update production-cluster/web: ...`` -> ``update``):
+    its lane is the densest, so its labels are the shortest."""
+    words: list[str] = []
+    for word in text.split()[:3]:
+        if any(c in word for c in "/=(@") or ":" in word[:-1]:
+            break
+        words.append(word.rstrip(":"))
+        if word.endswith(":"):
+            break
+    return " ".join(words) or text
 
 
 def place(event: Event) -> _Placed:
@@ -158,7 +171,9 @@ def render(events: Sequence[Event], marks: Sequence[Mark] = (), title: str = "pu
     def x(moment: float) -> float:
         return round(LEFT + (moment - origin) * scale, 1)
 
-    width = int(x(origin + span) + RIGHT + LABEL_CHARS * CHAR_WIDTH)
+    heading = (f"{title} — from {datetime.fromtimestamp(origin, UTC).strftime('%Y-%m-%d %H:%M:%S UTC')}; "
+               "each event at the time its own record gives (hover for the full text)")
+    width = int(max(x(origin + span) + RIGHT + LABEL_CHARS * CHAR_WIDTH, 20 + len(heading) * 7.2))
     body: list[str] = []
     y = TOP
     for lane in lane_order(e.stage for e in ordered):
@@ -169,25 +184,29 @@ def render(events: Sequence[Event], marks: Sequence[Mark] = (), title: str = "pu
     height = y + BOTTOM
     body.insert(0, _axis(origin, span, scale, x, height, width))
     body += [_mark(m, x(m.time), height) for m in marks]
-    started = datetime.fromtimestamp(origin, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    body.insert(0, f'<text class="title" x="10" y="22">{escape(title)} — from {started}; '
-                   'each event at the time its own record gives (hover for the full text)</text>')
+    body.insert(0, f'<text class="title" x="10" y="22">{escape(heading)}</text>')
     return _document(width, height, body)
 
 
 def _lane(lane: str, members: list[tuple[Event, _Placed]], x: Any, top: float, width: int) -> tuple[str, float]:
-    row_ends = [-math.inf] * LABEL_ROWS
+    """Each event on the first row of its lane where nothing drawn yet reaches its start; with all ``LABEL_ROWS``
+    taken, on the row that frees first, without a label (the tooltip has it)."""
+    row_ends: list[float] = []
     parts: list[str] = []
     for event, spot in members:
         x0, x1 = x(spot.start), x(spot.end)
         row = next((r for r, end in enumerate(row_ends) if end < x0), None)
-        label_row = row if row is not None else 0
-        mid = top + ROW_HEIGHT * label_row + ROW_HEIGHT / 2
-        parts.append(_event_svg(event, spot, x0, x1, mid, row is not None))
-        if row is not None:
-            row_ends[row] = max(x1, x0 + len(spot.label) * CHAR_WIDTH + 14)
-    used = max(1, sum(1 for end in row_ends if end > -math.inf))
-    height = ROW_HEIGHT * used + 10
+        if row is None and len(row_ends) < LABEL_ROWS:
+            row_ends.append(-math.inf)
+            row = len(row_ends) - 1
+        labelled = row is not None
+        if row is None:
+            row = min(range(len(row_ends)), key=row_ends.__getitem__)
+        mid = top + ROW_HEIGHT * row + ROW_HEIGHT / 2
+        parts.append(_event_svg(event, spot, x0, x1, mid, labelled))
+        reach = x1 + 6 + len(spot.label) * CHAR_WIDTH + 6 if labelled else x1 + 4
+        row_ends[row] = max(row_ends[row], reach)
+    height = ROW_HEIGHT * max(1, len(row_ends)) + 10
     head = (f'<g class="lane" data-lane={quoteattr(lane)}>'
             f'<rect class="band" x="0" y="{top}" width="{width}" height="{height}"/>'
             f'<text class="lane-title" x="8" y="{top + 14}">{escape(lane_title(lane))}</text>')
