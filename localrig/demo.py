@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from localrig import services, stories, timeline
 from localrig.provision import PipelineSpec
@@ -164,18 +164,20 @@ class _Story:
     ended: float
 
 
-def run_demo(state_dir: Path, out: TextIO = sys.stdout, provisioner: str = "cloudformation") -> int:
+def run_demo(state_dir: Path, out: TextIO = sys.stdout, provisioner: str = "cloudformation",
+             engine: services.DockerEngine | None = None, stories_to_run: Sequence[Any] = STORIES) -> int:
+    """``engine`` and ``stories_to_run``: a test's session engine and a shorter run (the demo runs all four)."""
     narrator = Narrator(out)
     run_dir = state_dir / "runs" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     narrator.banner(f"starting the local rig (state in {run_dir})")
-    rig = LocalRig(run_dir, [SAMPLE, HOSTED], docker_dir=state_dir / "docker", on_event=narrator,
+    rig = LocalRig(run_dir, [SAMPLE, HOSTED], docker_dir=state_dir / "docker", engine=engine, on_event=narrator,
                    provisioner=provisioner)
     narrator.hold = rig.in_flight_since
     done: list[_Story] = []
     error = ""
     try:
         rig.start()
-        for title, story, spec in STORIES:
+        for title, story, spec in stories_to_run:
             narrator.banner(title)
             began = time.time()
             report = story(rig, spec)
@@ -192,7 +194,8 @@ def run_demo(state_dir: Path, out: TextIO = sys.stdout, provisioner: str = "clou
     finally:
         stop_shielded(rig)
         narrator.close()
-    status = _finish(run_dir, done, list(rig.events), out, error=error, narrated=narrator)
+    status = _finish(run_dir, done, list(rig.events), out, error=error, narrated=narrator,
+                     expected=len(stories_to_run))
     return 130 if error == "interrupted" else status
 
 
@@ -210,10 +213,10 @@ def stop_shielded(rig: LocalRig) -> None:
 
 
 def _finish(run_dir: Path, done: list[_Story], events: list[RigEvent], out: TextIO, error: str = "",
-            narrated: Narrator | None = None) -> int:
+            narrated: Narrator | None = None, expected: int = len(STORIES)) -> int:
     reports = [d.report for d in done]
     happened = [what_happened([e for e in events if d.began <= e.time <= d.ended]) for d in done]
-    ok = not error and len(reports) == len(STORIES) and all(r.passed for r in reports)
+    ok = not error and len(reports) == expected and all(r.passed for r in reports)
     print("\n" + format_table(summary_rows(reports, happened)) if reports else "\n(no story finished)", file=out)
     lateness, late = (narrated.lateness, narrated.printed_late) if narrated is not None else (0.0, 0)
     summary = {"passed": ok, "error": error or None, "run_dir": str(run_dir), "events": len(events),
