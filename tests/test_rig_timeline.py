@@ -107,3 +107,15 @@ def test_the_picture_is_self_contained_and_survives_control_characters():
 
 def test_no_events_is_still_a_picture():
     assert parse(render([])).tag == f"{SVG}svg"
+
+
+def test_labels_in_a_busy_lane_never_overlap():
+    busy = [RigEvent(T0 + n * 0.05, "builder", f"step{n} ok (0.01s) pipeline=sample/production") for n in range(40)]
+    root = parse(render(busy, scale=40))
+
+    [lane] = lanes(root)
+    drawn = [(float(t.get("y")), float(t.get("x")), t.text) for e in events_of(lane) for t in e.findall(f"{SVG}text")]
+    assert drawn, "some labels are drawn"
+    for (y1, x1, text), (y2, x2, _) in zip(sorted(drawn), sorted(drawn)[1:], strict=False):
+        if y1 == y2:
+            assert x2 >= x1 + len(text) * 6.2, f"{text!r} overlaps the next label on its row"
