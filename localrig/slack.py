@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+FIELD_GAP = "    "  # between the two columns of fields
 _LINK = re.compile(r"<([^|>]+)(?:\|([^>]+))?>")  # mrkdwn <url|label>
 Listener = Callable[[dict[str, Any], float], None]  # (payload, arrival time)
 
@@ -151,8 +152,9 @@ def _block_lines(block: dict[str, Any]) -> list[str]:
     if kind == "context":
         return [" · ".join(_text(e) for e in block.get("elements", []) if _text(e))]
     lines = [_text(block.get("text"))] if block.get("text") else []
-    # a field is "*Label*\nvalue", shown in two columns in the channel: one "label value" line each here
-    return lines + [" ".join(_text(f).split("\n")) for f in block.get("fields", [])]
+    # a field is "*Label*\nvalue"; the channel shows fields in two columns: two "label value" per line here
+    cells = [" ".join(_text(f).split("\n")) for f in block.get("fields", [])]
+    return lines + [FIELD_GAP.join(cells[n:n + 2]) for n in range(0, len(cells), 2)]
 
 
 def _text(node: Any) -> str:

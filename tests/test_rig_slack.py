@@ -42,15 +42,15 @@ def test_a_message_is_shown_as_the_channel_shows_it_every_block_in_order():
 
     payload = blockkit.message("fallback line only in the notification", [
         blockkit.header(":x: Build failed: sample/production"),
-        blockkit.fields(["*Commit*\n`abc1234` fix it", "*Outcome*\nfailed"]),
+        blockkit.fields(["*Commit*\n`abc1234` fix it", "*Outcome*\nfailed", "*Duration*\n2s"]),
         blockkit.section("*Reason*\nbuild failed on purpose"),
         blockkit.context(["<https://example.com/log|Build log>", "<https://example.com/ecs|ECS web>"]),
     ])
 
     assert render_message(payload).splitlines() == [
         ":x: Build failed: sample/production",
-        "*Commit* `abc1234` fix it",
-        "*Outcome* failed",
+        "*Commit* `abc1234` fix it    *Outcome* failed",  # two columns, as in the channel
+        "*Duration* 2s",
         "*Reason*",
         "build failed on purpose",
         "Build log · ECS web",

@@ -58,5 +58,6 @@ def test_the_slack_message_is_shown_whole(story_1_run):
     _, printed = story_1_run
     after = printed.split("notification received:", 1)[1].splitlines()
     shown = [line.split("| ", 1)[1] for line in after[1:] if line.lstrip().startswith("|")]
-    assert "*Outcome* succeeded" in shown
-    assert any(line.startswith("*Commit*") for line in shown)
+    assert any("*Outcome* succeeded" in line for line in shown)
+    assert any("*Commit*" in line for line in shown)
+    assert any("Build log" in line for line in shown)  # the context line's links, by their labels
