@@ -17,6 +17,8 @@ from pathlib import Path
 
 import boto3
 
+from agent import CommandParser, __version__, report_error
+from chalicelib.region import region_from_env
 from infra import InfraError
 from infra.agent_settings import DEFAULT_PATH, check_agent_settings, record_agent_settings, upload_agent_settings
 from infra.failure_destinations import apply_failure_destinations, read_deployed
@@ -25,10 +27,11 @@ from infra.stage_settings import record_stage
 from infra.teardown import chalice_delete, delete_agent_settings, delete_stack
 
 log = logging.getLogger("infra")
+PROG = "python -m infra"
 
 
 def _session(args: argparse.Namespace) -> boto3.Session:
-    return boto3.Session(profile_name=args.profile, region_name=args.region)
+    return boto3.Session(profile_name=args.profile, region_name=args.region or region_from_env())
 
 
 def cmd_record(args: argparse.Namespace) -> int:
@@ -73,9 +76,13 @@ def cmd_teardown(args: argparse.Namespace) -> int:
     return 0
 
 
+class InfraParser(CommandParser):
+    command_name = PROG
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m infra", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = InfraParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--stack", required=True, help="CloudFormation stack name (or id)")
     common.add_argument("--profile", help="AWS profile of the account that holds the stack")
@@ -126,8 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except InfraError as exc:
-        log.error("%s", exc)
-        return 2
+        return report_error(str(exc), 2, PROG)
 
 
 if __name__ == "__main__":
