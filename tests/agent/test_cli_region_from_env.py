@@ -69,3 +69,14 @@ def test_infra_reads_the_stack_in_aws_region(aws: boto3.Session) -> None:
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "tokyo"
+
+
+def test_the_rig_webhook_helper_reads_ssm_in_aws_region(aws: boto3.Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    from localrig.github_webhook import secret_from_parameter
+
+    boto3.client("ssm", region_name=REGION).put_parameter(Name="/pushdeploy/webhooks/github", Value="s3cret",
+                                                          Type="SecureString")
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_REGION", REGION)
+
+    assert secret_from_parameter(env={"AWS_REGION": REGION}) == b"s3cret"
