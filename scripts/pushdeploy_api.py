@@ -60,7 +60,7 @@ def signed(method: str, url: str, body: bytes, region: str) -> urllib.request.Re
 
     credentials = Session().get_credentials()
     if credentials is None:
-        raise SystemExit("pushdeploy-api: no AWS credentials found (environment, profile or instance role)")
+        raise SystemExit("pushdeploy-api: error: no AWS credentials found (environment, profile or instance role)")
     aws_request = AWSRequest(method=method, url=url, data=body, headers={"Content-Type": "application/json"})
     SigV4Auth(credentials, "execute-api", region).add_auth(aws_request)
     return urllib.request.Request(url, data=body if method == "POST" else None, method=method,
