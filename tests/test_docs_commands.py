@@ -1,4 +1,5 @@
-"""Every command README.md and docs/*.md show in a ```sh block still works, wherever the rig can run it.
+"""Every command README.md and docs/*.md show in a code block (```sh fenced, or indented) still works,
+wherever the rig can run it.
 
 The blocks are parsed as a reader copies them: continuation lines joined, heredocs kept with their
 command, `&&`/`;` split into commands, `$(...)` taken out as a command of its own, `$VAR` replaced by a
@@ -33,6 +34,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(?:sh|bash|shell)\n(.*?)^```", re.S | re.M)
+ANY_FENCE = re.compile(r"^```.*?^```", re.S | re.M)
+INDENTED = re.compile(r"(?:(?<=\n\n)|^)((?:    .*\n|\n(?=    ))+)")
+REDIRECTS = {">", ">>", "<", "|", "2>&1"}
 HEREDOC = re.compile(r"<<-?\s*'?(\w+)'?")
 VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 IMAGE = "111122223333.dkr.ecr.ap-northeast-1.amazonaws.com/production/sample:20261126120000-abc1234"
@@ -53,6 +57,11 @@ NOT_RUN = {
     "cd": "a directory on the reader's machine",
     "echo": "prints a newline after `read -s`",
     "scripts/setup.sh": "installs system packages; `make test` runs it before the tests",
+    "sudo": "installs the agent as root on a builder (tests/agent/test_install.py runs install.sh in a container)",
+    "source": "reads the env file a running `localrig up` writes (tests/e2e/test_readme_chalice_local.py runs "
+              "README's three terminals as written)",
+    "curl": "talks to a running `chalice local` (tests/e2e/test_readme_chalice_local.py sends these requests)",
+    "scenario": "the table `localrig faults` prints: output, not a command",
 }
 
 
@@ -64,6 +73,8 @@ class Command:
     @property
     def argv(self) -> list[str]:
         words = shlex.split(self.text.split("\n", 1)[0], comments=True)
+        cut = next((i for i, w in enumerate(words) if w in REDIRECTS), len(words))
+        words = words[:cut]
         while words and re.fullmatch(r"\w+=.*", words[0]) and len(words) > 1:
             words.pop(0)  # VAR=value before a program: the environment of that one command
         return words
@@ -157,7 +168,9 @@ def block_commands(block: str, doc: str) -> Iterator[Command]:
 def doc_commands() -> list[Command]:
     found = []
     for path in DOCS:
-        for block in FENCE.findall(path.read_text(encoding="utf-8")):
+        text = path.read_text(encoding="utf-8")
+        indented = [re.sub(r"^    ", "", b, flags=re.M) for b in INDENTED.findall(ANY_FENCE.sub("", text))]
+        for block in [*FENCE.findall(text), *indented]:
             found.extend(block_commands(block, str(path.relative_to(ROOT))))
     return found
 
@@ -171,7 +184,7 @@ def _parse_with(parser: argparse.ArgumentParser, argv: list[str], where: Command
         try:
             return parser.parse_args(argv)
         except SystemExit:
-            pytest.fail(f"{where.doc}: `{where.text}` is refused: {err.getvalue().strip()}")
+            pytest.fail(f"{where.doc}: `{where.text}` is refused: {err.getvalue().strip().splitlines()[-1]}")
 
 
 def _usage(words: list[str], optional: bool) -> list[str]:
@@ -220,10 +233,32 @@ def _serve_for_deploy_md() -> object:
     return ecs
 
 
+def check_localrig(command: Command, _: dict[str, object]) -> None:
+    """Parsed only: the rig's commands start the whole rig (the README's terminals run in tests/e2e)."""
+    from localrig.__main__ import parser
+
+    _parse_with(parser(), _usage(command.argv[3:], optional=True), command)
+
+
+def check_benchmark(command: Command, _: dict[str, object]) -> None:
+    """Benchmarks take minutes: `--help` must list every option the doc shows."""
+    done = subprocess.run([sys.executable, command.argv[1], "--help"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, env=dict(os.environ, PYTHONPATH=str(ROOT)), check=False)
+    assert done.returncode == 0, f"{command.doc}: `{command.text}` --help: {done.stderr}"
+    for option in (w.strip("[]") for w in command.argv[2:] if w.strip("[]").startswith("--")):
+        assert option in done.stdout, f"{command.doc}: `{command.text}`: {option} is not an option any more"
+
+
+def check_make(command: Command, _: dict[str, object]) -> None:
+    """`make demo`/`make test` run the demo and this very suite: the target must exist."""
+    targets = re.findall(r"^([\w-]+):", (ROOT / "Makefile").read_text(), re.M)
+    assert command.argv[1] in targets, f"{command.doc}: `{command.text}`: no target {command.argv[1]}"
+
+
 def check_chalice(command: Command, _: dict[str, object]) -> None:
     argv = command.argv
     stages = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]
-    assert argv[1] in ("deploy", "url"), f"{command.doc}: `{command.text}`: unexpected chalice command"
+    assert argv[1] in ("deploy", "url", "local"), f"{command.doc}: `{command.text}`: unexpected chalice command"
     stage = argv[argv.index("--stage") + 1]
     assert stage in stages or stage == "all", f"{command.doc}: `{command.text}`: no stage {stage!r}"
 
@@ -246,7 +281,7 @@ def check_api_script(command: Command, _: dict[str, object]) -> None:
         try:
             module.parse_args(command.argv[1:])
         except SystemExit:
-            pytest.fail(f"{command.doc}: `{command.text}` is refused: {err.getvalue().strip()}")
+            pytest.fail(f"{command.doc}: `{command.text}` is refused: {err.getvalue().strip().splitlines()[-1]}")
 
 
 def check_in_shell(command: Command, state: dict[str, object]) -> None:
@@ -280,10 +315,15 @@ def check_assignment(command: Command, _: dict[str, object]) -> None:
 RULES: list[tuple[Callable[[list[str]], bool], Callable[[Command, dict[str, object]], None]]] = [
     (lambda a: a[:3] == ["python", "-m", "infra"], check_infra),
     (lambda a: a[:1] == ["pushdeploy-agent"], check_agent),
-    (lambda a: a[:1] == ["chalice"], check_chalice),
+    (lambda a: a[:1] in (["chalice"], [".venv/bin/chalice"]), check_chalice),
+    (lambda a: a[:3] in (["python", "-m", "localrig"], [".venv/bin/python", "-m", "localrig"]), check_localrig),
+    (lambda a: a[:1] == [".venv/bin/python"] and a[1:2] != ["-m"] and a[1].startswith("benchmarks/"),
+     check_benchmark),
+    (lambda a: a[:1] == ["make"], check_make),
     (lambda a: a[:1] in (["scripts/pushdeploy_api.py"],), check_api_script),
     (lambda a: a[:1] in ([".venv/bin/pytest"], [".venv/bin/pip"]), check_paths),
-    (lambda a: a[:2] == ["git", "archive"] or a[:1] == ["cat"] or a[:2] == ["python", "-c"], check_in_shell),
+    (lambda a: a[:2] == ["git", "archive"] or a[:1] == ["cat"] or a[:2] in (["python", "-c"], ["python3", "-c"]),
+     check_in_shell),
     (lambda a: a[:1] == ["."], check_exists),
     (lambda a: len(a) == 1 and "=" in a[0] or a[:1] == ["export"], check_assignment),
 ]
