@@ -6,8 +6,9 @@ command, `&&`/`;` split into commands, `$(...)` taken out as a command of its ow
 sample value. Each command then meets exactly one rule in RULES: our own CLIs are parsed by their real
 parsers (a renamed or removed option fails), `python -m infra up` prints its `--plan`, the deploy commands
 run against the moto server, git and the heredoc'd settings file run in a temporary directory, paths the
-command names must exist. What cannot run here is listed in NOT_RUN with its reason. A command that meets
-no rule fails the test: a new doc command gets a rule, so docs and code cannot drift apart silently.
+command names must exist, an `aws` API call must name a real operation and real parameters (botocore's
+model). What cannot run here is listed in NOT_RUN with its reason. A command that meets no rule fails the
+test: a new doc command gets a rule, so docs and code cannot drift apart silently.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ SAMPLES = {"AWS_REGION": "us-east-1", "SOURCE_ACCOUNT": "111122223333", "PIPELIN
 
 # program (first word, or first two) -> why the rig cannot run it
 NOT_RUN = {
-    "aws": "acts on a real AWS account (the AWS CLI itself; pushdeploy's calls are tested against moto)",
+    "aws": "an AWS CLI command (not an API operation) acting on a real AWS account; pushdeploy's own calls are "
+           "tested against moto",
     "awscurl": "a third-party client calling a deployed API Gateway stage",
     "git clone": "clones this repository from where you host it",
     "git push": "pushes to a real CodeCommit repository (the rig's story 1 pushes to its stand-in)",
@@ -249,6 +251,29 @@ def check_benchmark(command: Command, _: dict[str, object]) -> None:
         assert option in done.stdout, f"{command.doc}: `{command.text}`: {option} is not an option any more"
 
 
+AWS_CLI_ONLY = {("s3", "mb"), ("s3", "cp"), ("s3", "rm"), ("s3", "rb"), ("cloudformation", "deploy"),
+                ("logs", "tail")}  # the AWS CLI's own commands, not API operations
+AWS_GLOBAL_OPTIONS = {"--profile", "--query", "--output", "--region", "--endpoint-url", "--follow"}
+
+
+def check_aws_api(command: Command, _: dict[str, object]) -> None:
+    """`aws SERVICE OPERATION --options` acts on a real account, so it is not run; but the operation must exist
+    in botocore's model of the API and every option must be one of its parameters (a typo fails here)."""
+    import botocore.session
+
+    service, operation = command.argv[1], command.argv[2]
+    model = botocore.session.get_session().get_service_model(service)
+    names = {model.operation_model(name).name: name for name in model.operation_names}
+    wanted = operation.replace("-", "").lower()
+    found = next((names[n] for n in names if n.lower() == wanted), None)
+    assert found, f"{command.doc}: `{command.text}`: {service} has no operation {operation}"
+    members = {m.lower() for m in model.operation_model(found).input_shape.members}
+    for word in command.argv[3:]:
+        if word.startswith("--") and word not in AWS_GLOBAL_OPTIONS:
+            assert word[2:].replace("-", "").lower() in members, \
+                f"{command.doc}: `{command.text}`: {service} {operation} has no parameter {word}"
+
+
 def check_make(command: Command, _: dict[str, object]) -> None:
     """`make demo`/`make test` run the demo and this very suite: the target must exist."""
     targets = re.findall(r"^([\w-]+):", (ROOT / "Makefile").read_text(), re.M)
@@ -320,6 +345,7 @@ RULES: list[tuple[Callable[[list[str]], bool], Callable[[Command, dict[str, obje
     (lambda a: a[:1] == [".venv/bin/python"] and a[1:2] != ["-m"] and a[1].startswith("benchmarks/"),
      check_benchmark),
     (lambda a: a[:1] == ["make"], check_make),
+    (lambda a: a[:1] == ["aws"] and len(a) > 2 and (a[1], a[2]) not in AWS_CLI_ONLY, check_aws_api),
     (lambda a: a[:1] in (["scripts/pushdeploy_api.py"],), check_api_script),
     (lambda a: a[:1] in ([".venv/bin/pytest"], [".venv/bin/pip"]), check_paths),
     (lambda a: a[:2] == ["git", "archive"] or a[:1] == ["cat"] or a[:2] in (["python", "-c"], ["python3", "-c"]),
