@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from collections.abc import Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from agent import AgentError, deploy_cli
+from agent import PROG, AgentError, CommandParser, __version__, deploy_cli, report_error
 from agent.aws import IMDS_URL, instance_id_from_imds, make_clients
 from agent.builder import BuildContext, build_pipeline
 from agent.config import ENV_FILE_KEYS, Config, default_path, load_config
@@ -32,6 +31,7 @@ from agent.queue.results import Publisher
 from agent.retry import Backoff
 from agent.runner import Runner, install_sigterm
 from chalicelib.contracts import ContractError
+from chalicelib.region import region_from_env
 
 ENV_IMDS_URL = "PUSHDEPLOY_IMDS_URL"
 ENV_CLOSE_TOPIC, ENV_REGION = ENV_FILE_KEYS  # from /etc/pushdeploy/agent.env
@@ -39,8 +39,7 @@ EXIT_END_OF_RUN_SENT = 4
 
 
 def _fail(reason: str, status: int = EXIT_FAILED) -> int:
-    print(f"pushdeploy-agent: error: {reason}", file=sys.stderr, flush=True)
-    return status
+    return report_error(reason, status)
 
 
 def _instance_id(config: Config | None, progress: Progress) -> str | None:
@@ -94,7 +93,7 @@ def _exit_reported(progress: Progress, reason: str) -> int:
 
 
 def _publish_without_settings(progress: Progress, reason: str) -> None:
-    topic, region = os.environ.get(ENV_CLOSE_TOPIC, ""), os.environ.get(ENV_REGION, "")
+    topic, region = os.environ.get(ENV_CLOSE_TOPIC, ""), region_from_env() or ""
     if not (topic and region):
         raise AgentError(f"no settings and no fallback: {ENV_CLOSE_TOPIC} and {ENV_REGION} must be set "
                          "(/etc/pushdeploy/agent.env)")
@@ -163,9 +162,10 @@ def cmd_end_of_run(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="pushdeploy-agent",
+    parser = CommandParser(
+        prog=PROG,
         description="pushdeploy builder agent: builds queued pipelines, pushes images, deploys them to ECS.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     config_help = "settings file (default: $PUSHDEPLOY_CONFIG or /etc/pushdeploy/agent.toml)"
     parser.add_argument("--config", default=default_path(), help=config_help)
     with_config = argparse.ArgumentParser(add_help=False)
@@ -200,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "message then says the agent exited, so the builder is stopped even with requests queued")
     end.set_defaults(func=cmd_end_of_run)
 
-    deploy_cli.register(sub)
+    deploy_cli.register(sub, parents=[with_config])
     return parser
 
 
