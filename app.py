@@ -45,6 +45,11 @@ if functions.pipeline:
     def notify(event: SNSEvent) -> str:
         return factory.notify().handle(event.message)
 
+    @app.on_sns_message(topic=CLOSE_TOPIC_ARN, name="history")
+    def history(event: SNSEvent) -> str:
+        """Records each build result once (chalicelib/history.py); off the build's path: the agent only publishes."""
+        return factory.history().handle(event.message)
+
     @app.schedule(Rate(settings.RECONCILE_EVERY_MINUTES, unit=Rate.MINUTES), name="reconcile")
     def reconcile(event: CloudWatchEvent) -> dict[str, Any]:
         """Starts a stopped builder when requests wait, stops one nobody serves, announces stale requests and
@@ -92,3 +97,18 @@ if functions.pipeline:  # ---- pipeline API (docs/api.md): IAM unless the stage 
     def request_rollback(pipeline: str) -> Response:
         request = app.current_request
         return _api_answer(factory.pipeline_api().rollback(pipeline, request.raw_body, request.context))
+
+    # ---- build history and what runs where (docs/api.md "Build history"); the dashboard reads these
+    READ_AUTHORIZER = API_AUTHORIZER
+
+    @app.route("/builds", methods=["GET"], authorizer=READ_AUTHORIZER)
+    def list_builds() -> Response:
+        return _api_answer(factory.history_api().builds(app.current_request.query_params))
+
+    @app.route("/builds/{build_id}", methods=["GET"], authorizer=READ_AUTHORIZER)
+    def get_build(build_id: str) -> Response:
+        return _api_answer(factory.history_api().build(build_id))
+
+    @app.route("/status", methods=["GET"], authorizer=READ_AUTHORIZER)
+    def service_status() -> Response:
+        return _api_answer(factory.history_api().status())

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from agent import PROG, AgentError, CommandParser, __version__, deploy_cli, report_error
+from agent import PROG, AgentError, CommandParser, __version__, deploy_cli, history_cli, report_error
 from agent.aws import IMDS_URL, instance_id_from_imds, make_clients
 from agent.builder import BuildContext, build_pipeline
 from agent.config import ENV_FILE_KEYS, Config, default_path, load_config
@@ -201,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     end.set_defaults(func=cmd_end_of_run)
 
     deploy_cli.register(sub, parents=[with_config])
+    history_cli.register(sub, with_config)
     return parser
 
 

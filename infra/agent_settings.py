@@ -36,6 +36,7 @@ AGENT_FROM_OUTPUTS = {
     "close_topic_arn": "CloseTopicArn",
     "log_group": "BuildLogGroupName",
     "dead_letter_queue_url": "BuildDeadLetterQueueUrl",
+    "history_table": "BuildHistoryTableName",  # pushdeploy-agent history / status
 }
 _PIPELINES_HINT = """
 # Add one [[pipelines]] table per repository/branch (see docs/deploy-to-aws.md), e.g.

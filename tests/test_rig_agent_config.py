@@ -53,3 +53,14 @@ def test_the_dead_letter_queue_and_a_short_retry_budget_reach_the_agent(tmp_path
     assert (with_dlq.dead_letter_queue_url, with_dlq.retry_budget_seconds) == (dlq, 2)
     without = parsed(OUTPUTS)
     assert (without.dead_letter_queue_url, without.retry_budget_seconds) == ("", 300)
+
+
+def test_the_history_table_reaches_the_agent_when_provisioned(tmp_path):
+    specs, sources = [PipelineSpec("sample")], {"sample": tmp_path / "sample.git"}
+
+    def parsed(outputs):
+        text = agent_config.render(outputs, specs, sources, "127.0.0.1:5000", Path("/cache"))
+        return parse_config(tomllib.loads(text), "agent.toml").agent.history_table
+
+    assert parsed({**OUTPUTS, "BUILD_HISTORY_TABLE": "pushdeploy-build-history"}) == "pushdeploy-build-history"
+    assert parsed(OUTPUTS) == ""
