@@ -92,3 +92,11 @@ if functions.pipeline:  # ---- pipeline API (docs/api.md): IAM unless the stage 
     def request_rollback(pipeline: str) -> Response:
         request = app.current_request
         return _api_answer(factory.pipeline_api().rollback(pipeline, request.raw_body, request.context))
+
+
+if functions.pipeline:  # ---- the dashboard (docs/dashboard.md): one page, no auth (it holds no data)
+
+    @app.route("/dashboard", methods=["GET"])
+    def dashboard() -> Response:
+        page = factory.dashboard_page()
+        return Response(body=page.body, status_code=200, headers=page.headers)
