@@ -6,10 +6,11 @@ import logging
 import os
 from typing import Any
 
-from chalice import Chalice, IAMAuthorizer, Response
+from chalice import AuthRequest, AuthResponse, Chalice, IAMAuthorizer, Response
 from chalice.app import CloudWatchEvent, Rate, SNSEvent
 
 from chalicelib import settings
+from chalicelib.dashboard import AUTH_TTL_SECONDS
 from chalicelib.factory import Factory
 from chalicelib.push_events import STATE_CHANGE_PATTERN
 
@@ -44,6 +45,11 @@ if functions.pipeline:
     @app.on_sns_message(topic=CLOSE_TOPIC_ARN, name="notify")
     def notify(event: SNSEvent) -> str:
         return factory.notify().handle(event.message)
+
+    @app.on_sns_message(topic=CLOSE_TOPIC_ARN, name="history")
+    def history(event: SNSEvent) -> str:
+        """Records each build result once (chalicelib/history.py); off the build's path: the agent only publishes."""
+        return factory.history().handle(event.message)
 
     @app.schedule(Rate(settings.RECONCILE_EVERY_MINUTES, unit=Rate.MINUTES), name="reconcile")
     def reconcile(event: CloudWatchEvent) -> dict[str, Any]:
@@ -92,6 +98,29 @@ if functions.pipeline:  # ---- pipeline API (docs/api.md): IAM unless the stage 
     def request_rollback(pipeline: str) -> Response:
         request = app.current_request
         return _api_answer(factory.pipeline_api().rollback(pipeline, request.raw_body, request.context))
+
+    # ---- build history and what runs where (docs/api.md "Build history"); the dashboard reads these.
+    # Deployed stages: a bearer token a browser can send (docs/dashboard.md); the local stage: no auth.
+    READ_AUTHORIZER = None
+    if API_AUTHORIZER is not None:
+
+        @app.authorizer(name="dashboard_auth", ttl_seconds=AUTH_TTL_SECONDS)
+        def dashboard_auth(auth_request: AuthRequest) -> AuthResponse:
+            return factory.dashboard_authorize(auth_request.token)
+
+        READ_AUTHORIZER = dashboard_auth
+
+    @app.route("/builds", methods=["GET"], authorizer=READ_AUTHORIZER)
+    def list_builds() -> Response:
+        return _api_answer(factory.history_api().builds(app.current_request.query_params))
+
+    @app.route("/builds/{build_id}", methods=["GET"], authorizer=READ_AUTHORIZER)
+    def get_build(build_id: str) -> Response:
+        return _api_answer(factory.history_api().build(build_id))
+
+    @app.route("/status", methods=["GET"], authorizer=READ_AUTHORIZER)
+    def service_status() -> Response:
+        return _api_answer(factory.history_api().status())
 
 
 if functions.pipeline:  # ---- the dashboard (docs/dashboard.md): one page, no auth (it holds no data)

@@ -56,6 +56,11 @@ class Clients:
     def secretsmanager(self) -> SecretsManagerClient:
         return self._session().client("secretsmanager", config=_RETRIES)
 
+    @cached_property
+    def dynamodb(self) -> Any:
+        """Build history (``history`` and ``status`` commands): only those need it."""
+        return self._session().client("dynamodb", config=_RETRIES)
+
     def _session(self) -> boto3.session.Session:
         return self.session or boto3.session.Session(region_name=self.sqs.meta.region_name)
 

@@ -8,6 +8,7 @@ whether or not anything was. The full log goes to the build's CloudWatch Logs st
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,7 +27,13 @@ from agent.ecs.rollout import short
 from agent.git.credentials import credentials_for
 from agent.git.source import GitSource, SourceInfo
 from agent.progress import Progress
-from chalicelib.contracts import BuildResult, ImageInfo, ServiceDeployment, utc_now
+from chalicelib.contracts import BuildResult, ImageInfo, ServiceDeployment, StepTiming, utc_now
+
+# The steps a result reports, in order (docs/api.md "Build history"); "deployed" and "deploy" are the console's
+# wrappers around them, "verify" finishes an interrupted deploy's rollout_wait.
+RESULT_STEPS = ("source", "login", "build", "push", "register", "update", "rollout_wait", "rollback")
+_RESULT_STEP_OF = {"verify": "rollout_wait"}
+MAX_RESULT_STEPS = 60  # a rollback of many services has a step each; the SNS size bound stays far away
 
 
 @dataclass
@@ -45,6 +52,7 @@ class _State:
     """What a build has learnt so far, so a failure still reports commit and image."""
 
     pipeline: Pipeline
+    build_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     started_at: str = field(default_factory=utc_now)
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     source: SourceInfo | None = None
@@ -54,6 +62,7 @@ class _State:
     services: tuple[ServiceDeployment, ...] = ()
     outcome: str = "failed"
     error: str | None = None
+    steps: list[StepTiming] = field(default_factory=list)
 
 
 def targets_of(pipeline: Pipeline) -> list[DeployTarget]:
@@ -72,7 +81,8 @@ def build_pipeline(ctx: BuildContext, pipeline: Pipeline, *, commit: str | None 
     progress.line(f"build {pipeline.id} started" + (f" at commit {commit}" if commit else "")
                   + (" (forced)" if force else "") + (" (dry run)" if dry_run else ""))
     try:
-        _build(ctx, state, log, commit, dry_run, force)
+        with progress.recording_steps() as state.steps:
+            _build(ctx, state, log, commit, dry_run, force)
     except (AgentError, DeployError) as exc:
         state.outcome, state.error = "failed", str(exc)
     except Exception as exc:  # noqa: BLE001 - an unexpected error must still produce a result
@@ -201,7 +211,7 @@ def _deploy(ctx: BuildContext, state: _State, source: GitSource) -> None:
         report = deploy_image(ctx.clients.ecs, targets, state.image.reference, pipeline.image_repository,
                               wait_timeout=pipeline.wait_timeout_seconds, keep_revisions=pipeline.keep_revisions,
                               log=ctx.progress.line, sleep=time.sleep, clock=time.monotonic,
-                              before_update=_journal_writer(ctx, state))
+                              before_update=_journal_writer(ctx, state), timed=ctx.progress.timed)
         ids.update(outcome=report.outcome, revisions=",".join(short(s.new_task_definition) for s in report.services))
     state.outcome, state.services, state.error = report.outcome, report.services, report.error
     if report.outcome == "succeeded":
@@ -261,5 +271,12 @@ def _result(ctx: BuildContext, state: _State, log: BuildLog) -> BuildResult:
         commit=source.sha if source else None, started_at=state.started_at, finished_at=utc_now(),
         commits=source.commits if source else (), image=state.image, services=state.services,
         error=state.error, log=log.location(), builder_instance_id=ctx.instance_id,
+        build_id=state.build_id, steps=result_steps(state.steps),
     )
+
+
+def result_steps(recorded: list[StepTiming]) -> tuple[StepTiming, ...]:
+    """The recorded steps a result reports, under their result names, at most MAX_RESULT_STEPS (the last)."""
+    named = [StepTiming(_RESULT_STEP_OF.get(s.name, s.name), s.started_at, s.seconds, s.ok) for s in recorded]
+    return tuple(s for s in named if s.name in RESULT_STEPS)[-MAX_RESULT_STEPS:]
 

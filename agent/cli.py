@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from agent import AgentError, deploy_cli
+from agent import AgentError, deploy_cli, history_cli
 from agent.aws import IMDS_URL, instance_id_from_imds, make_clients
 from agent.builder import BuildContext, build_pipeline
 from agent.config import ENV_FILE_KEYS, Config, default_path, load_config
@@ -200,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     end.set_defaults(func=cmd_end_of_run)
 
     deploy_cli.register(sub)
+    history_cli.register(sub, with_config)
     return parser
 
 

@@ -41,6 +41,7 @@ class AgentSettings:
     retry_budget_seconds: float = 300
     keep_images: int = 5  # housekeeping: newest image tags kept per repository (plus deployed ones)
     build_cache_limit_mb: int = 10240  # housekeeping: prune dangling images and build cache above this
+    history_table: str = ""  # build history (DynamoDB): `pushdeploy-agent history` / `status` read it
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ def parse_config(data: Mapping[str, Any], name: str = "agent.toml") -> Config:
 
 _AGENT_KEYS = {"region", "queue_url", "close_topic_arn", "log_group", "cache_dir", "idle_grace_seconds",
                "instance_id", "visibility_timeout_seconds", "dead_letter_queue_url", "retry_budget_seconds",
-               "keep_images", "build_cache_limit_mb"}
+               "keep_images", "build_cache_limit_mb", "history_table"}
 _PIPELINE_KEYS = {"repository", "branch", "source_url", "context", "dockerfile", "target", "build_args",
                   "image_repository", "registry", "wait_timeout_seconds", "keep_revisions", "deploy",
                   "source_token", "source_username", "source_ssh_key", "source_known_hosts"}
@@ -154,6 +155,7 @@ def _agent_settings(r: _Reader, data: Mapping[str, Any]) -> AgentSettings:
         retry_budget_seconds=r.number(data, "retry_budget_seconds", p, defaults.retry_budget_seconds),
         keep_images=r.integer(data, "keep_images", p, defaults.keep_images, minimum=1),
         build_cache_limit_mb=r.integer(data, "build_cache_limit_mb", p, defaults.build_cache_limit_mb),
+        history_table=r.string(data, "history_table", p, "", allow_empty=True),
     )
 
 

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from chalicelib.contracts import StepTiming, utc_now
+
 Sink = Callable[[str], None]
 
 
@@ -31,6 +33,7 @@ class Progress:
         self.detail_sinks: list[Sink] = []
         self.after_step: list[Callable[[str], None]] = []
         self.timings: list[tuple[str, float]] = []  # (step, seconds) of finished steps, for benchmarks
+        self.recording: list[StepTiming] | None = None  # the current build's steps, while one records
 
     def elapsed(self) -> float:
         return self.clock() - self.started
@@ -47,12 +50,36 @@ class Progress:
             sink(text)
 
     @contextmanager
+    def recording_steps(self) -> Iterator[list[StepTiming]]:
+        """Collect the StepTiming of every step inside the block (a build's result carries them for history);
+        a fresh list per build, so an agent serving for days holds no more than one build's steps."""
+        self.recording = steps = []
+        try:
+            yield steps
+        finally:
+            self.recording = None
+
+    @contextmanager
+    def timed(self, name: str) -> Iterator[None]:
+        """Record a step's timing without a console line (the deploy's register/update/wait already log their
+        own lines); ``ok`` is False when the block raised. Costs a clock read and a list append."""
+        began, started_at = self.clock(), utc_now()
+        ok = False
+        try:
+            yield
+            ok = True
+        finally:
+            if self.recording is not None:
+                self.recording.append(StepTiming(name, started_at, round(self.clock() - began, 3), ok))
+
+    @contextmanager
     def step(self, name: str, **ids: Any) -> Iterator[dict[str, Any]]:
         """Time a step; the yielded dict takes identifiers learnt during the step."""
         fields: dict[str, Any] = dict(ids)
         began = self.clock()
         try:
-            yield fields
+            with self.timed(name):
+                yield fields
         except BaseException as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             head = " ".join(filter(None, [f"{name} FAILED ({self.clock() - began:.1f}s)", _ids(fields)]))

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from chalicelib.close import CloseHandler
     from chalicelib.dashboard.page import Page
     from chalicelib.dashboard.token import DashboardToken
+    from chalicelib.history import HistoryHandler, HistoryTable
+    from chalicelib.history_api import HistoryApi
     from chalicelib.notify import NotifyHandler
     from chalicelib.pipeline_api import PipelineApi, UnconfiguredApi
     from chalicelib.reconcile import ReconcileHandler
@@ -123,6 +125,31 @@ class Factory:
         region = parse_arn(api.request_topic_arn).region  # the topic may live in another region
         return PipelineApi(AgentSettingsParameter(self.client("ssm"), api.agent_settings_parameter),
                            RequestTopic(self.client("sns", region), api.request_topic_arn), api.auth)
+
+    # ------------------------------------------------------------ build history (issue 10, docs/api.md)
+
+    def _history_table(self) -> HistoryTable:
+        from chalicelib.history import HistoryTable
+
+        return HistoryTable(self.client("dynamodb"), settings.load_history_table(self._environ()))
+
+    def history(self) -> HistoryHandler:
+        from chalicelib.history import HistoryHandler
+
+        return HistoryHandler(self._history_table())
+
+    def history_api(self) -> HistoryApi | UnconfiguredApi:
+        from chalicelib.errors import SettingsError
+        from chalicelib.history_api import HistoryApi
+        from chalicelib.pipeline_api import AgentSettingsParameter, UnconfiguredApi
+
+        try:
+            table = self._history_table()
+        except SettingsError as exc:
+            return UnconfiguredApi(exc)
+        name = self._environ().get(settings.AGENT_SETTINGS_PARAMETER, "").strip()
+        parameter = AgentSettingsParameter(self.client("ssm"), name) if name else None
+        return HistoryApi(table, parameter, ecs=lambda: self.client("ecs"))
 
     # ------------------------------------------------------------ webhook routes (issue 9)
 

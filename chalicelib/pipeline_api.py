@@ -275,7 +275,7 @@ class UnconfiguredApi:
         log.error("api: %s", self.error)
         return ApiAnswer(500, {"error": str(self.error)})
 
-    list = build = rollback = _answer
+    list = build = rollback = builds = status = _answer
 
 
 def _details(request: BuildRequest) -> str:

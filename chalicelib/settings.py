@@ -286,6 +286,21 @@ def load_webhooks(env: Mapping[str, str]) -> WebhookSettings:
     return WebhookSettings(topic, branch_filter, prefix.rstrip("/"), table)
 
 
+# ---------------------------------------------------------------- build history (issue 10)
+
+BUILD_HISTORY_TABLE = "BUILD_HISTORY_TABLE"
+ALL_NAMES += (BUILD_HISTORY_TABLE,)
+
+
+def load_history_table(env: Mapping[str, str]) -> str:
+    """The build history table: the history function writes it, the read routes and GET /status read it."""
+    reader = _Reader(env)
+    table = reader.required(BUILD_HISTORY_TABLE)
+    reader.check(BUILD_HISTORY_TABLE, table, bool(_TABLE.fullmatch(table)), "expected a DynamoDB table name")
+    reader.done()
+    return table
+
+
 def _branch_filter(reader: _Reader) -> BranchFilter:
     raw = reader.required(BRANCH_FILTER)
     if raw:

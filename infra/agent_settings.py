@@ -35,6 +35,7 @@ AGENT_FROM_OUTPUTS = {
     "close_topic_arn": "CloseTopicArn",
     "log_group": "BuildLogGroupName",
     "dead_letter_queue_url": "BuildDeadLetterQueueUrl",
+    "history_table": "BuildHistoryTableName",  # pushdeploy-agent history / status
 }
 _HEADER = re.compile(r"^\s*\[\s*agent\s*\]\s*(#.*)?$")
 _ANY_HEADER = re.compile(r"^\s*\[")

@@ -36,6 +36,7 @@ ENV_FROM_OUTPUTS: dict[str, dict[str, str]] = {
         "AGENT_SETTINGS_PARAMETER": "AgentSettingsParameterName",  # the pipeline API lists its pipelines
         "WEBHOOK_DELIVERIES_TABLE": "WebhookDeliveriesTableName",
         "WEBHOOK_SECRET_PREFIX": "WebhookSecretPrefix",
+        "BUILD_HISTORY_TABLE": "BuildHistoryTableName",
     },
     "source": {
         "REQUEST_TOPIC_ARN": "RequestTopicArn",
@@ -79,6 +80,11 @@ POLICY_RESOURCES: dict[str, dict[str, Callable[[StackOutputs], str]]] = {
         "PublishBuildRequests": lambda o: o.get("RequestTopicArn"),
         "ReadWebhookSecrets": _webhook_secret_arns,
         "RecordWebhookDeliveries": lambda o: o.get("WebhookDeliveriesTableArn"),
+        # build history: the history function writes it, the read routes query it and its indexes, GET /status
+        # describes the services it compares (any cluster of the stack's account and region)
+        "RecordBuildHistory": lambda o: o.get("BuildHistoryTableArn"),
+        "ReadBuildHistory": lambda o: [o.get("BuildHistoryTableArn"), o.get("BuildHistoryTableArn") + "/index/*"],
+        "ReadServiceState": lambda o: f"arn:{o.partition}:ecs:{o.region}:{o.account}:service/*",
     },
     "source": {
         "PublishBuildRequests": lambda o: o.get("RequestTopicArn"),

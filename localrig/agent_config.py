@@ -51,6 +51,7 @@ def render(outputs: dict[str, str], pipelines: list[PipelineSpec], sources: dict
         **({} if visibility_timeout_seconds is None else {"visibility_timeout_seconds": visibility_timeout_seconds}),
         **({} if retry_budget_seconds is None else {"retry_budget_seconds": retry_budget_seconds}),
         **({"dead_letter_queue_url": outputs["BUILD_DLQ_URL"]} if outputs.get("BUILD_DLQ_URL") else {}),
+        **({"history_table": outputs["BUILD_HISTORY_TABLE"]} if outputs.get("BUILD_HISTORY_TABLE") else {}),
     })
     for spec in pipelines:
         _table(lines, "[[pipelines]]", {

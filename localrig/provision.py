@@ -81,6 +81,7 @@ def provision(client: ClientFactory, pipelines: list[PipelineSpec], webhook_url:
     outputs["SLACK_WEBHOOK_PARAMETER"] = _webhook_parameter(client, account, webhook_url)
     outputs["LOG_GROUP"] = _log_group(client, account)
     outputs["WEBHOOK_DELIVERIES_TABLE"] = _deliveries_table(client, account)
+    outputs["BUILD_HISTORY_TABLE"] = _history_table(client, account)
     outputs.update(_webhook_secrets(client, account))
     for spec in pipelines:
         _container_side(client, spec, initial_image[spec.key])
@@ -148,6 +149,27 @@ def _deliveries_table(client: ClientFactory, account: AccountSpec) -> str:
     dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
                           KeySchema=[{"AttributeName": "delivery_id", "KeyType": "HASH"}],
                           AttributeDefinitions=[{"AttributeName": "delivery_id", "AttributeType": "S"}])
+    dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True,
+                                                                           "AttributeName": "expires_at"})
+    return name
+
+
+def _history_table(client: ClientFactory, account: AccountSpec) -> str:
+    """The build history table, with the keys and indexes infra/pipeline.yaml gives it (BuildHistoryTable)."""
+    name = f"{account.prefix}-build-history"
+    dynamodb = client("dynamodb")
+    everything = {"ProjectionType": "ALL"}
+    dynamodb.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"}
+                              for a in ("pipeline", "sort_key", "build_id", "feed")],
+        KeySchema=[{"AttributeName": "pipeline", "KeyType": "HASH"}, {"AttributeName": "sort_key", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {"IndexName": "by_build_id", "KeySchema": [{"AttributeName": "build_id", "KeyType": "HASH"}],
+             "Projection": everything},
+            {"IndexName": "recent", "KeySchema": [{"AttributeName": "feed", "KeyType": "HASH"},
+                                                  {"AttributeName": "sort_key", "KeyType": "RANGE"}],
+             "Projection": everything}])
     dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True,
                                                                            "AttributeName": "expires_at"})
     return name
@@ -231,8 +253,9 @@ def provision_from_stack(client: ClientFactory, pipelines: list[PipelineSpec], w
                                        Attributes={"Policy": json.dumps(_queue_policy(queue_arn, request_topic))})
     client("ec2").stop_instances(InstanceIds=[outputs["BUILDER_INSTANCE_ID"]])
     # moto ignores the table's TimeToLiveSpecification: turn it on as the template does
-    client("dynamodb").update_time_to_live(TableName=outputs["WEBHOOK_DELIVERIES_TABLE"], TimeToLiveSpecification={
-        "Enabled": True, "AttributeName": "expires_at"})
+    for table in (outputs["WEBHOOK_DELIVERIES_TABLE"], outputs["BUILD_HISTORY_TABLE"]):
+        client("dynamodb").update_time_to_live(TableName=table, TimeToLiveSpecification={
+            "Enabled": True, "AttributeName": "expires_at"})
     _webhook_parameter(client, account, webhook_url)
     outputs.update(_webhook_secrets(client, account))  # the stack names the prefix; the secrets are the user's
     for spec in pipelines:
@@ -273,7 +296,8 @@ def lambda_environment(outputs: dict[str, str], pipelines: list[PipelineSpec],
     for spec in pipelines:
         branch_filter.setdefault(spec.repository, []).append(spec.branch)
     names = ("REQUEST_TOPIC_ARN", "BUILDER_INSTANCE_ID", "BUILDER_TAG", "BUILD_QUEUE_URL", "CLOSE_TOPIC_ARN",
-             "SLACK_WEBHOOK_PARAMETER", "DEAD_LETTER_QUEUE_URL", "WEBHOOK_DELIVERIES_TABLE", "WEBHOOK_SECRET_PREFIX")
+             "SLACK_WEBHOOK_PARAMETER", "DEAD_LETTER_QUEUE_URL", "WEBHOOK_DELIVERIES_TABLE", "WEBHOOK_SECRET_PREFIX",
+             "BUILD_HISTORY_TABLE")
     env = {name: outputs[name] for name in names}
     env.update(PUSHDEPLOY_FUNCTIONS=functions, BRANCH_FILTER=json.dumps(branch_filter),
                NOTIFY_TIMEOUT_SECONDS="5")

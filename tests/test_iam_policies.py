@@ -26,6 +26,8 @@ STAR_RESOURCE_REQUIRED = {
     "ec2:DescribeInstances": "EC2 Describe actions have no resource type",
     "cloudwatch:GetMetricStatistics": "CloudWatch metric reads have no resource type (reconcile: age of the oldest "
                                       "request, which SQS offers only as a metric)",
+    "ecs:DescribeTaskDefinition": "ECS task definition reads have no resource-level permissions (GET /status: the "
+                                  "image a service runs)",
 }
 
 
@@ -201,9 +203,21 @@ def test_the_routes_read_the_agent_settings_and_webhook_secrets_record_deliverie
     secrets = {f"arn:aws:ssm:{region}:{account}:parameter{env['WEBHOOK_SECRET_PREFIX']}/{provider}"
                for provider in ("github", "gitlab", "bitbucket")}
     table = f"arn:aws:dynamodb:{region}:{account}:table/{env['WEBHOOK_DELIVERIES_TABLE']}"
+    history = f"arn:aws:dynamodb:{region}:{account}:table/{env['BUILD_HISTORY_TABLE']}"
     assert granted == {("sns:Publish", env["REQUEST_TOPIC_ARN"]), ("ssm:GetParameter", settings_arn),
                        *{("ssm:GetParameter", arn) for arn in secrets},
-                       ("dynamodb:PutItem", table), ("dynamodb:DeleteItem", table)}
+                       ("dynamodb:PutItem", table), ("dynamodb:DeleteItem", table),
+                       ("dynamodb:Query", history), ("dynamodb:Query", history + "/index/*"),
+                       ("ecs:DescribeServices", f"arn:aws:ecs:{region}:{account}:service/*"),
+                       ("ecs:DescribeTaskDefinition", "*")}
+
+
+def test_history_only_puts_items_in_the_history_table():
+    env = CONFIG["stages"]["prod"]["environment_variables"]
+    arn = parse_arn(env["CLOSE_TOPIC_ARN"])
+    granted = [(s["Action"], s["Resource"]) for s in prod_policy("history")["Statement"] if s["Sid"] != "WriteOwnLogs"]
+    assert granted == [("dynamodb:PutItem",
+                        f"arn:aws:dynamodb:{arn.region}:{arn.account}:table/{env['BUILD_HISTORY_TABLE']}")]
 
 
 def test_only_the_local_stage_serves_the_api_without_auth():

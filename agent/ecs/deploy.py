@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,12 @@ from chalicelib.arns import parse_task_definition
 from chalicelib.contracts import ServiceDeployment
 
 Log = Callable[[str], None]
+# Times one named step (register, update, rollout_wait) for the build's history record; the default times nothing.
+Timed = Callable[[str], AbstractContextManager[Any]]
+
+
+def _untimed(name: str) -> AbstractContextManager[Any]:
+    return nullcontext()
 
 
 @dataclass(frozen=True)
@@ -236,13 +243,15 @@ def deploy_image(ecs_client: Any, targets: Sequence[DeployTarget], image: str, i
                  wait_timeout: float = 900, keep_revisions: int = 10, log: Log = print,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
                  dry_run: bool = False,
-                 before_update: Callable[[tuple[ServiceDeployment, ...]], None] | None = None) -> DeployReport:
+                 before_update: Callable[[tuple[ServiceDeployment, ...]], None] | None = None,
+                 timed: Timed = _untimed) -> DeployReport:
     """Deploy ``image`` to every target service and verify it; never raises for a deploy failure.
 
     Outcome "failed" before any service changed (or when a rollback fails too, the error says so),
     "rolled_back" when the rollout failed or timed out and every updated service is back.
     ``before_update`` gets each service's current and new revision once they are registered and before
     any service changes (the deploy journal); if it raises OSError, nothing changes and the deploy fails.
+    ``timed(step)`` wraps the register, update and rollout_wait steps (and rollback after a failure).
     """
     ecs = Ecs(ecs_client, sleep=sleep, clock=clock)
     log(f"deploy {image} (repository {image_repository}) to "
@@ -256,7 +265,8 @@ def deploy_image(ecs_client: Any, targets: Sequence[DeployTarget], image: str, i
         log("dry run: nothing registered or updated")
         return DeployReport("succeeded", tuple(p.record() for p in plans))
     try:
-        _register(ecs, plans, log)
+        with timed("register"):
+            _register(ecs, plans, log)
         if before_update is not None and any(p.new != p.current for p in plans):
             before_update(tuple(p.record() for p in plans))
     except (DeployError, OSError) as exc:
@@ -264,11 +274,14 @@ def deploy_image(ecs_client: Any, targets: Sequence[DeployTarget], image: str, i
         return DeployReport("failed", tuple(p.record() for p in plans), str(exc))
     updated: list[_ServicePlan] = []
     try:
-        _update(ecs, plans, updated, log)
-        wait_for_rollouts(ecs, [Expectation(p.cluster, p.service, p.new or "") for p in updated],
-                          timeout=wait_timeout, log=log)
+        with timed("update"):
+            _update(ecs, plans, updated, log)
+        with timed("rollout_wait"):
+            wait_for_rollouts(ecs, [Expectation(p.cluster, p.service, p.new or "") for p in updated],
+                              timeout=wait_timeout, log=log)
     except Exception as exc:  # any failure once a service may have changed must roll back
-        return _recover(ecs, plans, updated, exc, wait_timeout, log)
+        with timed("rollback") if updated else nullcontext():
+            return _recover(ecs, plans, updated, exc, wait_timeout, log)
     except BaseException as exc:  # SIGTERM (systemd stopping the unit), Ctrl-C: no time to wait, but put back
         _roll_back_without_waiting(ecs, updated, exc, log)
         raise

@@ -18,7 +18,6 @@ log = logging.getLogger(__name__)
 # The routes registered with READ_AUTHORIZER in app.py (tests/test_dashboard_auth.py keeps the two in step).
 READ_ROUTES = ("/builds", "/builds/*", "/status")
 PRINCIPAL = "dashboard"
-TTL_SECONDS = 60  # how long API Gateway reuses an answer for the same token: a revoked token's longest extra life
 
 
 def authorize(token: DashboardToken, header: Optional[str]) -> AuthResponse:
