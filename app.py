@@ -6,8 +6,8 @@ import logging
 import os
 from typing import Any
 
-from chalice import AuthRequest, AuthResponse, Chalice, IAMAuthorizer, Response
-from chalice.app import CloudWatchEvent, Rate, SNSEvent
+from chalice import AuthResponse, Chalice, IAMAuthorizer, Response
+from chalice.app import AuthRequest, CloudWatchEvent, Rate, SNSEvent
 
 from chalicelib import settings
 from chalicelib.dashboard import AUTH_TTL_SECONDS
