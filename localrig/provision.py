@@ -81,7 +81,7 @@ def provision(client: ClientFactory, pipelines: list[PipelineSpec], webhook_url:
     outputs["SLACK_WEBHOOK_PARAMETER"] = _webhook_parameter(client, account, webhook_url)
     outputs["LOG_GROUP"] = _log_group(client, account)
     outputs["WEBHOOK_DELIVERIES_TABLE"] = _deliveries_table(client, account)
-    outputs["BUILD_HISTORY_TABLE"] = _history_table(client, account)
+    outputs["BUILD_HISTORY_TABLE"] = create_history_table(client, account)
     outputs.update(_webhook_secrets(client, account))
     for spec in pipelines:
         _container_side(client, spec, initial_image[spec.key])
@@ -154,7 +154,7 @@ def _deliveries_table(client: ClientFactory, account: AccountSpec) -> str:
     return name
 
 
-def _history_table(client: ClientFactory, account: AccountSpec) -> str:
+def create_history_table(client: ClientFactory, account: AccountSpec) -> str:
     """The build history table, with the keys and indexes infra/pipeline.yaml gives it (BuildHistoryTable)."""
     name = f"{account.prefix}-build-history"
     dynamodb = client("dynamodb")

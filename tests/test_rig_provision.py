@@ -19,12 +19,13 @@ from localrig.provision import (
 SPEC = PipelineSpec(repository="sample")
 LAMBDA_SETTINGS = {"PUSHDEPLOY_FUNCTIONS", "REQUEST_TOPIC_ARN", "BRANCH_FILTER", "BUILDER_INSTANCE_ID", "BUILDER_TAG",
                    "BUILD_QUEUE_URL", "CLOSE_TOPIC_ARN", "SLACK_WEBHOOK_PARAMETER", "NOTIFY_TIMEOUT_SECONDS",
-                   "DEAD_LETTER_QUEUE_URL", "WEBHOOK_DELIVERIES_TABLE", "WEBHOOK_SECRET_PREFIX"}
+                   "DEAD_LETTER_QUEUE_URL", "WEBHOOK_DELIVERIES_TABLE", "WEBHOOK_SECRET_PREFIX", "BUILD_HISTORY_TABLE"}
 
 
 OUTPUT_KEYS = {"REGION", "REQUEST_TOPIC_ARN", "CLOSE_TOPIC_ARN", "BUILD_QUEUE_URL", "BUILD_DLQ_URL",
                "BUILDER_INSTANCE_ID", "BUILDER_TAG", "SLACK_WEBHOOK_PARAMETER", "LOG_GROUP", "DEAD_LETTER_QUEUE_URL",
-               "WEBHOOK_DELIVERIES_TABLE", "WEBHOOK_SECRET_PREFIX", *WEBHOOK_SECRET_OUTPUTS.values()}
+               "WEBHOOK_DELIVERIES_TABLE", "WEBHOOK_SECRET_PREFIX", "BUILD_HISTORY_TABLE",
+               *WEBHOOK_SECRET_OUTPUTS.values()}
 
 
 @pytest.fixture(params=PROVISIONERS)
@@ -64,6 +65,17 @@ def test_the_builder_is_tagged_and_left_stopped(aws, outputs):
     assert instance["State"]["Name"] == "stopped"
     key, value = outputs["BUILDER_TAG"].split("=")
     assert {"Key": key, "Value": value} in instance["Tags"]
+
+
+def test_the_history_table_has_the_template_s_keys_indexes_and_ttl(aws, outputs):
+    dynamodb = aws.client("dynamodb")
+    table = dynamodb.describe_table(TableName=outputs["BUILD_HISTORY_TABLE"])["Table"]
+    assert table["KeySchema"] == [{"AttributeName": "pipeline", "KeyType": "HASH"},
+                                  {"AttributeName": "sort_key", "KeyType": "RANGE"}]
+    assert {i["IndexName"]: [k["AttributeName"] for k in i["KeySchema"]] for i in table["GlobalSecondaryIndexes"]} == {
+        "by_build_id": ["build_id"], "recent": ["feed", "sort_key"]}
+    ttl = dynamodb.describe_time_to_live(TableName=outputs["BUILD_HISTORY_TABLE"])["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
 
 
 def test_the_webhook_url_is_a_secure_string(aws, outputs):

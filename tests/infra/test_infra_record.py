@@ -69,7 +69,11 @@ def test_record_then_chalice_deploy_prod(aws: boto3.Session, pipeline_stack: Pip
     assert _resource(api, "PublishBuildRequests") == out["RequestTopicArn"]
     group = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/pushdeploy-prod"  # chalice's api_handler
     assert _resource(api, "WriteOwnLogs") == [group, group + ":*"]
-    for name in ("build_start", "close", "notify", "reconcile"):
+    assert env["BUILD_HISTORY_TABLE"] == out["BuildHistoryTableName"]
+    assert _resource(_policy(project, "policy-prod-history.json"), "RecordBuildHistory") == out["BuildHistoryTableArn"]
+    assert _resource(api, "ReadBuildHistory") == [out["BuildHistoryTableArn"], out["BuildHistoryTableArn"] + "/index/*"]
+    assert _resource(api, "ReadServiceState") == "arn:aws:ecs:us-east-1:123456789012:service/*"
+    for name in ("build_start", "close", "notify", "history", "reconcile"):
         group = f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/pushdeploy-prod-{name}"
         assert _resource(_policy(project, f"policy-prod-{name}.json"), "WriteOwnLogs") == [group, group + ":*"]
     written = [p.read_text() for p in (project / ".chalice").glob("*.json")] + [done.stdout, done.stderr]
@@ -83,6 +87,7 @@ def test_record_then_chalice_deploy_prod(aws: boto3.Session, pipeline_stack: Pip
     assert settings.agent.log_group == "/pushdeploy/builds" and settings.agent.region == "us-east-1"
     assert settings.agent.visibility_timeout_seconds == 900
     assert settings.agent.dead_letter_queue_url == out["BuildDeadLetterQueueUrl"]
+    assert settings.agent.history_table == out["BuildHistoryTableName"]
     uploaded = aws.client("ssm").get_parameter(Name=out["AgentSettingsParameterName"])["Parameter"]["Value"]
     assert uploaded == text
     assert "hooks.slack.com" not in text
