@@ -78,7 +78,9 @@ def test_dev_and_prod_stages_deploy_their_own_functions(aws, moto_server, projec
     functions = {f["FunctionName"]: f for f in lam.list_functions()["Functions"]}
     assert set(functions) == {"pushdeploy-dev-request", "pushdeploy-dev-request_events",
                               "pushdeploy-prod-build_start", "pushdeploy-prod-close", "pushdeploy-prod-notify",
-                              "pushdeploy-prod-reconcile", "pushdeploy-prod"}  # the last: chalice's api_handler
+                              "pushdeploy-prod-history", "pushdeploy-prod-reconcile",
+                              "pushdeploy-prod-dashboard_auth",  # the read routes' authorizer: a function of its own
+                              "pushdeploy-prod"}  # the last: chalice's api_handler
     for name, function in functions.items():
         stage = name.split("-")[1]
         assert function["Environment"]["Variables"] == config["stages"][stage]["environment_variables"]
@@ -88,7 +90,8 @@ def test_dev_and_prod_stages_deploy_their_own_functions(aws, moto_server, projec
         return {parse_arn(s["Endpoint"], "lambda").resource_name for s in subs if s["Protocol"] == "lambda"}
 
     assert subscribers(rig.request_topic_arn) == {"pushdeploy-prod-build_start"}
-    assert subscribers(rig.close_topic_arn) == {"pushdeploy-prod-close", "pushdeploy-prod-notify"}
+    assert subscribers(rig.close_topic_arn) == {"pushdeploy-prod-close", "pushdeploy-prod-notify",
+                                                "pushdeploy-prod-history"}
 
     events = aws.client("events")
     [rule] = [r for r in events.list_rules()["Rules"] if "request_events" in r["Name"]]
@@ -103,7 +106,9 @@ def test_dev_and_prod_stages_deploy_their_own_functions(aws, moto_server, projec
     assert rest_api_auth(aws.client("apigateway")) == {
         ("GET", "/pipelines"): "AWS_IAM", ("POST", "/pipelines/{pipeline}/builds"): "AWS_IAM",
         ("POST", "/pipelines/{pipeline}/rollback"): "AWS_IAM", ("POST", "/webhooks/github"): "NONE",
-        ("POST", "/webhooks/gitlab"): "NONE", ("POST", "/webhooks/bitbucket"): "NONE"}
+        ("POST", "/webhooks/gitlab"): "NONE", ("POST", "/webhooks/bitbucket"): "NONE",
+        ("GET", "/builds"): "CUSTOM", ("GET", "/builds/{build_id}"): "CUSTOM", ("GET", "/status"): "CUSTOM",
+        ("GET", "/dashboard"): "NONE"}
 
     roles = {parse_arn(functions[n]["Role"], "iam").resource_name: n for n in functions}
     iam = aws.client("iam")
