@@ -31,7 +31,7 @@ from chalicelib.history import HistoryTable  # noqa: E402
 from chalicelib.history_record import to_record  # noqa: E402
 from localrig import agent_config, chalice_local, local_stage, services  # noqa: E402
 from localrig.provision import PipelineSpec, provision  # noqa: E402
-from tests.e2e.test_dashboard_browser import CHROMEDRIVER, CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests import chromium  # noqa: E402
 
 TARGET_MS = 1000
 SAMPLE = PipelineSpec(repository="sample")
@@ -82,17 +82,6 @@ def fill_history(moto: services.MotoServer, run_dir: Path, builds: int) -> dict[
     for n in range(builds):
         table.record(to_record(result(n, first + timedelta(minutes=5 * n))))
     return exports
-
-
-def chromium(profile: str):  # noqa: ANN201 - selenium's driver
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in (*CHROMIUM_ARGS, f"--user-data-dir={profile}", "--window-size=1280,900"):
-        options.add_argument(arg)
-    return webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
 
 
 def load(driver, url: str) -> tuple[float, float, float]:  # noqa: ANN001
@@ -157,7 +146,7 @@ def main() -> None:
             print(f"history: {args.builds} builds recorded in {time.perf_counter() - started:.1f} s")
             env = local_stage.child_environment({"PATH": "/usr/bin:/bin"}, exports)
             server = chalice_local.start(env, run_dir / "chalice-local.log")
-            driver = chromium(str(run_dir / "profile"))
+            driver = chromium.start(run_dir / "profile")
             try:
                 loads = [load(driver, server.url) for _ in range(args.loads + 1)][1:]  # the first warms chalice local
                 spent, shown = load_all(driver, args.builds)

@@ -18,8 +18,9 @@ import pytest
 
 from chalicelib.dashboard import AUTH_TTL_SECONDS
 from chalicelib.dashboard.auth import READ_ROUTES
-from localrig import chalice_local
-from localrig.provision import PipelineSpec, lambda_environment, provision
+from localrig import agent_config, chalice_local, local_stage
+from localrig.provision import PipelineSpec, provision
+from tests import chromium
 from tests.lambda_app import import_app
 from tests.test_api_auth import package
 from tests.test_chalice_deploy import project  # noqa: F401 - the copied project fixture
@@ -48,12 +49,16 @@ def bearer_server(aws, moto_server, project, tmp_path):  # noqa: F811
     outputs = provision(aws.client, [SAMPLE], "https://hooks.slack.invalid/T/B/x",
                         {SAMPLE.key: "127.0.0.1:5000/sample:initial"})
     aws.client("ssm").put_parameter(Name=TOKEN_PARAMETER, Value=TOKEN, Type="SecureString")
+    exports = local_stage.local_exports(moto_server.client_env(), outputs, [SAMPLE], tmp_path)
+    settings_file = agent_config.render(outputs, [SAMPLE], {SAMPLE.repository: tmp_path / "sample.git"},
+                                        "127.0.0.1:5000", tmp_path / "cache")
+    local_stage.upload_agent_settings(aws.client("ssm"), settings_file, exports["AGENT_SETTINGS_PARAMETER"])
     config_path = project / ".chalice" / "config.json"
     config = json.loads(config_path.read_text())
     config["stages"][BEARER_STAGE] = {"environment_variables": {
         "PUSHDEPLOY_FUNCTIONS": "all", "DASHBOARD_TOKEN_PARAMETER": TOKEN_PARAMETER}}
     config_path.write_text(json.dumps(config))
-    env = {"PATH": os.environ["PATH"], **moto_server.client_env(), **lambda_environment(outputs, [SAMPLE])}
+    env = {"PATH": os.environ["PATH"], **exports}
     server = chalice_local.start(env, tmp_path / "chalice-local.log", stage=BEARER_STAGE, project_dir=project)
     try:
         yield server
@@ -71,7 +76,32 @@ def test_a_read_route_answers_only_with_the_current_token_while_the_page_is_open
     assert get(f"{url}/builds/no-such-build", token=TOKEN)[0] == 404  # the route itself answered
     status, content_type, body = get(f"{url}/dashboard")
     assert status == 200 and content_type.startswith("text/html") and "<title>pushdeploy dashboard" in body
+    assert get(f"{url}/status", token=TOKEN)[0] == 200
     assert TOKEN not in bearer_server.log_text()
+
+
+def test_the_page_asks_for_the_token_once_and_sends_it(bearer_server, tmp_path):
+    """In Chromium: the first load is refused, so the page asks; a wrong token is refused and asked for again;
+    the right one is kept for the tab (sessionStorage) and every read route answers with it."""
+    chromium.chromium_present()
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = chromium.start(tmp_path / "profile")
+    try:
+        driver.get(f"{bearer_server.url}/dashboard")
+        form, field = driver.find_element(By.ID, "token-form"), driver.find_element(By.ID, "token")
+        WebDriverWait(driver, 15).until(lambda d: form.is_displayed())
+        assert driver.switch_to.active_element == field  # the keyboard lands in the question
+        field.send_keys("not-the-token\n")
+        WebDriverWait(driver, 15).until(lambda d: "was refused" in d.find_element(By.ID, "token-why").text)
+        field.send_keys(TOKEN + "\n")
+        WebDriverWait(driver, 15).until(lambda d: "No builds recorded yet" in d.find_element(By.ID, "builds").text
+                                        and d.find_elements(By.CSS_SELECTOR, "#pipelines [data-service]"))
+        assert not form.is_displayed() and driver.find_element(By.ID, "error").text == ""
+        assert driver.execute_script("return sessionStorage.getItem('pushdeploy.dashboardToken')") == TOKEN
+    finally:
+        driver.quit()
 
 
 def test_the_authorizer_s_policy_names_every_route_it_guards(monkeypatch):

@@ -8,7 +8,6 @@ artefacts (tests/artifacts/, ignored by git; their paths are printed)."""
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import urllib.request
 from collections.abc import Iterator
@@ -19,26 +18,14 @@ import pytest
 from chalicelib.contracts import BuildResult
 from localrig import services, stories
 from localrig.rig import LocalRig
+from tests import chromium
 from tests.e2e.conftest import SAMPLE
 
 pytestmark = pytest.mark.e2e
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-CHROMIUM_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 HOSTILE_SUBJECT = 'story 1 <img src=x onerror="window.__xss=1">'
 PHONE = (390, 844)
 LOAD_TIMEOUT = 30.0
-
-
-def chromium_present() -> None:
-    """Chromium missing: fail in CI (the test must run there), skip with the reason elsewhere."""
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
-    if missing:
-        why = f"{', '.join(missing)} not installed (scripts/setup.sh installs chromium and chromium-driver)"
-        if os.environ.get("CI"):
-            pytest.fail(why, pytrace=False)
-        pytest.skip(why)
 
 
 def hand_deploy(rig: LocalRig) -> str:
@@ -75,16 +62,9 @@ def happened(tmp_path_factory, docker_engine, base_image) -> Iterator[tuple[str,
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    chromium_present()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
+    chromium.chromium_present()
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        for arg in (*CHROMIUM_ARGS, f"--user-data-dir={profile}", "--window-size=1280,900"):
-            options.add_argument(arg)
-        driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+        driver = chromium.start(Path(profile))
         try:
             yield driver
         finally:
