@@ -89,8 +89,8 @@ def page(happened, browser):
     return browser
 
 
-def save(browser, name: str, size: tuple[int, int]) -> Path:
-    """A full-page screenshot at ``size``'s width."""
+def save(browser, name: str, size: tuple[int, int], capsys: pytest.CaptureFixture[str]) -> Path:
+    """A full-page screenshot at ``size``'s width; its path is printed even while pytest captures output."""
     browser.set_window_size(*size)
     for _ in range(3):  # the height settles once the new width is laid out
         height = browser.execute_script("return document.documentElement.scrollHeight")
@@ -98,7 +98,8 @@ def save(browser, name: str, size: tuple[int, int]) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / name
     browser.save_screenshot(str(path))
-    print(f"dashboard screenshot: {path}")
+    with capsys.disabled():
+        print(f"\ndashboard screenshot: {path}")
     return path
 
 
@@ -176,8 +177,8 @@ def test_the_keyboard_reaches_the_refresh_button_and_refreshing_is_announced(pag
     WebDriverWait(page, 10).until(lambda d: announce.get_attribute("textContent").startswith("Refreshed:"))
 
 
-def test_it_fits_a_phone_and_the_screenshots_are_saved(page):
-    desktop = save(page, "dashboard.png", (1280, 900))
-    phone = save(page, "dashboard-phone.png", PHONE)
+def test_it_fits_a_phone_and_the_screenshots_are_saved(page, capsys):
+    desktop = save(page, "dashboard.png", (1280, 900), capsys)
+    phone = save(page, "dashboard-phone.png", PHONE, capsys)
     assert page.execute_script("return document.documentElement.scrollWidth") <= PHONE[0]
     assert desktop.stat().st_size > 10_000 and phone.stat().st_size > 10_000
