@@ -17,6 +17,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError
 
 from agent.ecs.api import DeployError
+from chalicelib.region import region_from_env
 
 if TYPE_CHECKING:  # pragma: no cover
     from mypy_boto3_ec2 import EC2Client
@@ -77,9 +78,9 @@ def make_clients(region: str) -> Clients:
 
 def ecs_client(region: str | None = None) -> ECSClient:
     """For the deploy, rollback and diff commands, which also run off the builder without a settings file:
-    ``None`` takes the region from the environment (AWS_REGION), as the AWS CLI does."""
+    ``None`` takes the region from the environment (AWS_REGION or AWS_DEFAULT_REGION)."""
     try:
-        return boto3.client("ecs", region_name=region, config=_RETRIES)
+        return boto3.client("ecs", region_name=region or region_from_env(), config=_RETRIES)
     except BotoCoreError as exc:
         raise DeployError(f"cannot make an ECS client: {exc} (give a region: --region or AWS_REGION)") from exc
 

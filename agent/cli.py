@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
+import time
 from collections.abc import Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from agent import AgentError, deploy_cli, history_cli
+from agent import PROG, AgentError, CommandParser, __version__, deploy_cli, history_cli, report_error
 from agent.aws import IMDS_URL, instance_id_from_imds, make_clients
 from agent.builder import BuildContext, build_pipeline
 from agent.config import ENV_FILE_KEYS, Config, default_path, load_config
@@ -31,6 +31,7 @@ from agent.queue.results import Publisher
 from agent.retry import Backoff
 from agent.runner import Runner, install_sigterm
 from chalicelib.contracts import ContractError
+from chalicelib.region import region_from_env
 
 ENV_IMDS_URL = "PUSHDEPLOY_IMDS_URL"
 ENV_CLOSE_TOPIC, ENV_REGION = ENV_FILE_KEYS  # from /etc/pushdeploy/agent.env
@@ -38,8 +39,7 @@ EXIT_END_OF_RUN_SENT = 4
 
 
 def _fail(reason: str, status: int = EXIT_FAILED) -> int:
-    print(f"pushdeploy-agent: error: {reason}", file=sys.stderr, flush=True)
-    return status
+    return report_error(reason, status)
 
 
 def _instance_id(config: Config | None, progress: Progress) -> str | None:
@@ -60,7 +60,7 @@ def _context(args: argparse.Namespace, progress: Progress) -> BuildContext:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    progress = Progress()
+    progress = Progress(wall=time.time)
     install_sigterm()
     try:
         runner = Runner(_context(args, progress))
@@ -93,7 +93,7 @@ def _exit_reported(progress: Progress, reason: str) -> int:
 
 
 def _publish_without_settings(progress: Progress, reason: str) -> None:
-    topic, region = os.environ.get(ENV_CLOSE_TOPIC, ""), os.environ.get(ENV_REGION, "")
+    topic, region = os.environ.get(ENV_CLOSE_TOPIC, ""), region_from_env() or ""
     if not (topic and region):
         raise AgentError(f"no settings and no fallback: {ENV_CLOSE_TOPIC} and {ENV_REGION} must be set "
                          "(/etc/pushdeploy/agent.env)")
@@ -106,7 +106,7 @@ def _publish_without_settings(progress: Progress, reason: str) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    progress = Progress()
+    progress = Progress(wall=time.time)
     ctx = _context(args, progress)
     pipeline = ctx.config.pipeline(args.pipeline)
     result = build_pipeline(ctx, pipeline, commit=args.commit, dry_run=args.dry_run)
@@ -138,7 +138,7 @@ def cmd_end_of_run(args: argparse.Namespace) -> int:
     if not send:
         print(f"end-of-run not sent: {why}")
         return 0
-    progress = Progress()
+    progress = Progress(wall=time.time)
     reason = args.reason or why or "sent by hand"
     # Past the check above, --if-service-failed means the agent died and systemd will not restart it
     # (Restart=no): close must stop the builder even with requests queued, or nothing would ever serve them.
@@ -162,9 +162,10 @@ def cmd_end_of_run(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="pushdeploy-agent",
+    parser = CommandParser(
+        prog=PROG,
         description="pushdeploy builder agent: builds queued pipelines, pushes images, deploys them to ECS.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     config_help = "settings file (default: $PUSHDEPLOY_CONFIG or /etc/pushdeploy/agent.toml)"
     parser.add_argument("--config", default=default_path(), help=config_help)
     with_config = argparse.ArgumentParser(add_help=False)
@@ -199,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "message then says the agent exited, so the builder is stopped even with requests queued")
     end.set_defaults(func=cmd_end_of_run)
 
-    deploy_cli.register(sub)
+    deploy_cli.register(sub, parents=[with_config])
     history_cli.register(sub, with_config)
     return parser
 

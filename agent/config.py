@@ -182,7 +182,7 @@ def _pipeline(r: _Reader, data: Mapping[str, Any], p: str) -> Pipeline:
         build_args=r.string_map(data, "build_args", p),
         registry=r.string(data, "registry", p, "", allow_empty=True),
         wait_timeout_seconds=r.integer(data, "wait_timeout_seconds", p, 900, minimum=1),
-        keep_revisions=r.integer(data, "keep_revisions", p, 10, minimum=1),
+        keep_revisions=r.integer(data, "keep_revisions", p, 10, minimum=0),  # 0 keeps every revision
         deploy=tuple(_deploy(r, item, f"{p}deploy[{i}].")
                      for i, item in enumerate(r.array_of_tables(data, "deploy", p))),
     )

@@ -9,18 +9,18 @@ elapsed time; a failure ends with one line on stderr saying why, and a non-zero 
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from agent import report_error
 from agent.aws import ecs_client
 from agent.config import ConfigError, load_config
 from agent.docker.imageref import ImageRefError, parse_image
 from agent.ecs.api import DeployError
 from agent.ecs.deploy import DeployTarget, deploy_image, diff_task_definition, rollback_service
 from agent.progress import Progress
+from chalicelib.region import region_from_env
 
 EXIT_FAILED = 1
 EXIT_ROLLED_BACK = 3
@@ -32,14 +32,13 @@ def progress_log(clock: Callable[[], float] = time.monotonic) -> Callable[[str],
 
 
 def _fail(reason: str, status: int = EXIT_FAILED) -> int:
-    print(f"error: {reason}", file=sys.stderr, flush=True)
-    return status
+    return report_error(reason, status)
 
 
 def _region(args: argparse.Namespace) -> str | None:
     """--region, else the environment, else the agent's settings file when there is one (on the builder)."""
-    explicit = args.deploy_region
-    if explicit or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"):
+    explicit = args.deploy_region or region_from_env()
+    if explicit:
         return explicit
     path = getattr(args, "config", None)
     if path and Path(path).is_file():
@@ -91,15 +90,24 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     return 0
 
 
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 (0 keeps every revision), got {value}")
+    return value
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cluster", required=True, help="ECS cluster name or ARN")
     parser.add_argument("--region", dest="deploy_region", default=None, metavar="REGION",
                         help="AWS region (default: the AWS_REGION / AWS_DEFAULT_REGION environment)")
 
 
-def _image_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--service", action="append", required=True, metavar="NAME",
-                        help="service to deploy to (repeat for several services in the cluster)")
+def _image_args(parser: argparse.ArgumentParser, service_help: str) -> None:
+    parser.add_argument("--service", action="append", required=True, metavar="NAME", help=service_help)
     parser.add_argument("--image", required=True,
                         help="full image reference, e.g. 111122223333.dkr.ecr.ap-northeast-1.amazonaws.com/"
                              "production/sample:20261126120000-abc1234 (a @sha256: digest is kept)")
@@ -111,24 +119,27 @@ def _image_args(parser: argparse.ArgumentParser) -> None:
                              "(default: the repository of --image)")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the deploy, rollback and diff subcommands to the agent's CLI."""
+def register(subparsers: argparse._SubParsersAction,
+             parents: Sequence[argparse.ArgumentParser] = ()) -> None:
+    """Add the deploy, rollback and diff subcommands to the agent's CLI; ``parents`` adds the options every
+    subcommand takes after its name (``--config``), as docs/agent.md promises."""
     deploy = subparsers.add_parser(
-        "deploy", help="put an existing image on ECS services and wait until it runs (rolls back on failure)",
+        "deploy", parents=list(parents),
+        help="put an existing image on ECS services and wait until it runs (rolls back on failure)",
         description="Copy the task definition each service runs now, change only the target containers' image, "
                     "register it, update the services and wait until the new revision is PRIMARY, COMPLETED "
                     "and running == desired. On failure or timeout every updated service is rolled back.")
     _common(deploy)
-    _image_args(deploy)
+    _image_args(deploy, "service to deploy to (repeat for several services in the cluster)")
     deploy.add_argument("--timeout", type=float, default=900, metavar="SECONDS",
                         help="seconds to wait for the rollout (default 900)")
-    deploy.add_argument("--keep-revisions", type=int, default=10, metavar="N",
+    deploy.add_argument("--keep-revisions", type=_non_negative, default=10, metavar="N",
                         help="ACTIVE revisions to keep per family after a deploy; 0 keeps all (default 10)")
     deploy.add_argument("--dry-run", action="store_true", help="show the plan and the diff; change nothing")
     deploy.set_defaults(func=_cmd_deploy)
 
     rollback = subparsers.add_parser(
-        "rollback", help="put a service back on its previous (or a named) revision and wait",
+        "rollback", parents=list(parents), help="put a service back on its previous (or a named) revision and wait",
         description="Update the service to --to (default: the newest ACTIVE revision of its family older than "
                     "the one it runs) and wait until that revision is PRIMARY, COMPLETED and running == desired.")
     _common(rollback)
@@ -139,9 +150,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rollback.set_defaults(func=_cmd_rollback)
 
     diff = subparsers.add_parser(
-        "diff", help="show what deploying an image would change in the task definitions; change nothing",
+        "diff", parents=list(parents),
+        help="show what deploying an image would change in the task definitions; change nothing",
         description="Print a unified diff between each service's current task definition and the revision a "
                     "deploy of --image would register.")
     _common(diff)
-    _image_args(diff)
+    _image_args(diff, "service whose task definition to compare (repeat for several services in the cluster)")
     diff.set_defaults(func=_cmd_diff)

@@ -8,10 +8,12 @@ console stays readable while the build log keeps everything.
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.contracts import StepTiming, utc_now
@@ -23,11 +25,35 @@ def _stdout(line: str) -> None:
     print(line, file=sys.stdout, flush=True)
 
 
-class Progress:
-    """``with progress.step("fetch", pipeline=p) as ids: ...; ids["commit"] = sha`` prints one line."""
+# ``[   4.2s 2026-11-29T23:04:05.123Z] text``: the UTC wall time is there when the lines are read next to other
+# parts' records (the builder's journal and build log against Lambda's and SNS's times, the rig's timeline)
+_STAMPED = re.compile(r"^\[\s*\d+(?:\.\d+)?s (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z\] (.*)$")
 
-    def __init__(self, out: Sink = _stdout, clock: Callable[[], float] = time.monotonic) -> None:
+
+def utc_stamp(epoch: float) -> str:
+    """Milliseconds, always three digits, so stamps sort as text and parse back exactly."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def read_stamp(line: str) -> tuple[float | None, str]:
+    """(UTC epoch, text) of a step line written with a wall clock; (None, line) for any other line."""
+    match = _STAMPED.match(line)
+    if match is None:
+        return None, line
+    moment = datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=UTC)
+    return moment.timestamp(), match.group(2)
+
+
+class Progress:
+    """``with progress.step("fetch", pipeline=p) as ids: ...; ids["commit"] = sha`` prints one line.
+
+    ``wall`` (e.g. ``time.time``) adds the UTC time to each line: the builder's commands use it, because
+    their lines are read beside other services' timestamped records; a person's deploy command does not."""
+
+    def __init__(self, out: Sink = _stdout, clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], float] | None = None) -> None:
         self.clock = clock
+        self.wall = wall
         self.started = clock()
         self.sinks: list[Sink] = [out]
         self.detail_sinks: list[Sink] = []
@@ -40,7 +66,8 @@ class Progress:
 
     def line(self, text: str) -> None:
         """A step-level line: console and every sink."""
-        stamped = f"[{self.elapsed():7.1f}s] {text}"
+        when = f" {utc_stamp(self.wall())}" if self.wall is not None else ""
+        stamped = f"[{self.elapsed():7.1f}s{when}] {text}"
         for sink in list(self.sinks):
             sink(stamped)
 

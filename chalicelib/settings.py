@@ -15,6 +15,7 @@ from typing import Optional
 from chalicelib.arns import ArnError, parse_arn
 from chalicelib.branch_filter import BranchFilter, BranchFilterError
 from chalicelib.errors import SettingsError
+from chalicelib.region import region_from_env
 
 FUNCTIONS = "PUSHDEPLOY_FUNCTIONS"
 REQUEST_TOPIC_ARN = "REQUEST_TOPIC_ARN"
@@ -179,7 +180,7 @@ def load_pipeline(env: Mapping[str, str]) -> PipelineSettings:
         request_topic_arn=request_topic, close_topic_arn=close_topic, builder_instance_id=instance_id,
         builder_tag=(tag_key.strip(), tag_value.strip()), build_queue_url=queue_url,
         slack_webhook_parameter=parameter, notify_timeout_seconds=timeout,
-        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+        region=region_from_env(env),
         dead_letter_queue_url=dead_letter_url, builder_idle_minutes=idle, stale_request_minutes=stale,
     )
 

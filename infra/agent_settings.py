@@ -1,20 +1,21 @@
 """Write the pipeline stack's outputs into the ``[agent]`` table of the agent's settings file and
 upload the file to the SSM parameter the builder reads at every start.
 
-Only the ``[agent]`` table is rewritten (by a tiny emitter: strings, integers and booleans are all
-it holds); the ``[[pipelines]]`` the operator wrote stay byte for byte, comments included.
+Only the values of the ``[agent]`` table change, written with tomlkit (style-preserving): comments
+inside ``[agent]``, floats such as ``idle_grace_seconds = 1.5`` and the ``[[pipelines]]`` the operator
+wrote stay as they were.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import tomlkit
 from botocore.exceptions import BotoCoreError, ClientError
+from tomlkit.items import Table
 
 from infra import ProjectFileError, StackError
 from infra.stack_outputs import StackOutputs
@@ -37,10 +38,6 @@ AGENT_FROM_OUTPUTS = {
     "dead_letter_queue_url": "BuildDeadLetterQueueUrl",
     "history_table": "BuildHistoryTableName",  # pushdeploy-agent history / status
 }
-_HEADER = re.compile(r"^\s*\[\s*agent\s*\]\s*(#.*)?$")
-_ANY_HEADER = re.compile(r"^\s*\[")
-_COMMENT_OR_BLANK = re.compile(r"^\s*(#.*)?$")
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _PIPELINES_HINT = """
 # Add one [[pipelines]] table per repository/branch (see docs/deploy-to-aws.md), e.g.
 # [[pipelines]]
@@ -60,54 +57,39 @@ def agent_values(outputs: StackOutputs) -> dict[str, Any]:
     return values
 
 
-def toml_value(value: Any) -> str:
-    """A TOML literal for the scalar types [agent] holds (a JSON string is a valid TOML basic string)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return json.dumps(value)
-    raise ProjectFileError(f"[agent]: cannot write a {type(value).__name__} value: {value!r}")
-
-
-def emit_agent_table(values: dict[str, Any]) -> str:
-    lines = ["[agent]"]
-    for key, value in values.items():
-        name = key if _BARE_KEY.match(key) else json.dumps(key)
-        lines.append(f"{name} = {toml_value(value)}")
-    return "\n".join(lines) + "\n"
-
-
-def _split_agent_table(text: str) -> tuple[str, str]:
-    """The text before and after the ``[agent]`` table (which runs to the next table header)."""
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if _HEADER.match(line)), None)
-    if start is None:
-        return "", text
-    end = next((i for i in range(start + 1, len(lines)) if _ANY_HEADER.match(lines[i])), len(lines))
-    while end > start + 1 and _COMMENT_OR_BLANK.match(lines[end - 1]):
-        end -= 1  # comments right above the next table belong to it
-    return "".join(lines[:start]), "".join(lines[end:])
-
-
 def update_agent_text(text: str, new_values: dict[str, Any], name: str) -> str:
-    """``text`` with its [agent] table holding ``new_values`` on top of the keys already there."""
+    """``text`` with its [agent] table holding ``new_values`` on top of the keys already there.
+
+    tomlkit edits the document in place, so every comment, float, blank line and the operator's own
+    [agent] keys survive; keys new to the table go after its last key, before the comments that lead
+    into the next table.
+    """
     data = _parse(text, name)
-    current = data.get("agent", {})
-    if not isinstance(current, dict):
-        raise ProjectFileError(f"{name}: agent: expected a table")
-    merged = {**current, **new_values}
-    before, after = _split_agent_table(text)
-    body = emit_agent_table(merged)
-    rest = after if after.startswith("\n") or not after else "\n" + after
-    result = before + body + rest
-    parsed = _parse(result, name)
-    expected = {**data, "agent": merged}
-    if parsed != expected:
-        raise ProjectFileError(f"{name}: could not rewrite the [agent] table without changing other settings; "
-                               "keep [agent] as one table with plain `key = value` lines")
+    if "agent" not in data:
+        text = "[agent]\n" + ("\n" + text if text.strip() else "")
+    document = tomlkit.parse(text)
+    table = document["agent"]
+    if not isinstance(table, Table) or table.is_super_table():
+        raise ProjectFileError(f"{name}: agent: expected a [agent] table")
+    trailing = _pop_trailing_trivia(table)
+    for key, value in new_values.items():
+        table[key] = value
+    for item in trailing:
+        table.value.append(None, item)
+    result = tomlkit.dumps(document)
+    expected = {**data, "agent": {**data.get("agent", {}), **new_values}}
+    if _parse(result, name) != expected:
+        raise ProjectFileError(f"{name}: could not rewrite the [agent] table without changing other settings")
     return result
+
+
+def _pop_trailing_trivia(table: Table) -> list[Any]:
+    """The comments and blank lines at the end of ``table``: they introduce the next table, so they stay last."""
+    body = table.value.body
+    trailing: list[Any] = []
+    while body and body[-1][0] is None:
+        trailing.insert(0, body.pop()[1])
+    return trailing
 
 
 def _parse(text: str, name: str) -> dict[str, Any]:

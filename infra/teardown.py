@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
+from chalicelib.region import region_from_env
 from infra import StackError
 from infra.stack_outputs import StackOutputs
 
@@ -34,6 +35,7 @@ def chalice_delete(project: Path, stage: str, profile: str | None = None, region
     chalice = Path(sys.executable).with_name("chalice")
     argv = [str(chalice) if chalice.exists() else "chalice", *(["--profile", profile] if profile else []),
             "delete", "--stage", stage]
+    region = region or region_from_env()  # chalice (botocore) reads only AWS_DEFAULT_REGION
     env = dict(os.environ, **({"AWS_DEFAULT_REGION": region} if region else {}))
     log.info("stage %s: running %s", stage, " ".join(argv))
     try:

@@ -18,8 +18,11 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from agent import CommandParser, __version__, report_error
 from localrig import codecommit, github_webhook, services, webhook_hook, webhook_payloads
 from localrig.provision import PROVISIONERS
+
+PROG = "python -m localrig"
 
 
 def fault_names() -> list[str]:
@@ -28,8 +31,13 @@ def fault_names() -> list[str]:
     return list(SCENARIOS)
 
 
+class RigParser(CommandParser):
+    command_name = PROG
+
+
 def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m localrig", description="pushdeploy's local rig")
+    parser = RigParser(prog=PROG, description="pushdeploy's local rig")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run the whole pipeline locally through four stories")
     demo.add_argument("--state-dir", type=Path, default=Path(".rig"),
@@ -93,8 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return run_suite(args.state_dir.resolve(), only=args.only, narrate=args.narrate)
         except services.ServiceError as exc:
-            print(f"fault suite cannot start: {exc}", file=sys.stderr)
-            return 2
+            return report_error(f"fault suite cannot start: {exc}", 2, PROG)
     if args.command == "up":
         from localrig.up import run_up
 
@@ -104,8 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run_demo(args.state_dir.resolve(), provisioner=args.provision)
     except services.ServiceError as exc:
-        print(f"demo cannot start: {exc}", file=sys.stderr)
-        return 2
+        return report_error(f"demo cannot start: {exc}", 2, PROG)
 
 
 def _webhook_hook(config: Path) -> int:
@@ -132,8 +138,7 @@ def _webhook_tool(args: argparse.Namespace) -> int:
         print(github_webhook.signature(secret, args.file.read_bytes()))
         return 0
     except (github_webhook.PayloadError, OSError, ClientError, BotoCoreError) as exc:
-        print(f"{args.command}: {exc}", file=sys.stderr)
-        return 1
+        return report_error(f"{args.command}: {exc}", 1, PROG)
 
 if __name__ == "__main__":
     sys.exit(main())

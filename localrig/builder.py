@@ -124,14 +124,14 @@ class BuilderMachine:
         deterministically. ``thaw()`` lets it continue exactly where it was.
         """
         boot = self._signal_when(matches, timeout, signal.SIGSTOP)
-        self.on_event("agent-frozen", {"boot": boot.number})
+        self.on_event("agent-frozen", {"boot": boot.number, "at": time.time()})
         return boot
 
     def kill_when(self, matches: Callable[[str], bool], timeout: float) -> Boot:
         """Kill the agent (SIGKILL to its process group) as soon as a line of its output matches: a crash
         or an OOM kill at a known step. The machine keeps running; the watch then plays systemd's part."""
         boot = self._signal_when(matches, timeout, signal.SIGKILL)
-        self.on_event("agent-killed", {"boot": boot.number})
+        self.on_event("agent-killed", {"boot": boot.number, "at": time.time()})
         return boot
 
     def _signal_when(self, matches: Callable[[str], bool], timeout: float, signum: signal.Signals) -> Boot:
@@ -149,7 +149,7 @@ class BuilderMachine:
     def thaw(self, boot: Boot) -> None:
         if boot.popen.poll() is None:
             os.killpg(boot.popen.pid, signal.SIGCONT)
-            self.on_event("agent-thawed", {"boot": boot.number})
+            self.on_event("agent-thawed", {"boot": boot.number, "at": time.time()})
 
     def _watch(self) -> None:
         while not self._stop.is_set():
@@ -161,9 +161,11 @@ class BuilderMachine:
 
     def _step(self) -> None:
         state = instance_state(self.ec2, self.instance_id)
+        seen = time.time()  # the change happened within one poll (``poll``) before this
         booted = state == "running" and self.state != "running"
         if state != self.state:
-            self.on_event("instance-state", {"instance": self.instance_id, "from": self.state, "to": state})
+            self.on_event("instance-state", {"instance": self.instance_id, "from": self.state, "to": state,
+                                            "at": seen})
             self.state = state
         current = self.current()
         if current is not None and current.popen.poll() is not None:
@@ -185,7 +187,8 @@ class BuilderMachine:
                                      cwd=self.cwd, start_new_session=True)
         with self._lock:
             self.boots.append(Boot(number, popen, log_path))
-        self.on_event("agent-started", {"boot": number, "pid": popen.pid, "log": str(log_path)})
+        self.on_event("agent-started", {"boot": number, "pid": popen.pid, "log": str(log_path),
+                                        "at": self.boots[-1].started})
 
     def _unit_env(self) -> dict[str, str]:
         return dict(self.env, **read_environment_file(self.environment_file))
@@ -215,14 +218,14 @@ class BuilderMachine:
         with open(boot.log_path, "ab") as log:
             hook = subprocess.run(self.stop_hook, stdout=log, stderr=subprocess.STDOUT,
                                   env=dict(self._unit_env(), **result), cwd=self.cwd, timeout=120, check=False)
-        run = {"boot": boot.number, "exit_code": hook.returncode, **result}
+        run = {"boot": boot.number, "exit_code": hook.returncode, **result, "at": time.time()}
         self.hook_runs.append(run)
         self.on_event("stop-hook", run)
 
     def _reap(self, boot: Boot, why: str) -> None:
         with self._lock:
             boot.ended, boot.exit_code, boot.ended_by = time.time(), boot.popen.returncode, why
-        self.on_event("agent-ended", {"boot": boot.number, "exit_code": boot.exit_code, "why": why})
+        self.on_event("agent-ended", {"boot": boot.number, "exit_code": boot.exit_code, "why": why, "at": boot.ended})
 
 
 def instance_state(ec2: Any, instance_id: str) -> str:

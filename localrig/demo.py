@@ -7,18 +7,23 @@ a non-zero exit status if any expectation failed.
 
 from __future__ import annotations
 
+import heapq
 import json
+import math
 import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from localrig import services, stories
+from localrig import services, stories, timeline
 from localrig.provision import PipelineSpec
 from localrig.rig import LocalRig, RigError, RigEvent
+from localrig.timeline import GIT_HOSTS
 
 SAMPLE = PipelineSpec(repository="sample", branch="production", image_repository="production/sample",
                       cluster="production-cluster", service="web", family="production-task", container="web")
@@ -37,30 +42,109 @@ STORIES = (
 
 
 class Narrator:
-    """Prints each rig event once, with the time since the demo started."""
+    """Prints each rig event once, stamped with when it happened (since the demo started), in that order.
 
-    def __init__(self, out: TextIO = sys.stdout) -> None:
+    Events reach the rig late and out of order: the Lambda host's journal and the agent's log are read every
+    0.1 s, a push is recorded when ``git push`` returns (after its hook has fired), SNS deliveries follow
+    their Publish. So lines wait ``window`` seconds in a buffer and leave it in happened order: a live
+    narration, a second behind, instead of one printed per story when it settles (which would leave the
+    screen still for the whole of a build). ``flush()`` prints everything buffered (before a story's checks,
+    at the end); ``lateness`` is the most an event arrived after it happened, to check the window against.
+    A push is the one event later than that (a `git push` takes a second or two, its hook's Lambda invocation
+    arriving meanwhile), so ``hold`` (the rig's ``in_flight_since``) keeps back what came after a push's start
+    until the push's own event is in.
+    """
+
+    def __init__(self, out: TextIO = sys.stdout, window: float = 1.0,
+                 hold: Callable[[], float | None] | None = None) -> None:
         self.out = out
+        self.window = window
+        self.hold = hold
         self.started = time.time()
+        self.lateness = 0.0
+        self.printed_late = 0  # arrived after a later event was already printed (lateness over the window)
+        self._last_printed = -math.inf
+        self._buffer: list[tuple[float, int, RigEvent]] = []
+        self._count = 0
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._tick, name="narrator", daemon=True)
+        self._ticker.start()
 
     def __call__(self, event: RigEvent) -> None:
         with self._lock:
-            print(f"[+{event.time - self.started:6.1f}s] {event.stage:<18} {event.text}", file=self.out, flush=True)
+            self.lateness = max(self.lateness, (event.seen or event.time) - event.time)
+            self._count += 1
+            heapq.heappush(self._buffer, (event.time, self._count, event))
+
+    def _tick(self) -> None:
+        while not self._stop.wait(0.1):
+            held = self.hold() if self.hold is not None else None
+            self.flush(min(time.time() - self.window, math.inf if held is None else held - 0.001))
+
+    def flush(self, until: float = math.inf) -> None:
+        with self._lock:
+            while self._buffer and self._buffer[0][0] <= until:
+                self._print(heapq.heappop(self._buffer)[2])
+
+    def _print(self, event: RigEvent) -> None:
+        if event.time < self._last_printed:
+            self.printed_late += 1
+        self._last_printed = max(self._last_printed, event.time)
+        print(f"[+{event.time - self.started:6.1f}s] {event.stage:<18} {event.text}", file=self.out, flush=True)
+        message = event.data.get("message") if event.stage == "slack" else None
+        for line in (message or "").splitlines()[1:]:
+            print(f"{'':29}| {line}", file=self.out, flush=True)
+
+    def say(self, text: str) -> None:
+        """A line of the demo's own (a check's outcome), after every event so far."""
+        self.flush()
+        with self._lock:
+            print(text, file=self.out, flush=True)
 
     def banner(self, text: str) -> None:
+        self.flush()
         with self._lock:
             print(f"\n=== {text} " + "=" * max(0, 88 - len(text)), file=self.out, flush=True)
 
+    def close(self) -> None:
+        self._stop.set()
+        self._ticker.join(timeout=5)
+        self.flush()
 
-def summary_rows(reports: list[stories.StoryReport]) -> list[list[str]]:
-    rows = [["story", "pushes", "builds", "tags in registry", "revision", "builder", "notifications", "result"]]
-    for r in reports:
+
+def summary_rows(reports: list[stories.StoryReport], happened: Sequence[str] = ()) -> list[list[str]]:
+    """``happened``: each story's ``what_happened``, read from its events."""
+    rows = [["story", "what happened", "builds", "tags in registry", "revision", "builder", "notifications",
+             "result"]]
+    for n, r in enumerate(reports):
         builds = ", ".join(f"{b['commit'][:7]} {b['outcome']}" for b in r.builds) or "-"
         revisions = ", ".join(f"{r.revision_before[k]}->{r.revision_after.get(k, '?')}" for k in r.revision_before)
-        rows.append([r.story, str(len(r.pushes)), f"{len(r.builds)} ({builds})", str(len(r.tags)), revisions,
+        story = happened[n] if n < len(happened) else _plural(len(r.pushes), "push")
+        rows.append([r.story, story, f"{len(r.builds)} ({builds})", str(len(r.tags)), revisions,
                      r.builder_state, str(len(r.notifications)), "PASS" if r.passed else "FAIL"])
     return rows
+
+
+def what_happened(events: Sequence[RigEvent]) -> str:
+    """A story's pushes and builds as a person tells them, from its events' own times: pushes that landed
+    after the first build began and before its result are "during a build"; each further result is one
+    more build (``3 pushes during a build, then 1 more build``)."""
+    pushes = sorted(e.time for e in events if e.stage in GIT_HOSTS and e.text.startswith("pushed "))
+    results = sorted(e.time for e in events if e.stage == "sns" and e.data.get("outcome"))
+    if not pushes or not results:
+        return f"{_plural(len(pushes), 'push')}, {_plural(len(results), 'build')}"
+    began = min((e.time for e in events if e.stage == "builder" and pushes[0] < e.time < results[0]),
+                default=results[0])
+    during = [t for t in pushes[1:] if began <= t < results[0]]
+    if not during:
+        return f"{_plural(len(pushes), 'push')}, {_plural(len(results), 'build')}"
+    more = len(results) - 1
+    return f"{_plural(len(during), 'push')} during a build, then {more} more build{'' if more == 1 else 's'}"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "es" if noun.endswith("sh") else "s")
 
 
 def format_table(rows: list[list[str]]) -> str:
@@ -70,33 +154,49 @@ def format_table(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def run_demo(state_dir: Path, out: TextIO = sys.stdout, provisioner: str = "cloudformation") -> int:
+@dataclass
+class _Story:
+    """One story's report and when it ran (its banner to its checks): its events and its mark on the timeline."""
+
+    report: stories.StoryReport
+    title: str
+    began: float
+    ended: float
+
+
+def run_demo(state_dir: Path, out: TextIO = sys.stdout, provisioner: str = "cloudformation",
+             engine: services.DockerEngine | None = None, stories_to_run: Sequence[Any] = STORIES) -> int:
+    """``engine`` and ``stories_to_run``: a test's session engine and a shorter run (the demo runs all four)."""
     narrator = Narrator(out)
     run_dir = state_dir / "runs" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     narrator.banner(f"starting the local rig (state in {run_dir})")
-    rig = LocalRig(run_dir, [SAMPLE, HOSTED], docker_dir=state_dir / "docker", on_event=narrator,
+    rig = LocalRig(run_dir, [SAMPLE, HOSTED], docker_dir=state_dir / "docker", engine=engine, on_event=narrator,
                    provisioner=provisioner)
-    reports: list[stories.StoryReport] = []
+    narrator.hold = rig.in_flight_since
+    done: list[_Story] = []
+    error = ""
     try:
         rig.start()
-        for title, story, spec in STORIES:
+        for title, story, spec in stories_to_run:
             narrator.banner(title)
+            began = time.time()
             report = story(rig, spec)
-            reports.append(report)
+            done.append(_Story(report, title, began, time.time()))
             for check in report.checks:
                 mark = "ok  " if check.ok else "FAIL"
-                print(f"  [{mark}] {check.expectation}" + ("" if check.ok else f" (observed: {check.observed})"),
-                      file=out, flush=True)
+                narrator.say(f"  [{mark}] {check.expectation}" + ("" if check.ok else f" (observed: {check.observed})"))
     except (RigError, services.ServiceError) as exc:
-        print(f"\ndemo stopped: {exc}", file=out, flush=True)
-        return _finish(run_dir, reports, out, error=str(exc))
+        narrator.say(f"\ndemo stopped: {exc}")
+        error = str(exc)
     except KeyboardInterrupt:
-        print("\ndemo interrupted: stopping the rig (moto, registry, Lambda host, builder)", file=out, flush=True)
-        _finish(run_dir, reports, out, error="interrupted")
-        return 130
+        narrator.say("\ndemo interrupted: stopping the rig (moto, registry, Lambda host, builder)")
+        error = "interrupted"
     finally:
         stop_shielded(rig)
-    return _finish(run_dir, reports, out)
+        narrator.close()
+    status = _finish(run_dir, done, list(rig.events), out, error=error, narrated=narrator,
+                     expected=len(stories_to_run))
+    return 130 if error == "interrupted" else status
 
 
 def stop_shielded(rig: LocalRig) -> None:
@@ -112,15 +212,37 @@ def stop_shielded(rig: LocalRig) -> None:
         signal.signal(signal.SIGINT, previous)
 
 
-def _finish(run_dir: Path, reports: list[stories.StoryReport], out: TextIO, error: str = "") -> int:
-    ok = not error and len(reports) == len(STORIES) and all(r.passed for r in reports)
-    print("\n" + format_table(summary_rows(reports)) if reports else "\n(no story finished)", file=out)
-    summary = {"passed": ok, "error": error or None, "run_dir": str(run_dir),
-               "stories": [r.to_dict() for r in reports]}
+def _finish(run_dir: Path, done: list[_Story], events: list[RigEvent], out: TextIO, error: str = "",
+            narrated: Narrator | None = None, expected: int = len(STORIES)) -> int:
+    reports = [d.report for d in done]
+    happened = [what_happened([e for e in events if d.began <= e.time <= d.ended]) for d in done]
+    ok = not error and len(reports) == expected and all(r.passed for r in reports)
+    print("\n" + format_table(summary_rows(reports, happened)) if reports else "\n(no story finished)", file=out)
+    lateness, late = (narrated.lateness, narrated.printed_late) if narrated is not None else (0.0, 0)
+    summary = {"passed": ok, "error": error or None, "run_dir": str(run_dir), "events": len(events),
+               "narration": {"most_late_seconds": round(lateness, 3), "printed_out_of_order": late},
+               "stories": [dict(r.to_dict(), what_happened=h) for r, h in zip(reports, happened, strict=True)]}
     path = run_dir / "summary.json"
     run_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(summary, indent=2))
+    picture = write_timeline(run_dir, events, done)
     print(f"\nsummary JSON: {path}", file=out)
+    print(f"timeline: {picture} ({len(events)} events, each at the time its own record gives)", file=out)
+    print(f"narration: events printed in that order ({late} out of order); the latest reached it "
+          f"{lateness:.1f}s after it happened", file=out)
     print(f"logs: {run_dir} (lambda-journal.jsonl, builder/agent-*.log, slack.jsonl)", file=out)
     print("DEMO PASSED" if ok else "DEMO FAILED", file=out, flush=True)
     return 0 if ok else 1
+
+
+def write_timeline(run_dir: Path, events: Sequence[RigEvent], done: Sequence[_Story]) -> Path:
+    """``timeline.svg`` next to summary.json: every event of the run, a mark where each story began; the events
+    themselves in ``events.jsonl`` (happened order), to draw again or to read with other tools."""
+    marks = [timeline.Mark(d.began, d.title.split(":", 1)[0]) for d in done]
+    with open(run_dir / "events.jsonl", "w", encoding="utf-8") as out:
+        for event in events:
+            out.write(json.dumps({"time": event.time, "seen": event.seen, "stage": event.stage, "text": event.text,
+                                  "data": event.data}, default=str) + "\n")
+    path = run_dir / "timeline.svg"
+    path.write_text(timeline.render(events, marks, title=f"pushdeploy demo {run_dir.name}"), encoding="utf-8")
+    return path

@@ -475,6 +475,8 @@ def _run_on_fresh_rig(name: str, run_dir: Path, engine: services.DockerEngine, n
         report.expect("the rig started", False, str(exc))
     finally:
         stop_shielded(rig)
+        if narrator is not None:
+            narrator.flush()  # the scenario's buffered events before its checks
     for check in report.checks:
         mark = "ok  " if check.ok else "FAIL"
         print(f"  [{mark}] {check.expectation}" + ("" if check.ok else f" (observed: {check.observed})"),

@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 
+from chalicelib.region import region_from_env
 from localrig.local_stage import RUN_DIR_VARIABLE, WEBHOOK_SECRET_PREFIX
 from localrig.webhook_payloads import PayloadError, branch_update, github_push, hmac_sha256
 
@@ -28,7 +29,7 @@ def secret_from_parameter(name: str | None = None, env: Mapping[str, str] = os.e
     """The provider's webhook secret from SSM (the SecureString the routes verify with); by default
     ``$WEBHOOK_SECRET_PREFIX/github``, read through the endpoint the env file exports."""
     name = name or f"{env.get('WEBHOOK_SECRET_PREFIX', WEBHOOK_SECRET_PREFIX).rstrip('/')}/github"
-    ssm = boto3.client("ssm")
+    ssm = boto3.client("ssm", region_name=region_from_env(env))
     return ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"].encode()
 
 

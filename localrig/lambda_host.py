@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.arns import ArnError, parse_arn
+from chalicelib.region import region_from_env
 
 ENV_FAILURE_QUEUE = "PUSHDEPLOY_RIG_FAILURE_QUEUE_URL"
 RETRY_DELAYS = (1.0, 2.0)  # Lambda waits 1 and 2 minutes between async retries; the rig, seconds
@@ -158,7 +159,7 @@ class FunctionHost:
                 if hasattr(source, "schedule_expression")}
 
     def fire(self, function: str) -> Invocation:
-        region = os.environ.get("AWS_REGION", "us-east-1")
+        region = region_from_env() or "us-east-1"
         rule = f"arn:aws:events:{region}:123456789012:rule/{function}"
         invocation = Invocation(function, scheduled_event(rule, region), trigger="events:schedule")
         self.submit(invocation)
@@ -235,7 +236,8 @@ class FunctionHost:
         try:
             import boto3
 
-            boto3.client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(record, default=str))
+            sqs = boto3.client("sqs", region_name=region_from_env())
+            sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(record, default=str))
         except Exception as send_error:  # noqa: BLE001 - Lambda would log it; the journal says so
             self.journal.write("destination-error", function=invocation.function, error=str(send_error))
             return
@@ -254,7 +256,7 @@ class FunctionHost:
 
 def failure_record(invocation: Invocation, exc: Exception) -> dict[str, Any]:
     """Lambda's on-failure destination record for an asynchronous invocation whose retries ran out."""
-    region = os.environ.get("AWS_REGION", "us-east-1")
+    region = region_from_env() or "us-east-1"
     return {
         "version": "1.0",
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
@@ -346,8 +348,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(400, {"error": f"unknown SNS message type {kind!r}"})
             return
         functions = self.host.subscribers(topic)
+        # Timestamp: when SNS accepted the Publish (the delivery comes after); the rig's timeline places it there
         self.host.journal.write("sns", topic=topic, message_id=body.get("MessageId"), message=body.get("Message"),
-                                functions=functions)
+                                functions=functions, published=body.get("Timestamp"))
         for function in functions:
             event = sns_lambda_event(body, f"{topic}:{function}")
             self.host.submit(Invocation(function, event, trigger=f"sns:{topic_name(topic)}"))

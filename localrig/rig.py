@@ -11,6 +11,8 @@ The demo, the end-to-end tests and the benchmark all drive this one class.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import os
 import shutil
@@ -21,18 +23,20 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
 
+from agent.progress import read_stamp
 from chalicelib.arns import ArnError, parse_arn, parse_task_definition
 from chalicelib.contracts import Alert, BuildResult, ContractError, EndOfRun, parse_build_request, parse_close_message
 from localrig import agent_config, chalice_local, codecommit, local_stage, services
 from localrig.builder import BuilderMachine, instance_state, queue_depth
 from localrig.moto_faults import FaultSwitch
 from localrig.provision import PipelineSpec, lambda_environment, provision_with
-from localrig.slack import SlackReceiver
+from localrig.slack import SlackReceiver, render_message
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_APP = REPO_ROOT / "examples" / "sample"
@@ -42,12 +46,17 @@ FAILURE_QUEUE_NAME = "pushdeploy-lambda-failures"  # the pipeline stack's Lambda
 
 @dataclass
 class RigEvent:
-    """One thing that happened, as narrated: ``stage`` names the AWS part it stands for."""
+    """One thing that happened, as narrated: ``stage`` names the AWS part it stands for.
+
+    ``time`` is when it happened, from the part's own record (the Lambda host's journal, SNS's Timestamp,
+    the agent's stamped line, the Slack receiver's arrival time), because the rig reads most records a poll
+    or more after they were written; ``seen`` is when the rig read it. ``rig.events`` is kept in ``time`` order."""
 
     time: float
     stage: str
     text: str
     data: dict[str, Any] = field(default_factory=dict)
+    seen: float = 0.0
 
 
 Listener = Callable[[RigEvent], None]
@@ -84,6 +93,9 @@ class LocalRig:
         self._closing = threading.Event()
         self._journal_offset = 0
         self._agent_offsets: dict[Path, int] = {}
+        self._agent_last: dict[int, float] = {}  # boot -> time of its last stamped line
+        self._actions = itertools.count()
+        self._in_flight: dict[int, float] = {}  # the rig's own actions under way (a push) -> when each began
         self._close_messages: list[tuple[float, Any]] = []
         self.outputs: dict[str, str] = {}
         self._clients: dict[str, Any] = {}
@@ -270,41 +282,30 @@ class LocalRig:
 
     # ------------------------------------------------------------ narration
 
-    def emit(self, stage: str, text: str, data: dict[str, Any] | None = None) -> RigEvent:
-        event = RigEvent(time.time(), stage, text, data or {})
+    def emit(self, stage: str, text: str, data: dict[str, Any] | None = None, at: float | None = None) -> RigEvent:
+        """Record an event that happened ``at`` (default: now, for what the rig itself does)."""
+        now = time.time()
+        event = RigEvent(now if at is None else at, stage, text, data or {}, seen=now)
         with self._events_lock:
-            self.events.append(event)
+            bisect.insort(self.events, event, key=lambda e: e.time)
         if self.on_event is not None:
             self.on_event(event)
         return event
 
-    def _on_slack(self, payload: dict[str, Any]) -> None:
-        from localrig.slack import payload_text
+    def in_flight_since(self) -> float | None:
+        """When the earliest action of the rig's still under way began (a `git push`: its event is recorded when
+        it returns, stamped with its start), or None: a narrator holds later events until then."""
+        with self._events_lock:
+            return min(self._in_flight.values(), default=None)
 
-        first = payload_text(payload).splitlines()[:1]
-        self.emit("slack", f"notification received: {first[0] if first else json.dumps(payload)[:100]}")
+    def _on_slack(self, payload: dict[str, Any], at: float) -> None:
+        message = render_message(payload)
+        first = message.splitlines()[:1]
+        self.emit("slack", f"notification received: {first[0] if first else json.dumps(payload)[:100]}",
+                  {"message": message}, at=at)
 
     def _on_builder(self, kind: str, data: dict[str, Any]) -> None:
-        if kind == "instance-state":
-            self.emit("ec2", f"builder {data['instance']} {data['from']} -> {data['to']}", data)
-        elif kind == "agent-started":
-            self.emit("ec2", f"builder booted: agent run started (boot {data['boot']}, pid {data['pid']})", data)
-        elif kind == "agent-ended":
-            self.emit("ec2", f"agent process ended (boot {data['boot']}, exit {data['exit_code']}: {data['why']})",
-                      data)
-        elif kind == "agent-frozen":
-            self.emit("ec2", f"builder frozen mid-build (SIGSTOP, boot {data['boot']}) while the next pushes land",
-                      data)
-        elif kind == "agent-thawed":
-            self.emit("ec2", f"builder resumed (SIGCONT, boot {data['boot']})", data)
-        elif kind == "agent-killed":
-            self.emit("ec2", f"agent killed mid-build (SIGKILL, boot {data['boot']}); the machine keeps running", data)
-        elif kind == "stop-hook":
-            self.emit("ec2", f"systemd: agent ended ({data['SERVICE_RESULT']}, status {data['EXIT_STATUS']}), not "
-                      f"restarted (Restart=no); ExecStopPost end-of-run --if-service-failed exited {data['exit_code']}",
-                      data)
-        else:
-            self.emit("ec2", f"builder watch: {data}", data)
+        self.emit("ec2", _builder_text(kind, data), data, at=data.get("at"))
 
     def _narrate(self) -> None:
         while not self._closing.wait(0.1):
@@ -325,21 +326,26 @@ class LocalRig:
 
     def _journal_record(self, rec: dict[str, Any]) -> None:
         kind, fn = rec["kind"], rec.get("function", "")
+        if kind == "sns":
+            self._sns_record(rec)
+            return
         if kind == "invoke":
             retry = f" (retry {rec['attempt'] - 1})" if rec.get("attempt", 1) > 1 else ""
-            self.emit(f"lambda:{fn}", f"invoked by {rec.get('trigger')}{retry}", rec)
+            text = f"invoked by {rec.get('trigger')}{retry}"
         elif kind == "result":
-            self.emit(f"lambda:{fn}", f"returned in {rec['seconds']}s: {json.dumps(rec.get('result'))[:160]}", rec)
+            text = f"returned in {rec['seconds']}s: {json.dumps(rec.get('result'))[:160]}"
         elif kind == "error":
             again = "will retry" if rec.get("will_retry") else "giving up"
-            self.emit(f"lambda:{fn}", f"FAILED attempt {rec['attempt']} ({again}): {rec['error']}", rec)
-        elif kind == "sns":
-            self._sns_record(rec)
+            text = f"FAILED attempt {rec['attempt']} ({again}): {rec['error']}"
         elif kind == "reject":
-            self.emit("lambda", f"rejected: {rec.get('error')}", rec)
+            fn, text = "", f"rejected: {rec.get('error')}"
+        else:
+            return
+        self.emit(f"lambda:{fn}" if fn else "lambda", text, rec, at=rec["time"])
 
     def _sns_record(self, rec: dict[str, Any]) -> None:
         topic = _topic_name(rec["topic"])
+        at = _sns_time(rec.get("published")) or rec["time"]
         message = rec.get("message") or ""
         if rec["topic"] == self.outputs.get("CLOSE_TOPIC_ARN"):
             try:
@@ -348,9 +354,11 @@ class LocalRig:
                 parsed = exc
             with self._events_lock:
                 self._close_messages.append((rec["time"], parsed))
-            self.emit("sns", f"{topic}: {_describe_close(parsed)} -> {', '.join(rec['functions'])}", rec)
+            result = {"outcome": parsed.outcome, "commit": parsed.commit} if isinstance(parsed, BuildResult) else {}
+            self.emit("sns", f"{topic}: {_describe_close(parsed)} -> {', '.join(rec['functions'])}",
+                      dict(rec, **result), at=at)
         else:
-            self.emit("sns", f"{topic}: {_describe_request(message)} -> {', '.join(rec['functions'])}", rec)
+            self.emit("sns", f"{topic}: {_describe_request(message)} -> {', '.join(rec['functions'])}", rec, at=at)
 
     def _poll_agent_logs(self) -> None:
         for boot in list(self.builder.boots):
@@ -365,7 +373,16 @@ class LocalRig:
             self._agent_offsets[path] = offset + len(complete)
             for line in complete.decode(errors="replace").splitlines():
                 if line.strip():
-                    self.emit("builder", line.strip(), {"boot": boot.number})
+                    self._agent_line(boot, line.strip())
+
+    def _agent_line(self, boot: Any, line: str) -> None:
+        """A step line carries its UTC time; any other line (a tool's output, a traceback) came after the
+        boot's last stamped line, so it takes that time, or the boot's start before any."""
+        at, text = read_stamp(line)
+        if at is None:
+            at = self._agent_last.get(boot.number, boot.started)
+        self._agent_last[boot.number] = at
+        self.emit("builder", text, {"boot": boot.number}, at=at)
 
     # ------------------------------------------------------------ actions
 
@@ -397,9 +414,18 @@ class LocalRig:
         the repository moved to (its hook sends the provider's webhook)."""
         work = self.work[repository]
         sha = self.git(work, "rev-parse", "HEAD")
-        self.git(work, "push", "--quiet", "origin", f"HEAD:refs/heads/{branch}")
-        self.emit(self.hosts.get(repository, "codecommit"), f"pushed {repository}@{branch} {sha[:12]}",
-                  {"commit": sha, "repository": repository})
+        began = time.time()  # the push lands, and its hook fires, while `git push` runs: stamped at its start
+        token = next(self._actions)
+        with self._events_lock:
+            self._in_flight[token] = began
+        try:
+            self.git(work, "push", "--quiet", "origin", f"HEAD:refs/heads/{branch}")
+            self.emit(self.hosts.get(repository, "codecommit"), f"pushed {repository}@{branch} {sha[:12]}",
+                      {"commit": sha, "repository": repository, "push_seconds": round(time.time() - began, 3)},
+                      at=began)
+        finally:  # only once its event is in: a narrator holding events back can let them go
+            with self._events_lock:
+                self._in_flight.pop(token, None)
         return sha
 
     def stop_registry(self) -> None:
@@ -513,6 +539,36 @@ def _topic_name(arn: str) -> str:
         return parse_arn(arn, "sns").resource
     except ArnError:
         return arn
+
+
+def _builder_text(kind: str, data: dict[str, Any]) -> str:
+    """The narration of one of the builder watch's events (localrig.builder)."""
+    if kind == "instance-state":
+        return f"builder {data['instance']} {data['from']} -> {data['to']}"
+    if kind == "agent-started":
+        return f"builder booted: agent run started (boot {data['boot']}, pid {data['pid']})"
+    if kind == "agent-ended":
+        return f"agent process ended (boot {data['boot']}, exit {data['exit_code']}: {data['why']})"
+    if kind == "agent-frozen":
+        return f"builder frozen mid-build (SIGSTOP, boot {data['boot']}) while the next pushes land"
+    if kind == "agent-thawed":
+        return f"builder resumed (SIGCONT, boot {data['boot']})"
+    if kind == "agent-killed":
+        return f"agent killed mid-build (SIGKILL, boot {data['boot']}); the machine keeps running"
+    if kind == "stop-hook":
+        return (f"systemd: agent ended ({data['SERVICE_RESULT']}, status {data['EXIT_STATUS']}), not restarted "
+                f"(Restart=no); ExecStopPost end-of-run --if-service-failed exited {data['exit_code']}")
+    return f"builder watch: {data}"
+
+
+def _sns_time(stamp: str | None) -> float | None:
+    """SNS's ``Timestamp`` (``2026-11-29T23:04:05.123Z``) as epoch seconds; None if absent or unreadable."""
+    if not stamp:
+        return None
+    try:
+        return datetime.strptime(stamp.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+    except ValueError:
+        return None
 
 
 def _describe_request(message: str) -> str:

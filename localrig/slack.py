@@ -10,6 +10,7 @@ is kept in ``refused``.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -17,7 +18,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-Listener = Callable[[dict[str, Any]], None]
+FIELD_GAP = "    "  # between the two columns of fields
+_LINK = re.compile(r"<([^|>]+)(?:\|([^>]+))?>")  # mrkdwn <url|label>
+Listener = Callable[[dict[str, Any], float], None]  # (payload, arrival time)
 
 
 class SlackReceiver:
@@ -81,7 +84,7 @@ class SlackReceiver:
             with open(self.record_path, "a", encoding="utf-8") as out:
                 out.write(json.dumps({"time": now, "payload": payload}) + "\n")
         if self.on_payload is not None:
-            self.on_payload(payload)
+            self.on_payload(payload, now)
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         receiver = self
@@ -131,3 +134,30 @@ def payload_text(payload: dict[str, Any]) -> str:
 
     walk(payload)
     return "\n".join(parts)
+
+
+def render_message(payload: dict[str, Any]) -> str:
+    """The message as the channel shows it: each block in order (header, section text and fields, context
+    line); the top-level ``text`` is only the notification/fallback, shown when there are no blocks."""
+    blocks = payload.get("blocks") or []
+    if not blocks:
+        return str(payload.get("text", ""))
+    return "\n".join(line for block in blocks for line in _block_lines(block))
+
+
+def _block_lines(block: dict[str, Any]) -> list[str]:
+    kind = block.get("type")
+    if kind == "divider":
+        return ["----"]
+    if kind == "context":
+        return [" · ".join(_text(e) for e in block.get("elements", []) if _text(e))]
+    lines = [_text(block.get("text"))] if block.get("text") else []
+    # a field is "*Label*\nvalue"; the channel shows fields in two columns: two "label value" per line here
+    cells = [" ".join(_text(f).split("\n")) for f in block.get("fields", [])]
+    return lines + [FIELD_GAP.join(cells[n:n + 2]) for n in range(0, len(cells), 2)]
+
+
+def _text(node: Any) -> str:
+    """A text object's text with mrkdwn links shown as the channel shows them: their label."""
+    text = str(node.get("text") or node.get("alt_text") or "") if isinstance(node, dict) else str(node or "")
+    return _LINK.sub(lambda m: m.group(2) or m.group(1), text)

@@ -33,6 +33,7 @@ def run_up(state_dir: Path, out: TextIO = sys.stdout, provisioner: str = "cloudf
     try:
         rig.start()
         local_stage.make_branches(rig)
+        narrator.flush()
         _print_exports(out, _write_env_file(rig, link), link)
         while True:
             signal.pause()
@@ -45,6 +46,7 @@ def run_up(state_dir: Path, out: TextIO = sys.stdout, provisioner: str = "cloudf
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         narrator.banner("stopping the rig (a chalice local you started keeps running: stop it too)")
         stop_shielded(rig)
+        narrator.close()
         _remove_link(link, run_dir)
         print("rig stopped", file=out, flush=True)
     return 0

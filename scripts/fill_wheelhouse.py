@@ -46,13 +46,14 @@ def main(argv: list[str]) -> int:
     dest = Path(argv[0])
     requirements = Path(argv[1] if len(argv) == 2 else "requirements.txt")
     if not requirements.is_file():
-        print(f"fill_wheelhouse: {requirements}: not found", file=sys.stderr)
+        print(f"fill_wheelhouse: error: {requirements}: not found", file=sys.stderr)
         return 2
     dest.mkdir(parents=True, exist_ok=True)
     for command in pip_download_commands(requirements, dest):
         done = subprocess.run(command, timeout=PIP_TIMEOUT_SECONDS, check=False)
         if done.returncode != 0:
-            print(f"fill_wheelhouse: pip download failed ({done.returncode}): {' '.join(command)}", file=sys.stderr)
+            print(f"fill_wheelhouse: error: pip download failed ({done.returncode}): {' '.join(command)}",
+                  file=sys.stderr)
             return 1
     print(f"fill_wheelhouse: {len(list(dest.glob('*.whl')))} wheels in {dest}")
     return 0

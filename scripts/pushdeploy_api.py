@@ -7,8 +7,9 @@
 
 URL is the stage's API base (``chalice url --stage prod``, e.g. https://abc123.execute-api.REGION.amazonaws.com/api/).
 Credentials and region come from the usual AWS places (environment, profile, instance role); the region may be
-given with --region, else it is read from the execute-api host name. Under ``chalice local --stage local`` the
-request is signed all the same and the signature ignored. Prints the answer's JSON; exits 0 on 2xx, 1 otherwise.
+given with --region, else it is read from the execute-api host name, else AWS_REGION / AWS_DEFAULT_REGION.
+Under ``chalice local --stage local`` the request is signed all the same and the signature ignored. Prints
+the answer's JSON; exits 0 on 2xx, 1 otherwise.
 Only botocore (which the AWS CLI and boto3 bring) is needed.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -43,7 +45,11 @@ def region_of(url: str, given: str | None) -> str:
         return given
     if len(parts) >= 4 and parts[1] == "execute-api":
         return parts[2]
-    raise SystemExit(f"pushdeploy-api: cannot tell the region from {host!r}: pass --region")
+    # The rule of chalicelib/region.py, inlined: this script stands alone (botocore only).
+    from_env = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if from_env:
+        return from_env
+    raise SystemExit(f"pushdeploy-api: error: cannot tell the region from {host!r}: pass --region or set AWS_REGION")
 
 
 def signed(method: str, url: str, body: bytes, region: str) -> urllib.request.Request:
@@ -54,7 +60,7 @@ def signed(method: str, url: str, body: bytes, region: str) -> urllib.request.Re
 
     credentials = Session().get_credentials()
     if credentials is None:
-        raise SystemExit("pushdeploy-api: no AWS credentials found (environment, profile or instance role)")
+        raise SystemExit("pushdeploy-api: error: no AWS credentials found (environment, profile or instance role)")
     aws_request = AWSRequest(method=method, url=url, data=body, headers={"Content-Type": "application/json"})
     SigV4Auth(credentials, "execute-api", region).add_auth(aws_request)
     return urllib.request.Request(url, data=body if method == "POST" else None, method=method,

@@ -34,3 +34,41 @@ def test_a_body_that_is_not_json_gets_slacks_400(slack):
         _post(slack.url, b"text=hi")
     assert err.value.code == 400
     assert slack.payloads() == []
+
+
+def test_a_message_is_shown_as_the_channel_shows_it_every_block_in_order():
+    from chalicelib import blockkit
+    from localrig.slack import render_message
+
+    payload = blockkit.message("fallback line only in the notification", [
+        blockkit.header(":x: Build failed: sample/production"),
+        blockkit.fields(["*Commit*\n`abc1234` fix it", "*Outcome*\nfailed", "*Duration*\n2s"]),
+        blockkit.section("*Reason*\nbuild failed on purpose"),
+        blockkit.context(["<https://example.com/log|Build log>", "<https://example.com/ecs|ECS web>"]),
+    ])
+
+    assert render_message(payload).splitlines() == [
+        ":x: Build failed: sample/production",
+        "*Commit* `abc1234` fix it    *Outcome* failed",  # two columns, as in the channel
+        "*Duration* 2s",
+        "*Reason*",
+        "build failed on purpose",
+        "Build log · ECS web",
+    ]
+    assert render_message({"text": "plain"}) == "plain"
+
+
+def test_the_listener_gets_each_payload_with_its_arrival_time(tmp_path):
+    import time
+
+    got = []
+    receiver = SlackReceiver(on_payload=lambda payload, at: got.append((payload, at)))
+    try:
+        before = time.time()
+        with _post(receiver.url, b'{"text": "hi"}'):
+            pass
+        assert len(got) == 1 and got[0][0] == {"text": "hi"}
+        assert before <= got[0][1] <= time.time()
+        assert receiver.records()[0][0] == got[0][1]
+    finally:
+        receiver.stop()

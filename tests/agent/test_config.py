@@ -86,7 +86,7 @@ def test_the_documented_example_loads_with_every_value(tmp_path):
     (("services = [\"web\"]", "services = \"web\""), "pipelines[0].deploy[0].services: expected a list of strings"),
     (("wait_timeout_seconds = 900", "wait_timeout_seconds = \"15m\""),
      "agent.toml: pipelines[0].wait_timeout_seconds: expected an integer, got a string"),
-    (("keep_revisions = 10", "keep_revisions = 0"), "pipelines[0].keep_revisions: must be >= 1, got 0"),
+    (("keep_revisions = 10", "keep_revisions = -1"), "pipelines[0].keep_revisions: must be >= 0, got -1"),
     (('build_args = { environment = "production" }', "build_args = { environment = 1 }"),
      "pipelines[0].build_args.environment: expected a string, got an integer"),
     (('context = "."', 'context = "../secrets"'), "pipelines[0].context: must be a path inside the repository"),
@@ -124,3 +124,9 @@ def test_asking_for_an_unconfigured_pipeline_lists_the_configured_ones(tmp_path)
     config = load_config(write(tmp_path, EXAMPLE))
     with pytest.raises(ConfigError, match=r"no pipeline 'sample/main' \(configured: sample/production\)"):
         config.pipeline("sample/main")
+
+
+def test_keep_revisions_zero_keeps_every_revision_as_docs_deploy_md_says(tmp_path):
+    """docs/deploy.md: `keep_revisions = 0` keeps every revision; the parser must accept what the doc shows."""
+    config = load_config(write(tmp_path, EXAMPLE.replace("keep_revisions = 10", "keep_revisions = 0")))
+    assert config.pipelines[0].keep_revisions == 0

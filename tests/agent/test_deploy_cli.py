@@ -70,7 +70,7 @@ def test_a_failed_deploy_exits_non_zero_with_one_line_reason(ecs, capsys):
     err = capsys.readouterr().err
     assert status == deploy_cli.EXIT_FAILED
     assert err.count("\n") == 1
-    assert err.startswith("error: deploy failed: cluster production-cluster: services not found")
+    assert err.startswith("pushdeploy-agent: error: deploy failed: cluster production-cluster: services not found")
 
 
 def test_a_timed_out_deploy_is_rolled_back_or_failed_with_status_and_reason(ecs, capsys):
@@ -100,13 +100,14 @@ def test_rollback_and_diff_commands(ecs, capsys):
     assert running(ecs).endswith("production-task:1")
 
     assert main(["rollback", "--cluster", "production-cluster", "--service", "web"]) == 1
-    assert capsys.readouterr().err.startswith("error: rollback failed: no ACTIVE revision of production-task")
+    assert capsys.readouterr().err.startswith(
+        "pushdeploy-agent: error: rollback failed: no ACTIVE revision of production-task")
 
 
 def test_bad_image_is_a_one_line_error(aws, capsys):
     status = main(["diff", "--cluster", "c", "--service", "web", "--image", "Not An Image"])
     assert status == 1
-    assert capsys.readouterr().err == "error: image reference contains whitespace: 'Not An Image'\n"
+    assert capsys.readouterr().err == "pushdeploy-agent: error: image reference contains whitespace: 'Not An Image'\n"
 
 
 @pytest.mark.parametrize("command", ["deploy", "rollback", "diff"])
