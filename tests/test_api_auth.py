@@ -53,7 +53,7 @@ def test_the_prod_template_signs_every_pipelines_method_and_no_webhook(project, 
                               "POST /pipelines/{pipeline}/rollback"}
     assert set(pipelines.values()) == {IAM}
     assert {key: kind for key, kind in auth.items() if " /webhooks/" in key and kind is not None} == {}
-    # the rest: the webhooks, and the dashboard's page and read routes (tests/test_dashboard_auth.py)
+    # the rest: the webhooks, and the dashboard's page and read routes (bearer token: tests/test_dashboard_auth.py)
     dashboard = {"GET /dashboard", "GET /builds", "GET /builds/{build_id}", "GET /status"}
     assert set(auth) - set(pipelines) - dashboard <= {key for key in auth if " /webhooks/" in key}
 
