@@ -26,7 +26,7 @@ import os
 import sys
 from typing import Any
 
-from localrig import moto_apigateway, moto_metrics
+from localrig import moto_apigateway, moto_dynamodb, moto_metrics
 from localrig.moto_faults import install_fault_hooks
 
 
@@ -155,6 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     moto_metrics.install()  # SQS's age-of-oldest-message metric, EC2's LaunchTime on start (the reconcile reads both)
     install_fault_hooks()
     moto_apigateway.install()  # ImportRestApi/PutRestApi take chalice's Swagger 2.0 and its sigv4 security, as AWS does
+    moto_dynamodb.install()  # a Query's cost depends on its page, not the table's size, as DynamoDB's does
     from moto.server import main as moto_main
 
     moto_main(argv if argv is not None else sys.argv[1:])

@@ -65,3 +65,20 @@ def test_the_error_is_cut_last_and_marked():
 def test_shrinking_is_deterministic():
     big = result(commits=50, subject="z" * 20_000)
     assert bound_result(big).to_json() == bound_result(big).to_json()
+
+
+def test_the_build_id_and_every_reported_step_survive_the_shrinking():
+    from dataclasses import replace
+
+    from agent.builder import MAX_RESULT_STEPS
+    from chalicelib.contracts import StepTiming
+
+    steps = tuple(StepTiming("rollback", "2026-11-29T10:00:00.000000Z", 1.5, n % 2 == 0)
+                  for n in range(MAX_RESULT_STEPS))  # a rollback of 60 services: the most steps a result carries
+    big = replace(result(commits=50, subject="refactor " * 1000, error="x" * 5000), build_id="b" * 32, steps=steps)
+
+    bounded = bound_result(big)
+
+    assert json_bytes(bounded) <= RESULT_BUDGET
+    assert (bounded.build_id, bounded.steps) == (big.build_id, steps)
+    assert parse_close_message(bounded.to_json()) == bounded
