@@ -6,10 +6,11 @@ import logging
 import os
 from typing import Any
 
-from chalice import Chalice, IAMAuthorizer, Response
-from chalice.app import CloudWatchEvent, Rate, SNSEvent
+from chalice import AuthResponse, Chalice, IAMAuthorizer, Response
+from chalice.app import AuthRequest, CloudWatchEvent, Rate, SNSEvent
 
 from chalicelib import settings
+from chalicelib.dashboard import AUTH_TTL_SECONDS
 from chalicelib.factory import Factory
 from chalicelib.push_events import STATE_CHANGE_PATTERN
 
@@ -98,8 +99,16 @@ if functions.pipeline:  # ---- pipeline API (docs/api.md): IAM unless the stage 
         request = app.current_request
         return _api_answer(factory.pipeline_api().rollback(pipeline, request.raw_body, request.context))
 
-    # ---- build history and what runs where (docs/api.md "Build history"); the dashboard reads these
-    READ_AUTHORIZER = API_AUTHORIZER
+    # ---- build history and what runs where (docs/api.md "Build history"); the dashboard reads these.
+    # Deployed stages: a bearer token a browser can send (docs/dashboard.md); the local stage: no auth.
+    READ_AUTHORIZER = None
+    if API_AUTHORIZER is not None:
+
+        @app.authorizer(name="dashboard_auth", ttl_seconds=AUTH_TTL_SECONDS)
+        def dashboard_auth(auth_request: AuthRequest) -> AuthResponse:
+            return factory.dashboard_authorize(auth_request.token)
+
+        READ_AUTHORIZER = dashboard_auth
 
     @app.route("/builds", methods=["GET"], authorizer=READ_AUTHORIZER)
     def list_builds() -> Response:
@@ -112,3 +121,11 @@ if functions.pipeline:  # ---- pipeline API (docs/api.md): IAM unless the stage 
     @app.route("/status", methods=["GET"], authorizer=READ_AUTHORIZER)
     def service_status() -> Response:
         return _api_answer(factory.history_api().status())
+
+
+if functions.pipeline:  # ---- the dashboard (docs/dashboard.md): one page, no auth (it holds no data)
+
+    @app.route("/dashboard", methods=["GET"])
+    def dashboard() -> Response:
+        page = factory.dashboard_page()
+        return Response(body=page.body, status_code=200, headers=page.headers)

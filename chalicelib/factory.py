@@ -16,9 +16,13 @@ from chalicelib import settings
 from chalicelib.arns import parse_arn
 
 if TYPE_CHECKING:
+    from chalice.app import AuthResponse
+
     from chalicelib.build_start import BuildStartHandler
     from chalicelib.builder import Builder
     from chalicelib.close import CloseHandler
+    from chalicelib.dashboard.page import Page
+    from chalicelib.dashboard.token import DashboardToken
     from chalicelib.history import HistoryHandler, HistoryTable
     from chalicelib.history_api import HistoryApi
     from chalicelib.notify import NotifyHandler
@@ -42,6 +46,10 @@ class Factory:
         # webhook routes: the clock the secret store rate-limits its re-reads by (a test may replace it)
         self.webhook_clock: Callable[[], float] = time.monotonic
         self._webhook_secrets: dict[str, SecretStore] = {}
+        # the dashboard: its page (read once) and token (cached per parameter, re-read on the clock below)
+        self.dashboard_clock: Callable[[], float] = time.monotonic
+        self._dashboard_page: Optional[Page] = None
+        self._dashboard_tokens: dict[str, DashboardToken] = {}
 
     def client(self, service: str, region: Optional[str] = None) -> Any:
         """A boto3 client, created on first use (boto3 is imported only then: cheap cold import)."""
@@ -178,3 +186,23 @@ class Factory:
         return WebhookHandler(self._webhook_secrets[hooks.secret_prefix],
                               DeliveryLedger(self.webhook_client("dynamodb"), hooks.deliveries_table), topic,
                               hooks.branch_filter)
+
+    # ------------------------------------------------------------ the dashboard (docs/dashboard.md)
+
+    def dashboard_page(self) -> Page:
+        from chalicelib.dashboard.page import load_page
+
+        if self._dashboard_page is None:
+            self._dashboard_page = load_page()
+        return self._dashboard_page
+
+    def dashboard_authorize(self, header: Optional[str]) -> AuthResponse:
+        """The read routes' authorizer answer for an ``Authorization`` header (deployed stages)."""
+        from chalicelib.dashboard.auth import authorize
+        from chalicelib.dashboard.token import DashboardToken
+
+        name = settings.dashboard_token_parameter(self._environ())
+        if name not in self._dashboard_tokens:  # an authorizer must answer fast: the short-timeout client
+            self._dashboard_tokens[name] = DashboardToken(self.webhook_client("ssm"), name,
+                                                          clock=lambda: self.dashboard_clock())
+        return authorize(self._dashboard_tokens[name], header)

@@ -310,3 +310,20 @@ def _branch_filter(reader: _Reader) -> BranchFilter:
         except BranchFilterError as exc:
             reader.invalid.append(f"{BRANCH_FILTER}: {exc}")
     return BranchFilter({})
+
+
+# ---------------------------------------------------------------- the dashboard (issue 10, docs/dashboard.md)
+
+DASHBOARD_TOKEN_PARAMETER = "DASHBOARD_TOKEN_PARAMETER"
+ALL_NAMES += (DASHBOARD_TOKEN_PARAMETER,)
+
+
+def dashboard_token_parameter(env: Mapping[str, str]) -> str:
+    """The SSM SecureString holding the bearer token of the read routes (deployed stages only: the local
+    stage has no authorizer and never reads it)."""
+    reader = _Reader(env)
+    name = reader.required(DASHBOARD_TOKEN_PARAMETER)
+    reader.check(DASHBOARD_TOKEN_PARAMETER, name, name.startswith("/") and bool(_PARAMETER.fullmatch(name)),
+                 "expected an SSM parameter name like /pushdeploy/dashboard-token")
+    reader.done()
+    return name

@@ -37,6 +37,7 @@ ENV_FROM_OUTPUTS: dict[str, dict[str, str]] = {
         "WEBHOOK_DELIVERIES_TABLE": "WebhookDeliveriesTableName",
         "WEBHOOK_SECRET_PREFIX": "WebhookSecretPrefix",
         "BUILD_HISTORY_TABLE": "BuildHistoryTableName",
+        "DASHBOARD_TOKEN_PARAMETER": "DashboardTokenParameterName",  # the read routes' bearer token
     },
     "source": {
         "REQUEST_TOPIC_ARN": "RequestTopicArn",
@@ -50,6 +51,10 @@ def _instance_arn(o: StackOutputs) -> str:
 
 def _parameter_arn(o: StackOutputs) -> str:
     return f"arn:{o.partition}:ssm:{o.region}:{o.account}:parameter{o.get('SlackWebhookParameterName')}"
+
+
+def _dashboard_token_arn(o: StackOutputs) -> str:
+    return f"arn:{o.partition}:ssm:{o.region}:{o.account}:parameter{o.get('DashboardTokenParameterName')}"
 
 
 def _agent_settings_arn(o: StackOutputs) -> str:
@@ -85,6 +90,8 @@ POLICY_RESOURCES: dict[str, dict[str, Callable[[StackOutputs], str]]] = {
         "RecordBuildHistory": lambda o: o.get("BuildHistoryTableArn"),
         "ReadBuildHistory": lambda o: [o.get("BuildHistoryTableArn"), o.get("BuildHistoryTableArn") + "/index/*"],
         "ReadServiceState": lambda o: f"arn:{o.partition}:ecs:{o.region}:{o.account}:service/*",
+        # the dashboard_auth function (the read routes' authorizer) reads the one token parameter
+        "ReadDashboardToken": _dashboard_token_arn,
     },
     "source": {
         "PublishBuildRequests": lambda o: o.get("RequestTopicArn"),

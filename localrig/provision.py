@@ -240,9 +240,10 @@ def provision_from_stack(client: ClientFactory, pipelines: list[PipelineSpec], w
         stack = create_stack(client("cloudformation"), account.prefix, template, parameters)
     except StackError as exc:
         raise ProvisionError(f"{template.name}: {exc}") from exc
-    # the agent settings parameter is the operator's (infra record uploads it); the API-made rig has none either
+    # the agent settings parameter is the operator's (infra record uploads it), and so is the dashboard token
+    # (the rig's local stage reads without one); the API-made rig has neither
     outputs = {name: stack.get(key) for name, key in ENV_FROM_OUTPUTS["pipeline"].items()
-               if name != "AGENT_SETTINGS_PARAMETER"}
+               if name not in ("AGENT_SETTINGS_PARAMETER", "DASHBOARD_TOKEN_PARAMETER")}
     outputs.update(REGION=stack.get("Region"), LOG_GROUP=stack.get("BuildLogGroupName"),
                    BUILD_DLQ_URL=stack.get("BuildDeadLetterQueueUrl"))
     # moto applies neither AWS::SNS::Subscription nor AWS::SQS::QueuePolicy: make the template's own

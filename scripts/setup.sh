@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what pushdeploy's tests and demo need on this machine, idempotently:
 #  - as root on Debian/Ubuntu: the real parts (Docker engine, distribution registry, busybox
-#    for the offline base image, git, openssh client and server) when they are missing;
+#    for the offline base image, git, openssh client and server, chromium and chromium-driver for the
+#    dashboard's browser test) when they are missing;
 #  - a virtualenv in .venv with requirements-dev.txt.
 # Elsewhere (a laptop with Docker) it only makes the virtualenv and says what is missing.
 set -euo pipefail
@@ -17,6 +18,9 @@ command -v git >/dev/null 2>&1 || need_pkgs+=(git)
 # ssh deploy keys are tested against a private sshd (tests/git/test_fetch_ssh_deploy_key.py)
 command -v ssh >/dev/null 2>&1 || need_pkgs+=(openssh-client)
 [ -x /usr/sbin/sshd ] || need_pkgs+=(openssh-server)
+# the dashboard is tested in real headless Chromium, driven by selenium (tests/e2e/test_dashboard_browser.py)
+command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_pkgs+=(chromium-driver)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     say "installing system packages: ${need_pkgs[*]}"

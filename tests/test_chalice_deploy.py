@@ -79,6 +79,7 @@ def test_dev_and_prod_stages_deploy_their_own_functions(aws, moto_server, projec
     assert set(functions) == {"pushdeploy-dev-request", "pushdeploy-dev-request_events",
                               "pushdeploy-prod-build_start", "pushdeploy-prod-close", "pushdeploy-prod-notify",
                               "pushdeploy-prod-history", "pushdeploy-prod-reconcile",
+                              "pushdeploy-prod-dashboard_auth",  # the read routes' authorizer: a function of its own
                               "pushdeploy-prod"}  # the last: chalice's api_handler
     for name, function in functions.items():
         stage = name.split("-")[1]
@@ -106,7 +107,8 @@ def test_dev_and_prod_stages_deploy_their_own_functions(aws, moto_server, projec
         ("GET", "/pipelines"): "AWS_IAM", ("POST", "/pipelines/{pipeline}/builds"): "AWS_IAM",
         ("POST", "/pipelines/{pipeline}/rollback"): "AWS_IAM", ("POST", "/webhooks/github"): "NONE",
         ("POST", "/webhooks/gitlab"): "NONE", ("POST", "/webhooks/bitbucket"): "NONE",
-        ("GET", "/builds"): "AWS_IAM", ("GET", "/builds/{build_id}"): "AWS_IAM", ("GET", "/status"): "AWS_IAM"}
+        ("GET", "/builds"): "CUSTOM", ("GET", "/builds/{build_id}"): "CUSTOM", ("GET", "/status"): "CUSTOM",
+        ("GET", "/dashboard"): "NONE"}
 
     roles = {parse_arn(functions[n]["Role"], "iam").resource_name: n for n in functions}
     iam = aws.client("iam")

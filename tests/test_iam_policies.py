@@ -225,3 +225,16 @@ def test_only_the_local_stage_serves_the_api_without_auth():
                                                                    "PUSHDEPLOY_API_AUTH": "none"}}
     assert [s for s in DEPLOYED_STAGES if CONFIG["stages"][s]["environment_variables"].get(
         "PUSHDEPLOY_API_AUTH", "iam") != "iam"] == []
+
+
+def test_the_read_routes_authorizer_reads_only_the_dashboard_token():
+    """The authorizer is a Lambda function of its own (Chalice deploys ``@app.authorizer`` apart from
+    api_handler), so the token parameter is in its policy and in no route's."""
+    env = CONFIG["stages"]["prod"]["environment_variables"]
+    arn = parse_arn(env["REQUEST_TOPIC_ARN"])
+    granted = [(s["Action"], s["Resource"]) for s in prod_policy("dashboard_auth")["Statement"]
+               if s["Sid"] != "WriteOwnLogs"]
+    token = f"arn:aws:ssm:{arn.region}:{arn.account}:parameter{env['DASHBOARD_TOKEN_PARAMETER']}"
+    assert granted == [("ssm:GetParameter", token)]
+    assert [s for f in ("api_handler", "history") for s in prod_policy(f)["Statement"]
+            if token in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])] == []

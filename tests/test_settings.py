@@ -35,10 +35,11 @@ def test_dev_stage_registers_only_the_request_functions(monkeypatch):
 
 def test_prod_stage_registers_only_the_pipeline_functions(monkeypatch):
     module = import_app(monkeypatch, stage_env("prod"))
-    assert registered(module) == {"build_start", "close", "notify", "history", "reconcile", "api_handler"}
+    assert registered(module) == {"build_start", "close", "notify", "history", "reconcile", "api_handler",
+                                  "dashboard_auth"}
     assert route_paths(module) == {"/webhooks/github", "/webhooks/gitlab", "/webhooks/bitbucket", "/pipelines",
                                    "/pipelines/{pipeline}/builds", "/pipelines/{pipeline}/rollback", "/builds",
-                                   "/builds/{build_id}", "/status"}
+                                   "/builds/{build_id}", "/status", "/dashboard"}
     topics = {s.name: s.topic for s in module.app.event_sources if hasattr(s, "topic")}
     env = stage_env("prod")
     assert topics == {"build_start": env["REQUEST_TOPIC_ARN"], "close": env["CLOSE_TOPIC_ARN"],
@@ -51,7 +52,7 @@ def test_prod_stage_registers_only_the_pipeline_functions(monkeypatch):
 def test_all_registers_both_sides_for_one_account(monkeypatch):
     env = stage_env("prod") | stage_env("dev") | {"PUSHDEPLOY_FUNCTIONS": "all"}
     assert registered(import_app(monkeypatch, env)) == {"request", "request_events", "build_start", "close", "notify",
-                                                         "history", "reconcile", "api_handler"}
+                                                         "history", "reconcile", "api_handler", "dashboard_auth"}
 
 
 def test_import_reads_no_pipeline_setting_beyond_the_topics(monkeypatch):
@@ -59,7 +60,7 @@ def test_import_reads_no_pipeline_setting_beyond_the_topics(monkeypatch):
     env = {"PUSHDEPLOY_FUNCTIONS": "pipeline", "REQUEST_TOPIC_ARN": stage_env("prod")["REQUEST_TOPIC_ARN"],
            "CLOSE_TOPIC_ARN": stage_env("prod")["CLOSE_TOPIC_ARN"]}
     assert registered(import_app(monkeypatch, env)) == {"build_start", "close", "notify", "history", "reconcile",
-                                                        "api_handler"}
+                                                        "api_handler", "dashboard_auth"}
 
 
 @pytest.mark.parametrize("value, problem", [

@@ -36,7 +36,7 @@ def test_every_pipeline_function_has_an_errors_alarm_by_the_name_chalice_gives_i
 
 
 def test_every_alarm_publishes_to_the_close_topic_where_notify_posts_it() -> None:
-    assert len(ALARMS) == 8
+    assert len(ALARMS) == 9
     for name, alarm in ALARMS.items():
         assert alarm["AlarmActions"] == [{"Ref": "CloseTopic"}], name
 
