@@ -20,7 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from localrig import services, stories, timeline
+from selenium.common.exceptions import WebDriverException
+
+from localrig import chromium, dashboard_shot, services, stories, timeline
 from localrig.provision import PipelineSpec
 from localrig.rig import LocalRig, RigError, RigEvent
 from localrig.timeline import GIT_HOSTS
@@ -174,6 +176,7 @@ def run_demo(state_dir: Path, out: TextIO = sys.stdout, provisioner: str = "clou
                    provisioner=provisioner)
     narrator.hold = rig.in_flight_since
     done: list[_Story] = []
+    shown: Shown | None = None
     error = ""
     try:
         rig.start()
@@ -185,6 +188,7 @@ def run_demo(state_dir: Path, out: TextIO = sys.stdout, provisioner: str = "clou
             for check in report.checks:
                 mark = "ok  " if check.ok else "FAIL"
                 narrator.say(f"  [{mark}] {check.expectation}" + ("" if check.ok else f" (observed: {check.observed})"))
+        shown = show_dashboard(rig, run_dir, narrator)
     except (RigError, services.ServiceError) as exc:
         narrator.say(f"\ndemo stopped: {exc}")
         error = str(exc)
@@ -195,8 +199,40 @@ def run_demo(state_dir: Path, out: TextIO = sys.stdout, provisioner: str = "clou
         stop_shielded(rig)
         narrator.close()
     status = _finish(run_dir, done, list(rig.events), out, error=error, narrated=narrator,
-                     expected=len(stories_to_run))
+                     expected=len(stories_to_run), dashboard=shown)
     return 130 if error == "interrupted" else status
+
+
+@dataclass
+class Shown:
+    """The dashboard as the demo saw it: its URL, its picture, and the check that it lists every build."""
+
+    url: str
+    picture: Path
+    check: stories.Check
+
+
+def show_dashboard(rig: LocalRig, run_dir: Path, narrator: Narrator) -> Shown | None:
+    """The stories' builds on the dashboard (`GET /dashboard` under `chalice local`), pictured in headless
+    Chromium; None (said in one line) when Chromium is not installed, which leaves the demo passing."""
+    why = chromium.missing()
+    if why:
+        narrator.say(f"\ndashboard picture skipped: {why}")
+        return None
+    narrator.banner("the dashboard: GET /dashboard under chalice local, in headless Chromium")
+    url = rig.chalice_local.url if rig.chalice_local is not None else rig.start_chalice_local()
+    results, picture = rig.build_results(), run_dir / "dashboard.png"
+    expectation = f"the dashboard lists the {_plural(len(results), 'build')} the stories made, each with its step bars"
+    try:
+        seen = dashboard_shot.capture(url, results, picture)
+    except WebDriverException as exc:
+        check = stories.Check(expectation, False, f"Chromium failed: {exc.msg}")
+    else:
+        check = stories.Check(expectation, seen.listed == seen.wanted,
+                              f"{seen.listed} of {seen.wanted} listed with their step bars")
+    narrator.say(f"  [{'ok  ' if check.ok else 'FAIL'}] {check.expectation}"
+                 + ("" if check.ok else f" (observed: {check.observed})"))
+    return Shown(f"{url}/dashboard", picture, check)
 
 
 def stop_shielded(rig: LocalRig) -> None:
@@ -213,21 +249,28 @@ def stop_shielded(rig: LocalRig) -> None:
 
 
 def _finish(run_dir: Path, done: list[_Story], events: list[RigEvent], out: TextIO, error: str = "",
-            narrated: Narrator | None = None, expected: int = len(STORIES)) -> int:
+            narrated: Narrator | None = None, expected: int = len(STORIES), dashboard: Shown | None = None) -> int:
     reports = [d.report for d in done]
     happened = [what_happened([e for e in events if d.began <= e.time <= d.ended]) for d in done]
-    ok = not error and len(reports) == expected and all(r.passed for r in reports)
+    ok = (not error and len(reports) == expected and all(r.passed for r in reports)
+          and (dashboard is None or dashboard.check.ok))
     print("\n" + format_table(summary_rows(reports, happened)) if reports else "\n(no story finished)", file=out)
     lateness, late = (narrated.lateness, narrated.printed_late) if narrated is not None else (0.0, 0)
     summary = {"passed": ok, "error": error or None, "run_dir": str(run_dir), "events": len(events),
                "narration": {"most_late_seconds": round(lateness, 3), "printed_out_of_order": late},
-               "stories": [dict(r.to_dict(), what_happened=h) for r, h in zip(reports, happened, strict=True)]}
+               "stories": [dict(r.to_dict(), what_happened=h) for r, h in zip(reports, happened, strict=True)],
+               "dashboard": None if dashboard is None else {"url": dashboard.url, "picture": str(dashboard.picture),
+                                                            "ok": dashboard.check.ok,
+                                                            "observed": dashboard.check.observed}}
     path = run_dir / "summary.json"
     run_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(summary, indent=2))
     picture = write_timeline(run_dir, events, done)
     print(f"\nsummary JSON: {path}", file=out)
     print(f"timeline: {picture} ({len(events)} events, each at the time its own record gives)", file=out)
+    if dashboard is not None:
+        print(f"dashboard: {dashboard.picture} ({dashboard.check.observed})", file=out)
+        print(f"dashboard URL (served by chalice local while the rig ran): {dashboard.url}", file=out)
     print(f"narration: events printed in that order ({late} out of order); the latest reached it "
           f"{lateness:.1f}s after it happened", file=out)
     print(f"logs: {run_dir} (lambda-journal.jsonl, builder/agent-*.log, slack.jsonl)", file=out)

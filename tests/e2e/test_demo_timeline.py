@@ -1,6 +1,8 @@
 """`make demo`'s run, shortened to story 1 on the real rig: it writes timeline.svg next to summary.json and prints
 its path, the narration is in happened order (the Slack line after the `push ok` that led to it), the picture
-has a lane for each part the push went through, and the Slack message is shown whole."""
+has a lane for each part the push went through, and the Slack message is shown whole. Before the rig stops, the
+dashboard under `chalice local` is pictured in headless Chromium once it lists the run's builds with their step
+bars: dashboard.png next to timeline.svg, its path printed."""
 
 import io
 import json
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from localrig import demo
+from tests import chromium
 
 pytestmark = pytest.mark.e2e
 
@@ -61,3 +64,18 @@ def test_the_slack_message_is_shown_whole(story_1_run):
     assert any("*Outcome* succeeded" in line for line in shown)
     assert any("*Commit*" in line for line in shown)
     assert any("Build log" in line for line in shown)  # the context line's links, by their labels
+
+
+def test_the_run_pictures_the_dashboard_listing_its_builds_next_to_the_timeline(story_1_run):
+    chromium.chromium_present()
+    status, printed = story_1_run
+    assert status == 0, printed[-3000:]
+    assert "[ok  ] the dashboard lists the 1 build the stories made, each with its step bars" in printed
+    [path] = re.findall(r"^dashboard: (\S+)", printed, re.M)
+    picture = Path(path)
+    assert picture.name == "dashboard.png" and (picture.parent / "timeline.svg").exists()
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and picture.stat().st_size > 10_000
+    [url] = re.findall(r"^dashboard URL .*: (http://\S+/dashboard)$", printed, re.M)
+    summary = json.loads((picture.parent / "summary.json").read_text())
+    assert summary["dashboard"] == {"url": url, "picture": path, "ok": True,
+                                    "observed": "1 of 1 listed with their step bars"}
