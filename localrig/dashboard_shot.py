@@ -1,7 +1,8 @@
 """The demo's picture of the dashboard: `GET /dashboard` under the rig's `chalice local`, opened in headless
 Chromium once it lists the builds the stories made, saved as ``dashboard.png`` next to timeline.svg. The page
 loads the history once and then every 30 s, while the `history` function may still be writing the last build,
-so the page is reloaded until every build is there with its step bars (or the deadline passes)."""
+so the page is reloaded until every build is there with its step bars and the pipelines' status is drawn (it
+comes from a slower request, `GET /status`), or the deadline passes."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ BARS = """return arguments[0].map((id) => {
   const item = document.querySelector('[data-build-id="' + CSS.escape(id) + '"]');
   return item ? item.querySelectorAll('.steps .bar').length : -1;
 });"""
+STATUS_DRAWN = "return document.querySelector('#pipelines [data-service]') !== null"
 SIZE = (1280, 900)
 
 
@@ -31,7 +33,8 @@ class Shown:
 
 
 def capture(url: str, results: Sequence[BuildResult], picture: Path, timeout: float = 60.0) -> Shown:
-    """Open ``url``/dashboard until it lists every build of ``results`` with its step bars; save the page."""
+    """Open ``url``/dashboard until it lists every build of ``results`` with its step bars (and shows the
+    pipelines' status); save the page."""
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
         driver = chromium.start(Path(profile), SIZE)
         try:
@@ -53,7 +56,7 @@ def _wait_listed(driver: Any, page: str, results: Sequence[BuildResult], timeout
         driver.get(page)
         try:
             WebDriverWait(driver, min(10.0, max(0.1, deadline - time.monotonic())), poll_frequency=0.2).until(
-                lambda d: listed(d) == len(ids))
+                lambda d: listed(d) == len(ids) and d.execute_script(STATUS_DRAWN))
             return len(ids)
         except TimeoutException:
             if time.monotonic() >= deadline:
