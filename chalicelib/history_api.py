@@ -18,7 +18,7 @@ from urllib.parse import unquote
 
 from chalicelib.contracts import branch_problem, repository_problem, show
 from chalicelib.history import HistoryTable
-from chalicelib.pipeline_api import AgentSettingsParameter, ApiAnswer, ApiProblem, _answering
+from chalicelib.pipeline_api import AgentSettingsParameter, ApiAnswer, ApiProblem, answering
 from chalicelib.status import PipelineTargets, read_status
 
 DEFAULT_LIMIT = 20
@@ -45,7 +45,7 @@ class HistoryApi:
             pipeline, limit = read_pipeline(params.get("pipeline")), read_limit(params.get("limit"))
             records, last = self.history.builds(pipeline, limit, read_next(params.get("next"), pipeline))
             return ApiAnswer(200, {"builds": records, "next": make_next(last, pipeline)})
-        return _answering(run)
+        return answering(run)
 
     def build(self, build_id: str) -> ApiAnswer:
         def run() -> ApiAnswer:
@@ -57,7 +57,7 @@ class HistoryApi:
             if record is None:
                 raise ApiProblem(404, f"unknown build {show(wanted)} (not in history, or expired)")
             return ApiAnswer(200, record)
-        return _answering(run)
+        return answering(run)
 
     def status(self) -> ApiAnswer:
         def run() -> ApiAnswer:
@@ -65,7 +65,7 @@ class HistoryApi:
                 raise ApiProblem(500, "GET /status needs the AGENT_SETTINGS_PARAMETER stage setting")
             targets = [PipelineTargets(p.id, p.image_repository, p.deploy) for p in self.parameter.pipelines()]
             return ApiAnswer(200, read_status(self._ecs(), self.history, targets))
-        return _answering(run)
+        return answering(run)
 
 
 def read_pipeline(value: Optional[str]) -> Optional[str]:

@@ -218,7 +218,7 @@ class PipelineApi:
         self.new_event_id = new_event_id
 
     def list(self) -> ApiAnswer:
-        return _answering(lambda: ApiAnswer(200, {
+        return answering(lambda: ApiAnswer(200, {
             "pipelines": [p.to_dict() for p in self.parameter.pipelines()]}))
 
     def build(self, segment: str, raw_body: Optional[bytes], context: Mapping[str, Any]) -> ApiAnswer:
@@ -228,7 +228,7 @@ class PipelineApi:
             commit, force = read_commit(data), read_force(data)
             pipeline = self._pipeline(segment)
             return self._publish(pipeline, who, ACTION_BUILD, commit=commit, force=force, pin=commit is not None)
-        return _answering(run)
+        return answering(run)
 
     def rollback(self, segment: str, raw_body: Optional[bytes], context: Mapping[str, Any]) -> ApiAnswer:
         def run() -> ApiAnswer:
@@ -238,7 +238,7 @@ class PipelineApi:
             if not pipeline.deploy:
                 raise ApiProblem(409, f"pipeline {pipeline.id} has no deploy targets: nothing to roll back")
             return self._publish(pipeline, who, ACTION_ROLLBACK, rollback_to=to)
-        return _answering(run)
+        return answering(run)
 
     def _pipeline(self, segment: str) -> PipelineView:
         """The pipeline a path segment names: the id percent-encoded once (``octo%2Fapp%2Fmain``)."""
@@ -284,7 +284,7 @@ def _details(request: BuildRequest) -> str:
     return "".join(f", {part}" for part in parts if part)
 
 
-def _answering(run: Callable[[], ApiAnswer]) -> ApiAnswer:
+def answering(run: Callable[[], ApiAnswer]) -> ApiAnswer:
     """Every refusal as a JSON answer with a status that says whose problem it is: 4xx the caller's,
     503 try again later, 500 the stage's configuration (the message names the setting or parameter)."""
     try:
