@@ -14,6 +14,9 @@ It serves HTTP on 127.0.0.1:
   rig's way to run a ``rate(5 minutes)`` function in a story that lasts seconds);
   the host also fires every ``rate(...)`` rule on its own at its real rate.
 - ``GET /health``.
+- every ``@app.on_sqs_message`` is served as Lambda's event source mapping serves it: long-poll, invoke
+  with the SQS event, delete the batch on success, leave it for the visibility timeout on failure
+  (localrig/sqs_source.py).
 
 Invocations run one at a time on a worker thread (boto3's default session is not
 thread-safe) and a failed one is retried like Lambda's async retries, with short delays; after
@@ -45,6 +48,7 @@ from typing import Any
 
 from chalicelib.arns import ArnError, parse_arn
 from chalicelib.region import region_from_env
+from localrig.sqs_source import QueuePoller, queue_sources
 
 ENV_FAILURE_QUEUE = "PUSHDEPLOY_RIG_FAILURE_QUEUE_URL"
 RETRY_DELAYS = (1.0, 2.0)  # Lambda waits 1 and 2 minutes between async retries; the rig, seconds
@@ -125,20 +129,49 @@ class Invocation:
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     attempt: int = 1
     trigger: str = ""
+    # set for a synchronous invocation (an SQS event source's): told the outcome, no async retry or destination
+    on_done: Callable[[BaseException | None], None] | None = None
 
 
 class FunctionHost:
-    """The imported app: its handlers by name and which of them each SNS topic feeds."""
+    """The imported app: its handlers by name, which of them each SNS topic feeds, and its SQS event sources."""
 
     def __init__(self, app: Any, journal: Journal, retry_delays: tuple[float, ...] = RETRY_DELAYS) -> None:
         self.app = app
         self.journal = journal
         self.retry_delays = retry_delays
+        self.pollers: list[QueuePoller] = []
         self._work: queue.Queue[Invocation | None] = queue.Queue()
         self._pending = 0
         self._pending_lock = threading.Lock()
         self._worker = threading.Thread(target=self._run, name="lambda-worker", daemon=True)
         self._worker.start()
+
+    def start_queue_sources(self) -> None:
+        """One poller per ``@app.on_sqs_message`` (localrig.sqs_source), each with its own boto3 session."""
+        import boto3
+
+        region = region_from_env() or "us-east-1"
+        for source in queue_sources(self.app):
+            poller = QueuePoller(source, self, lambda: boto3.session.Session().client("sqs", region_name=region),
+                                 region)
+            self.pollers.append(poller.start())
+
+    def call(self, function: str, event: dict[str, Any], trigger: str, attempt: int = 1) -> BaseException | None:
+        """A synchronous invocation, on the worker like every other; returns the handler's error, or None."""
+        done = threading.Event()
+        outcome: list[BaseException | None] = []
+
+        def finished(error: BaseException | None) -> None:
+            outcome.append(error)
+            done.set()
+
+        self.submit(Invocation(function, event, attempt=attempt, trigger=trigger, on_done=finished))
+        done.wait()
+        return outcome[0]
+
+    def journal_write(self, kind: str, **fields: Any) -> None:
+        self.journal.write(kind, **fields)
 
     def functions(self) -> list[str]:
         return sorted(self.app.handler_map)
@@ -152,6 +185,11 @@ class FunctionHost:
             if topic is not None and topic in (topic_arn, name):
                 found.append(source.name)
         return found
+
+    def topics(self) -> list[str]:
+        """The topics (ARN or name, as the app wrote them) that some function subscribes to."""
+        return sorted({source.topic for source in getattr(self.app, "event_sources", [])
+                       if getattr(source, "topic", None) is not None})
 
     def schedules(self) -> dict[str, Any]:
         """Scheduled functions by name -> their schedule expression."""
@@ -184,8 +222,11 @@ class FunctionHost:
         self._work.put(invocation)
 
     def idle(self) -> bool:
+        """No invocation queued or running, and no message waiting in (or taken from) an SQS event source."""
         with self._pending_lock:
-            return self._pending == 0
+            if self._pending:
+                return False
+        return all(poller.settled() for poller in self.pollers)
 
     def _run(self) -> None:
         while True:
@@ -202,11 +243,26 @@ class FunctionHost:
         try:
             result = handler(invocation.event, LambdaContext(invocation.function, memory_size=128))
         except Exception as exc:  # noqa: BLE001 - any handler error is an async-invoke failure
-            self._failed(invocation, exc, time.monotonic() - started)
+            if invocation.on_done is not None:
+                self._failed_sync(invocation, exc, time.monotonic() - started)
+            else:
+                self._failed(invocation, exc, time.monotonic() - started)
             return
         self.journal.write("result", function=invocation.function, request_id=invocation.request_id,
                            attempt=invocation.attempt, seconds=round(time.monotonic() - started, 3),
                            result=_short(result))
+        if invocation.on_done is not None:
+            invocation.on_done(None)
+        self._done()
+
+    def _failed_sync(self, invocation: Invocation, exc: Exception, seconds: float) -> None:
+        """A synchronous caller (an event source mapping) decides what happens next: the host retries nothing."""
+        last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        self.journal.write("error", function=invocation.function, request_id=invocation.request_id,
+                           attempt=invocation.attempt, seconds=round(seconds, 3), error=last, will_retry=True,
+                           retry="after the queue's visibility timeout")
+        assert invocation.on_done is not None
+        invocation.on_done(exc)
         self._done()
 
     def _failed(self, invocation: Invocation, exc: Exception, seconds: float) -> None:
@@ -294,7 +350,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server naming
         if self.path == "/health":
             schedules = {name: _expression_text(expr) for name, expr in self.host.schedules().items()}
-            self._reply(200, {"functions": self.host.functions(), "idle": self.host.idle(), "schedules": schedules})
+            self._reply(200, {"functions": self.host.functions(), "idle": self.host.idle(), "schedules": schedules,
+                              "topics": self.host.topics()})
         else:
             self._reply(404, {"error": f"no such path {self.path}"})
 
@@ -387,6 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     app = load_app(args.app_dir, json.loads(args.env_file.read_text()))
     server, host = serve(app, journal)
     host.start_schedules()
+    host.start_queue_sources()
     journal.write("ready", functions=host.functions(), port=server.server_address[1])
     tmp = args.port_file.with_suffix(".tmp")
     tmp.write_text(str(server.server_address[1]))

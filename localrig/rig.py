@@ -190,10 +190,20 @@ class LocalRig:
         if not self.lambda_host.alive():
             raise RigError(f"the Lambda host (app.py) did not start:\n{self.lambda_host.log_tail(30)}")
         self.lambda_url = f"http://127.0.0.1:{port_file.read_text().strip()}"
+        self._subscribe_lambda_host()
+        self.emit("lambda", f"Chalice app loaded at {self.lambda_url}: {', '.join(self.lambda_functions())}")
+
+    def _subscribe_lambda_host(self) -> None:
+        """An SNS ``http`` subscription for each topic a function subscribes to, as Lambda's SNS triggers are:
+        a topic that reaches its function through a queue (the FIFO request topic -> the wake queue ->
+        build_start) gets none (SNS FIFO topics deliver to SQS only)."""
+        with urllib.request.urlopen(f"{self.lambda_url}/health", timeout=5) as resp:
+            wanted = set(json.load(resp).get("topics", []))
         sns = self.client("sns")
         for key in ("REQUEST_TOPIC_ARN", "CLOSE_TOPIC_ARN"):
-            sns.subscribe(TopicArn=self.outputs[key], Protocol="http", Endpoint=f"{self.lambda_url}/sns")
-        self.emit("lambda", f"Chalice app loaded at {self.lambda_url}: {', '.join(self.lambda_functions())}")
+            arn = self.outputs[key]
+            if arn in wanted or _topic_name(arn) in wanted:
+                sns.subscribe(TopicArn=arn, Protocol="http", Endpoint=f"{self.lambda_url}/sns")
 
     def local_exports(self) -> dict[str, str]:
         """What `python -m localrig up` prints to export for `chalice local --stage local` (localrig.local_stage)."""
@@ -329,6 +339,9 @@ class LocalRig:
         if kind == "sns":
             self._sns_record(rec)
             return
+        if kind == "sqs":
+            self._sqs_record(rec)
+            return
         if kind == "invoke":
             retry = f" (retry {rec['attempt'] - 1})" if rec.get("attempt", 1) > 1 else ""
             text = f"invoked by {rec.get('trigger')}{retry}"
@@ -339,6 +352,9 @@ class LocalRig:
             text = f"FAILED attempt {rec['attempt']} ({again}): {rec['error']}"
         elif kind == "reject":
             fn, text = "", f"rejected: {rec.get('error')}"
+        elif kind == "sqs-left":
+            text = (f"batch of {len(rec['message_ids'])} left in {_queue_name(rec['queue'])} until its visibility "
+                    "timeout")
         else:
             return
         self.emit(f"lambda:{fn}" if fn else "lambda", text, rec, at=rec["time"])
@@ -359,6 +375,21 @@ class LocalRig:
                       dict(rec, **result), at=at)
         else:
             self.emit("sns", f"{topic}: {_describe_request(message)} -> {', '.join(rec['functions'])}", rec, at=at)
+
+    def _sqs_record(self, rec: dict[str, Any]) -> None:
+        """A batch an SQS event source took for its function. Bodies that are SNS envelopes (the wake queue's:
+        the request topic's messages) are narrated as that topic's messages, at their publish time."""
+        queue = _queue_name(rec["queue"])
+        counts = rec.get("receive_counts") or [1]
+        again = f", receive {max(counts)}" if max(counts) > 1 else ""
+        self.emit("sqs", f"{queue}: {len(rec['message_ids'])} messages -> {rec['function']}{again}", rec,
+                  at=rec["time"])
+        for body, count in zip(rec.get("bodies", []), counts, strict=False):
+            envelope = _sns_envelope(body)
+            if envelope is not None and count == 1:  # its first delivery; a receive again is narrated above
+                self._sns_record({"time": rec["time"], "topic": envelope.get("TopicArn", ""),
+                                  "message": envelope.get("Message"), "published": envelope.get("Timestamp"),
+                                  "functions": [f"{queue} -> {rec['function']}"]})
 
     def _poll_agent_logs(self) -> None:
         for boot in list(self.builder.boots):
@@ -539,6 +570,22 @@ def _topic_name(arn: str) -> str:
         return parse_arn(arn, "sns").resource
     except ArnError:
         return arn
+
+
+def _queue_name(arn: str) -> str:
+    try:
+        return parse_arn(arn, "sqs").resource
+    except ArnError:
+        return arn
+
+
+def _sns_envelope(body: str) -> dict[str, Any] | None:
+    """An SQS body holding an SNS notification (raw delivery off), or None."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) and parsed.get("Type") == "Notification" else None
 
 
 def _builder_text(kind: str, data: dict[str, Any]) -> str:

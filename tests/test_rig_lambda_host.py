@@ -2,9 +2,6 @@
 subscriptions from moto, asynchronous invokes, and retries of failed invocations."""
 
 import json
-import os
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -14,6 +11,7 @@ import pytest
 from localrig import services
 from localrig.lambda_host import rate_seconds, sns_lambda_event
 from tests.conftest import load_event
+from tests.rig_host import running_host
 
 APP_DIR = Path(__file__).parent / "fixtures" / "rigapp"
 
@@ -32,23 +30,10 @@ def _journal(path: Path) -> list[dict]:
 def host(aws, moto_server, tmp_path):
     topic = aws.client("sns").create_topic(Name="rig-topic")["TopicArn"]
     record = tmp_path / "record.jsonl"
-    env_file = tmp_path / "env.json"
-    env_file.write_text(json.dumps({"RIG_TOPIC": topic, "RIG_RECORD": str(record)}))
-    port_file = tmp_path / "port"
-    journal = tmp_path / "journal.jsonl"
-    env = dict(os.environ, **moto_server.client_env(), PYTHONPATH=str(Path(__file__).parent.parent))
-    proc = subprocess.Popen([sys.executable, "-m", "localrig.lambda_host", "--app-dir", str(APP_DIR), "--env-file",
-                             str(env_file), "--journal", str(journal), "--port-file", str(port_file)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        services.wait_until(lambda: port_file.exists() or proc.poll() is not None, 60, "the lambda host")
-        assert proc.poll() is None, proc.stderr.read().decode()
-        url = f"http://127.0.0.1:{port_file.read_text()}"
+    stage = {"RIG_TOPIC": topic, "RIG_RECORD": str(record)}
+    with running_host(APP_DIR, stage, tmp_path, moto_server) as (url, journal):
         aws.client("sns").subscribe(TopicArn=topic, Protocol="http", Endpoint=f"{url}/sns")
         yield {"url": url, "topic": topic, "record": record, "journal": journal}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_an_sns_publish_reaches_every_handler_subscribed_to_the_topic_as_a_lambda_sns_event(aws, host):
@@ -126,3 +111,8 @@ def test_the_schedule_rate_is_read_from_the_expression():
     assert rate_seconds("rate(5 minutes)") == 300
     assert rate_seconds("rate(1 hour)") == 3600
     assert rate_seconds("cron(0 12 * * ? *)") is None
+
+
+def test_health_names_the_topics_functions_subscribe_to_so_the_rig_subscribes_only_those(host):
+    with urllib.request.urlopen(f"{host['url']}/health", timeout=5) as resp:
+        assert json.load(resp)["topics"] == [host["topic"]]
