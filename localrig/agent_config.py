@@ -31,14 +31,15 @@ def _table(lines: list[str], header: str, values: dict[str, Any]) -> None:
 def render(outputs: dict[str, str], pipelines: list[PipelineSpec], sources: dict[str, Path], registry: str,
            cache_dir: Path, idle_grace_seconds: float = 1, wait_timeout_seconds: int = 120,
            visibility_timeout_seconds: int | None = None, retry_budget_seconds: float | None = None,
-           source_settings: dict[str, dict[str, str]] | None = None) -> str:
+           source_settings: dict[str, dict[str, str]] | None = None, instance_id: str | None = None) -> str:
     """``sources`` maps repository name -> the bare repository the agent clones from; ``source_settings``
     replaces that for a hosted repository (``source_url`` over HTTPS and its ``source_token``).
     ``visibility_timeout_seconds`` None keeps the agent's default (a killed agent's requests then
     come back after 5 minutes; a story about that passes a few seconds); likewise
     ``retry_budget_seconds`` (how long SQS/SNS failures are retried before the agent gives up: 5 minutes).
     The dead-letter queue comes from the outputs (BUILD_DLQ_URL) when they have it, as ``infra record``
-    writes it from the stack; without it the agent reads the build queue's RedrivePolicy."""
+    writes it from the stack; without it the agent reads the build queue's RedrivePolicy. ``instance_id`` is the
+    builder this file is for (a pool's builders each have their own); default: the outputs' one builder."""
     lines: list[str] = ["# Written by the pushdeploy local rig for one run.", ""]
     _table(lines, "[agent]", {
         "region": outputs["REGION"],
@@ -47,7 +48,7 @@ def render(outputs: dict[str, str], pipelines: list[PipelineSpec], sources: dict
         "log_group": outputs["LOG_GROUP"],
         "cache_dir": str(cache_dir),
         "idle_grace_seconds": idle_grace_seconds,
-        "instance_id": outputs["BUILDER_INSTANCE_ID"],
+        "instance_id": instance_id or outputs["BUILDER_INSTANCE_ID"],
         **({} if visibility_timeout_seconds is None else {"visibility_timeout_seconds": visibility_timeout_seconds}),
         **({} if retry_budget_seconds is None else {"retry_budget_seconds": retry_budget_seconds}),
         **({"dead_letter_queue_url": outputs["BUILD_DLQ_URL"]} if outputs.get("BUILD_DLQ_URL") else {}),

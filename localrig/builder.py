@@ -123,28 +123,36 @@ class BuilderMachine:
         the machine at a known step is how a story makes pushes land *while* a build runs,
         deterministically. ``thaw()`` lets it continue exactly where it was.
         """
-        boot = self._signal_when(matches, timeout, signal.SIGSTOP)
-        self.on_event("agent-frozen", {"boot": boot.number, "at": time.time()})
-        return boot
+        return self._signal_when(matches, timeout, signal.SIGSTOP)
 
     def kill_when(self, matches: Callable[[str], bool], timeout: float) -> Boot:
         """Kill the agent (SIGKILL to its process group) as soon as a line of its output matches: a crash
         or an OOM kill at a known step. The machine keeps running; the watch then plays systemd's part."""
-        boot = self._signal_when(matches, timeout, signal.SIGKILL)
-        self.on_event("agent-killed", {"boot": boot.number, "at": time.time()})
-        return boot
+        return self._signal_when(matches, timeout, signal.SIGKILL)
 
     def _signal_when(self, matches: Callable[[str], bool], timeout: float, signum: signal.Signals) -> Boot:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            boot = self.current()
-            if boot is not None and boot.log_path.exists():
-                lines = boot.log_path.read_text(errors="replace").splitlines()
-                if any(matches(line) for line in lines):
-                    os.killpg(boot.popen.pid, signum)
-                    return boot
+            boot = self.signal_if(matches, signum)
+            if boot is not None:
+                return boot
             time.sleep(0.005)
         raise TimeoutError(f"no agent output line matched within {timeout:.0f}s")
+
+    def signal_if(self, matches: Callable[[str], bool], signum: signal.Signals) -> Boot | None:
+        """Signal the running agent's process group if a line of its output matches (SIGSTOP and SIGKILL are
+        announced as ``agent-frozen``/``agent-killed``); None when no line does. One look, no waiting: a pool
+        asks each of its machines in turn."""
+        boot = self.current()
+        if boot is None or not boot.log_path.exists():
+            return None
+        if not any(matches(line) for line in boot.log_path.read_text(errors="replace").splitlines()):
+            return None
+        os.killpg(boot.popen.pid, signum)
+        announced = {signal.SIGSTOP: "agent-frozen", signal.SIGKILL: "agent-killed"}.get(signum)
+        if announced:
+            self.on_event(announced, {"boot": boot.number, "at": time.time()})
+        return boot
 
     def thaw(self, boot: Boot) -> None:
         if boot.popen.poll() is None:

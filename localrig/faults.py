@@ -159,7 +159,8 @@ def announce_dead_letters(rig: LocalRig) -> None:
 
 
 def _kill_at(rig: LocalRig, matches: Callable[[str], bool]) -> None:
-    rig.builder.kill_when(matches, SETTLE_SECONDS)
+    """Kill the agent of the builder that prints the line: the one serving the pipeline at that moment."""
+    rig.kill_when(matches, SETTLE_SECONDS)
 
 
 # ---------------------------------------------------------------- scenarios
@@ -172,11 +173,11 @@ def docker_build_fails(rig: LocalRig, report: FaultReport) -> Expected:
 
 def registry_down_then_back(rig: LocalRig, report: FaultReport) -> Expected:
     first = _push(rig, report, "pushed while the registry is down")
-    frozen = rig.builder.freeze_when(lambda line: "build ok" in line and first[:7] in line, SETTLE_SECONDS)
+    frozen = rig.freeze_when(lambda line: "build ok" in line and first[:7] in line, SETTLE_SECONDS)
     try:
         rig.stop_registry()
     finally:
-        rig.builder.thaw(frozen)
+        rig.thaw(frozen)
     _wait_result(rig, first, 0)
     rig.wait(lambda: _stopped_and_idle(rig), SETTLE_SECONDS, "the builder to stop after the failed push")
     rig.start_registry_again()

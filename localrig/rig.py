@@ -12,12 +12,15 @@ The demo, the end-to-end tests and the benchmark all drive this one class.
 from __future__ import annotations
 
 import bisect
+import inspect
 import itertools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -71,11 +74,20 @@ class LocalRig:
                  engine: services.DockerEngine | None = None, on_event: Listener | None = None,
                  idle_grace_seconds: int = 1, example_app: Path = EXAMPLE_APP,
                  provisioner: str = "cloudformation", visibility_timeout_seconds: int | None = 10,
-                 wait_timeout_seconds: int = 120) -> None:
+                 wait_timeout_seconds: int = 120, builders: int = 1) -> None:
         """``visibility_timeout_seconds`` is the agent's (None: its 300 s default). The rig's 10 s matters
         because a machine stop SIGTERMs the agent in the middle of its 20 s long poll, and SQS (moto as
         well) still completes that receive: a request arriving in those seconds is taken by nobody and
-        stays hidden for the visibility timeout. On AWS that delays it by up to 5 minutes; in a story, 10 s."""
+        stays hidden for the visibility timeout. On AWS that delays it by up to 5 minutes; in a story, 10 s.
+
+        ``builders`` is the pool's size N: N instances, each its own machine (agent process, settings with its
+        own ``instance_id`` and ``cache_dir``, log dir); with N > 1 each also gets its own Docker engine, as
+        separate EC2 machines have separate layer caches (the registry stays shared, as ECR is)."""
+        if builders < 1:
+            raise ValueError(f"a pool has at least one builder, not {builders}")
+        self.pool_size = builders
+        self.builders: list[BuilderMachine] = []
+        self._runtime_dirs: list[Path] = []  # the builders' engines' short socket dirs, removed at stop
         self.run_dir = run_dir
         self.pipelines = pipelines
         self.docker_dir = docker_dir or run_dir / "docker"
@@ -93,7 +105,7 @@ class LocalRig:
         self._closing = threading.Event()
         self._journal_offset = 0
         self._agent_offsets: dict[Path, int] = {}
-        self._agent_last: dict[int, float] = {}  # boot -> time of its last stamped line
+        self._agent_last: dict[tuple[int, int], float] = {}  # (builder, boot) -> time of its last stamped line
         self._actions = itertools.count()
         self._in_flight: dict[int, float] = {}  # the rig's own actions under way (a push) -> when each began
         self._close_messages: list[tuple[float, Any]] = []
@@ -135,15 +147,30 @@ class LocalRig:
         self.session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                                      aws_session_token="testing", region_name=self.moto.region)
         initial = {p.key: f"{self.registry.address}/{p.image_repository}:initial" for p in self.pipelines}
-        self.outputs = provision_with(self.provisioner)(self.client, self.pipelines, self.slack.url, initial)
+        self.outputs = self._provision(initial)
         how = "stack from infra/pipeline.yaml" if self.provisioner == "cloudformation" else "API calls"
         self.emit("cloudformation", f"provisioned ({how}): topics, queue+DLQ, ECR, builder (stopped), SSM "
                   "parameter, log group; ECS cluster+service", dict(self.outputs))
         self._start_lambda_host()
         self._create_repositories()
-        self._start_builder()
+        self._start_builders()
         self._narrator = threading.Thread(target=self._narrate, name="narrator", daemon=True)
         self._narrator.start()
+
+    def _provision(self, initial: dict[str, str]) -> dict[str, str]:
+        """The pipeline account; a pool of N > 1 asks the provisioner for N builder instances."""
+        provision = provision_with(self.provisioner)
+        if self.pool_size == 1:
+            return provision(self.client, self.pipelines, self.slack.url, initial)
+        if "builders" in inspect.signature(provision).parameters:
+            return provision(self.client, self.pipelines, self.slack.url, initial, builders=self.pool_size)
+        outputs = provision(self.client, self.pipelines, self.slack.url, initial)
+        return dict(outputs, BUILDER_INSTANCE_IDS=",".join(_more_builders(self.client("ec2"), outputs, self.pool_size)))
+
+    def builder_instance_ids(self) -> list[str]:
+        """The pool's instances in the provisioner's order: BUILDER_INSTANCE_IDS, or BUILDER_INSTANCE_ID alone."""
+        ids = self.outputs.get("BUILDER_INSTANCE_IDS") or self.outputs["BUILDER_INSTANCE_ID"]
+        return [i.strip() for i in ids.split(",") if i.strip()]
 
     def client(self, name: str) -> Any:
         """The rig's boto3 client for ``name``, bound to its moto server (one per service, made on first use)."""
@@ -155,14 +182,18 @@ class LocalRig:
         """End the agent, the Slack receiver and every child process, even if ending one of them fails."""
         self._closing.set()
         try:
-            if getattr(self, "builder", None) is not None:
-                self.builder.stop()
+            for machine in self.builders:
+                machine.stop()
         finally:
             try:
                 if getattr(self, "slack", None) is not None:
                     self.slack.stop()
             finally:
-                self._parts.stop()
+                try:
+                    self._parts.stop()
+                finally:
+                    for runtime in self._runtime_dirs:
+                        shutil.rmtree(runtime, ignore_errors=True)
 
     def _child_env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -174,7 +205,7 @@ class LocalRig:
 
     def _start_lambda_host(self) -> None:
         env_file = self.run_dir / "lambda-env.json"
-        env_file.write_text(json.dumps(lambda_environment(self.outputs, self.pipelines), indent=2))
+        env_file.write_text(json.dumps(self._lambda_environment(), indent=2))
         self.journal = self.run_dir / "lambda-journal.jsonl"
         self.failure_queue_url = self._failure_queue()
         port_file = self.run_dir / "lambda-port"
@@ -192,6 +223,13 @@ class LocalRig:
         self.lambda_url = f"http://127.0.0.1:{port_file.read_text().strip()}"
         self._subscribe_lambda_host()
         self.emit("lambda", f"Chalice app loaded at {self.lambda_url}: {', '.join(self.lambda_functions())}")
+
+    def _lambda_environment(self) -> dict[str, str]:
+        """The stage environment; a pool's stage names every builder (BUILDER_INSTANCE_IDS)."""
+        env = lambda_environment(self.outputs, self.pipelines)
+        if self.pool_size > 1:
+            env.setdefault("BUILDER_INSTANCE_IDS", ",".join(self.builder_instance_ids()))
+        return env
 
     def _subscribe_lambda_host(self) -> None:
         """An SNS ``http`` subscription for each topic a function subscribes to, as Lambda's SNS triggers are:
@@ -265,30 +303,69 @@ class LocalRig:
         self.git(work, "commit", "--quiet", "-m", f"{name}: sample application")
         self.git(work, "push", "--quiet", "origin", "HEAD:refs/heads/main")
 
-    def _start_builder(self) -> None:
+    def _start_builders(self) -> None:
+        """One machine per pool instance; ``rig.builder`` is the first (the only one in a pool of one)."""
+        for index, instance_id in enumerate(self.builder_instance_ids(), 1):
+            self.builders.append(self._start_builder(index, instance_id))
+        self.builder = self.builders[0]
+        self.agent_config = self._builder_home(1) / "agent.toml"
+        self.agent_env = self._builder_home(1) / "agent.env"
+
+    def _builder_home(self, index: int) -> Path:
+        """Where a builder's machine keeps its files: the run dir itself in a pool of one (as before pools)."""
+        return self.run_dir if self.pool_size == 1 else self.run_dir / "builders" / str(index)
+
+    def _start_builder(self, index: int, instance_id: str) -> BuilderMachine:
         """The builder as the template sets it up: the settings file, /etc/pushdeploy/agent.env (written by
         the user data from the stack's own resources) and the unit's ExecStart/ExecStopPost."""
-        self.agent_config = self.run_dir / "agent.toml"
-        self.write_agent_settings()
-        self.agent_env = self.run_dir / "agent.env"
-        self.agent_env.write_text(f"PUSHDEPLOY_CLOSE_TOPIC_ARN={self.outputs['CLOSE_TOPIC_ARN']}\n"
-                                  f"AWS_DEFAULT_REGION={self.outputs['REGION']}\n")
-        config = str(self.agent_config)
+        home = self._builder_home(index)
+        home.mkdir(parents=True, exist_ok=True)
+        engine = self._builder_engine(index, home)
+        self._write_settings(home, instance_id)
+        agent_env = home / "agent.env"
+        agent_env.write_text(f"PUSHDEPLOY_CLOSE_TOPIC_ARN={self.outputs['CLOSE_TOPIC_ARN']}\n"
+                             f"AWS_DEFAULT_REGION={self.outputs['REGION']}\n")
+        config = str(home / "agent.toml")
         argv = [sys.executable, "-m", "agent", "run", "--config", config]
         stop_hook = [sys.executable, "-m", "agent", "end-of-run", "--if-service-failed", "--config", config]
-        env = dict(self._child_env(), PUSHDEPLOY_CONFIG=config)
-        self.builder = BuilderMachine(self.client("ec2"), self.outputs["BUILDER_INSTANCE_ID"], argv, env,
-                                      self.run_dir / "builder", cwd=REPO_ROOT, on_event=self._on_builder,
-                                      stop_hook=stop_hook, environment_file=self.agent_env).start()
+        env = dict(self._child_env(), PUSHDEPLOY_CONFIG=config, DOCKER_HOST=engine.host)
+        if self.pool_size > 1:
+            env["DOCKER_CONFIG"] = str(home / "docker-config")  # its own `docker login`, as its own machine
+        return BuilderMachine(self.client("ec2"), instance_id, argv, env, home / "builder", cwd=REPO_ROOT,
+                              on_event=lambda kind, data: self._on_builder(kind, dict(data, builder=index)),
+                              stop_hook=stop_hook, environment_file=agent_env).start()
+
+    def _builder_engine(self, index: int, home: Path) -> services.DockerEngine:
+        """The rig's engine in a pool of one; otherwise the builder's own dockerd, with the base image its AMI
+        would carry."""
+        if self.pool_size == 1:
+            assert self.engine is not None
+            return self.engine
+        runtime = Path(tempfile.mkdtemp(prefix=f"pd-b{index}-", dir="/tmp"))  # short: the socket's path limit
+        self._runtime_dirs.append(runtime)
+        engine = self._parts.add(services.start_dockerd(home / "docker", runtime))
+        assert isinstance(engine, services.DockerEngine)
+        services.ensure_base_image(engine)
+        self.emit(self._lane("docker", index), f"builder {index}'s own engine at {engine.host} "
+                  f"(base image {services.BASE_IMAGE} loaded, as its AMI would have it)")
+        return engine
 
     def write_agent_settings(self, text: str | None = None) -> None:
-        """(Re)write the agent's settings file; ``text`` replaces the rendered one (a broken file, by hand)."""
+        """(Re)write every builder's settings file; ``text`` replaces the rendered one (a broken file, by hand)."""
+        for index, instance_id in enumerate(self.builder_instance_ids(), 1):
+            self._write_settings(self._builder_home(index), instance_id, text)
+
+    def _write_settings(self, home: Path, instance_id: str, text: str | None = None) -> None:
         rendered = agent_config.render(self.outputs, self.pipelines, dict(self.bare), self.registry.address,
-                                       self.run_dir / "builder-cache", idle_grace_seconds=self.idle_grace_seconds,
+                                       home / "builder-cache", idle_grace_seconds=self.idle_grace_seconds,
                                        visibility_timeout_seconds=self.visibility_timeout_seconds,
                                        wait_timeout_seconds=self.wait_timeout_seconds,
-                                       source_settings=self.source_settings)
-        self.agent_config.write_text(rendered if text is None else text)
+                                       source_settings=self.source_settings, instance_id=instance_id)
+        (home / "agent.toml").write_text(rendered if text is None else text)
+
+    def _lane(self, stage: str, index: int) -> str:
+        """A builder's own narration lane in a pool (``builder#2``); in a pool of one, the stage as it was."""
+        return stage if self.pool_size == 1 else f"{stage}#{index}"
 
     # ------------------------------------------------------------ narration
 
@@ -315,7 +392,7 @@ class LocalRig:
                   {"message": message}, at=at)
 
     def _on_builder(self, kind: str, data: dict[str, Any]) -> None:
-        self.emit("ec2", _builder_text(kind, data), data, at=data.get("at"))
+        self.emit(self._lane("ec2", data.get("builder", 1)), _builder_text(kind, data), data, at=data.get("at"))
 
     def _narrate(self) -> None:
         while not self._closing.wait(0.1):
@@ -392,28 +469,32 @@ class LocalRig:
                                   "functions": [f"{queue} -> {rec['function']}"]})
 
     def _poll_agent_logs(self) -> None:
-        for boot in list(self.builder.boots):
-            path = boot.log_path
-            if not path.exists():
-                continue
-            offset = self._agent_offsets.get(path, 0)
-            with open(path, "rb") as src:
-                src.seek(offset)
-                chunk = src.read()
-            complete = chunk[: chunk.rfind(b"\n") + 1]
-            self._agent_offsets[path] = offset + len(complete)
-            for line in complete.decode(errors="replace").splitlines():
-                if line.strip():
-                    self._agent_line(boot, line.strip())
+        for index, machine in enumerate(list(self.builders), 1):
+            for boot in list(machine.boots):
+                self._poll_agent_log(index, boot)
 
-    def _agent_line(self, boot: Any, line: str) -> None:
+    def _poll_agent_log(self, index: int, boot: Any) -> None:
+        path = boot.log_path
+        if not path.exists():
+            return
+        offset = self._agent_offsets.get(path, 0)
+        with open(path, "rb") as src:
+            src.seek(offset)
+            chunk = src.read()
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self._agent_offsets[path] = offset + len(complete)
+        for line in complete.decode(errors="replace").splitlines():
+            if line.strip():
+                self._agent_line(index, boot, line.strip())
+
+    def _agent_line(self, index: int, boot: Any, line: str) -> None:
         """A step line carries its UTC time; any other line (a tool's output, a traceback) came after the
         boot's last stamped line, so it takes that time, or the boot's start before any."""
         at, text = read_stamp(line)
         if at is None:
-            at = self._agent_last.get(boot.number, boot.started)
-        self._agent_last[boot.number] = at
-        self.emit("builder", text, {"boot": boot.number}, at=at)
+            at = self._agent_last.get((index, boot.number), boot.started)
+        self._agent_last[(index, boot.number)] = at
+        self.emit(self._lane("builder", index), text, {"boot": boot.number, "builder": index}, at=at)
 
     # ------------------------------------------------------------ actions
 
@@ -515,8 +596,20 @@ class LocalRig:
     def notifications(self, since: float = 0) -> list[dict[str, Any]]:
         return [payload for at, payload in self.slack.records() if at >= since]
 
+    def builder_states(self) -> dict[str, str]:
+        """Each pool instance's state, by instance id (one DescribeInstances)."""
+        ids = self.builder_instance_ids()
+        found = self.client("ec2").describe_instances(InstanceIds=ids)["Reservations"]
+        states = {i["InstanceId"]: i["State"]["Name"] for r in found for i in r["Instances"]}
+        return {instance_id: states[instance_id] for instance_id in ids}
+
     def builder_state(self) -> str:
-        return instance_state(self.client("ec2"), self.outputs["BUILDER_INSTANCE_ID"])
+        """The pool's state, read as one builder's: the state they all share, else the liveliest one's
+        (running > pending > stopping > ...), so ``== "stopped"`` means every builder is stopped."""
+        if self.pool_size == 1:
+            return instance_state(self.client("ec2"), self.builder_instance_ids()[0])
+        states = set(self.builder_states().values())
+        return min(states, key=lambda state: LIVELINESS.index(state) if state in LIVELINESS else len(LIVELINESS))
 
     def queue_depth(self) -> int:
         return queue_depth(self.client("sqs"), self.outputs["BUILD_QUEUE_URL"])
@@ -543,7 +636,32 @@ class LocalRig:
         return self.registry.tags(spec.image_repository)
 
     def agent_running(self) -> bool:
-        return self.builder.current() is not None
+        """An agent process runs on some builder."""
+        return any(machine.current() is not None for machine in self.builders)
+
+    def freeze_when(self, matches: Callable[[str], bool], timeout: float) -> tuple[BuilderMachine, Any]:
+        """Freeze the agent of whichever builder first prints a matching line (the one serving that pipeline
+        then): see BuilderMachine.freeze_when. ``thaw`` takes what this returns."""
+        return self._signal_when(matches, timeout, signal.SIGSTOP)
+
+    def kill_when(self, matches: Callable[[str], bool], timeout: float) -> tuple[BuilderMachine, Any]:
+        """SIGKILL the agent of whichever builder first prints a matching line: see BuilderMachine.kill_when."""
+        return self._signal_when(matches, timeout, signal.SIGKILL)
+
+    def thaw(self, frozen: tuple[BuilderMachine, Any]) -> None:
+        machine, boot = frozen
+        machine.thaw(boot)
+
+    def _signal_when(self, matches: Callable[[str], bool], timeout: float,
+                     signum: signal.Signals) -> tuple[BuilderMachine, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for machine in self.builders:
+                boot = machine.signal_if(matches, signum)
+                if boot is not None:
+                    return machine, boot
+            time.sleep(0.005)
+        raise TimeoutError(f"no builder's agent output line matched within {timeout:.0f}s")
 
     def quiet(self) -> bool:
         """Nothing left in flight: builder stopped, no agent, queue empty, no Lambda invocation pending."""
@@ -562,7 +680,24 @@ class LocalRig:
         self.wait(self.quiet, timeout, "the pipeline to settle (builder stopped, queue empty, no invocation)")
 
     def agent_log(self) -> str:
-        return self.builder.log_text()
+        """Every builder's agent output, builder by builder."""
+        return "".join(machine.log_text() for machine in self.builders)
+
+
+LIVELINESS = ("running", "pending", "stopping", "shutting-down", "stopped", "terminated")
+
+
+def _more_builders(ec2: Any, outputs: dict[str, str], count: int) -> list[str]:
+    """Until the provisioner makes the pool itself: copies of the provisioned builder (its image, type and
+    tags), stopped like it, so the pool has ``count`` instances. Its id comes first."""
+    first = outputs["BUILDER_INSTANCE_ID"]
+    [instance] = ec2.describe_instances(InstanceIds=[first])["Reservations"][0]["Instances"]
+    tags = [t for t in instance.get("Tags", []) if not t["Key"].startswith("aws:")]
+    made = ec2.run_instances(ImageId=instance["ImageId"], InstanceType=instance["InstanceType"], MinCount=count - 1,
+                             MaxCount=count - 1, TagSpecifications=[{"ResourceType": "instance", "Tags": tags}])
+    more = [i["InstanceId"] for i in made["Instances"]]
+    ec2.stop_instances(InstanceIds=more)
+    return [first, *more]
 
 
 def _topic_name(arn: str) -> str:

@@ -235,10 +235,20 @@ def find_or_start_docker(workdir: Path) -> DockerEngine:
     dockerd, client = shutil.which("dockerd") is not None, shutil.which("docker") is not None
     if not (is_root and dockerd and client):
         raise ServiceError(no_engine_message(docker_problem(existing), is_root, dockerd, client))
+    return start_dockerd(workdir)
+
+
+def start_dockerd(workdir: Path, runtime_dir: Path | None = None) -> DockerEngine:
+    """A private engine (vfs, no iptables, no bridge, as root): its images and layers under ``workdir``; its
+    socket, pid file and exec root under ``runtime_dir`` (default ``workdir``), which must be a short path
+    (a unix socket's path has at most 107 bytes, and containerd's sits deeper in the exec root)."""
+    runtime = runtime_dir or workdir
     workdir.mkdir(parents=True, exist_ok=True)
+    runtime.mkdir(parents=True, exist_ok=True)
+    host = f"unix://{runtime / 'docker.sock'}"
     argv = ["dockerd", "--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=vfs",
-            "--data-root", str(workdir / "data"), "--exec-root", str(workdir / "exec"),
-            "--pidfile", str(workdir / "dockerd.pid"), "-H", host]
+            "--data-root", str(workdir / "data"), "--exec-root", str(runtime / "exec"),
+            "--pidfile", str(runtime / "dockerd.pid"), "-H", host]
     proc = _spawn("dockerd", argv, workdir / "dockerd.log")
     engine = DockerEngine(proc.name, proc.popen, proc.log_path, host=host)
     ready_or_stopped(engine, lambda: docker_reachable(host), 60, "dockerd", interval=0.5)

@@ -59,7 +59,7 @@ def test_agent_step_lines_carry_their_own_utc_time_and_other_lines_follow_the_la
     log.write_text(f"[    1.2s {utc_stamp(first)}] config ok (0.0s)\n"
                    "docker: some tool output without a stamp\n"
                    f"[    7.5s {utc_stamp(second)}] source ok (0.3s) commit=abc1234\n")
-    rig.builder = SimpleNamespace(boots=[SimpleNamespace(number=1, log_path=log, started=started)])
+    rig.builders = [SimpleNamespace(boots=[SimpleNamespace(number=1, log_path=log, started=started)])]
 
     rig._poll_agent_logs()
 
@@ -84,3 +84,16 @@ def test_builder_watch_events_use_the_watch_s_own_time(rig):
     rig._on_builder("instance-state", {"instance": "i-1", "from": "stopped", "to": "running", "at": at})
 
     assert (rig.events[0].stage, rig.events[0].time) == ("ec2", at)
+
+
+def test_a_request_reaching_its_function_through_the_wake_queue_is_placed_at_its_publish_timestamp(rig):
+    published = float(round(time.time()) - 5)  # whole seconds: the stamp keeps milliseconds exactly
+    envelope = {"Type": "Notification", "TopicArn": REQUEST, "Message": "{}", "Timestamp": utc_stamp(published)}
+    _journal(rig, {"time": published + 2, "kind": "sqs", "function": "build_start",
+                   "queue": "arn:aws:sqs:us-east-1:123456789012:pushdeploy-wake", "message_ids": ["m"],
+                   "bodies": [json.dumps(envelope)], "receive_counts": [1]})
+
+    rig.poll_journal()
+
+    assert [(e.stage, round(e.time - published, 3)) for e in rig.events] == [("sns", 0), ("sqs", 2)]
+    assert rig.events[1].text == "pushdeploy-wake: 1 messages -> build_start"
