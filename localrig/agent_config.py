@@ -31,7 +31,8 @@ def _table(lines: list[str], header: str, values: dict[str, Any]) -> None:
 def render(outputs: dict[str, str], pipelines: list[PipelineSpec], sources: dict[str, Path], registry: str,
            cache_dir: Path, idle_grace_seconds: float = 1, wait_timeout_seconds: int = 120,
            visibility_timeout_seconds: int | None = None, retry_budget_seconds: float | None = None,
-           source_settings: dict[str, dict[str, str]] | None = None, instance_id: str | None = None) -> str:
+           source_settings: dict[str, dict[str, str]] | None = None, instance_id: str | None = None,
+           build_args: dict[str, str] | None = None) -> str:
     """``sources`` maps repository name -> the bare repository the agent clones from; ``source_settings``
     replaces that for a hosted repository (``source_url`` over HTTPS and its ``source_token``).
     ``visibility_timeout_seconds`` None keeps the agent's default (a killed agent's requests then
@@ -39,7 +40,8 @@ def render(outputs: dict[str, str], pipelines: list[PipelineSpec], sources: dict
     ``retry_budget_seconds`` (how long SQS/SNS failures are retried before the agent gives up: 5 minutes).
     The dead-letter queue comes from the outputs (BUILD_DLQ_URL) when they have it, as ``infra record``
     writes it from the stack; without it the agent reads the build queue's RedrivePolicy. ``instance_id`` is the
-    builder this file is for (a pool's builders each have their own); default: the outputs' one builder."""
+    builder this file is for (a pool's builders each have their own); default: the outputs' one builder.
+    ``build_args`` are added to every pipeline's (the sample's ``build_seconds``: a slow build)."""
     lines: list[str] = ["# Written by the pushdeploy local rig for one run.", ""]
     _table(lines, "[agent]", {
         "region": outputs["REGION"],
@@ -63,7 +65,7 @@ def render(outputs: dict[str, str], pipelines: list[PipelineSpec], sources: dict
             "context": ".",
             "dockerfile": "Dockerfile",
             "target": "",
-            "build_args": {"environment": "production"},
+            "build_args": {"environment": "production", **(build_args or {})},
             "image_repository": spec.image_repository,
             "registry": registry,
             "wait_timeout_seconds": wait_timeout_seconds,

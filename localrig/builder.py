@@ -90,6 +90,7 @@ class BuilderMachine:
         self.boots: list[Boot] = []
         self.hook_runs: list[dict[str, Any]] = []
         self.state = "unknown"
+        self.transitions: list[tuple[float, str]] = []  # (when the watch saw it, state entered), in order
         self.steps = 0  # watch steps done: lets a test wait until the watch has seen a change
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -112,6 +113,16 @@ class BuilderMachine:
             if self.boots and self.boots[-1].ended is None:
                 return self.boots[-1]
         return None
+
+    def running_seconds(self, until: float | None = None) -> float:
+        """How long the instance has been pending or running (what EC2 bills), as the watch saw it, up to
+        ``until`` (default now)."""
+        end = time.time() if until is None else until
+        total = 0.0
+        for (at, state), (left, _) in zip(self.transitions, [*self.transitions[1:], (end, "")], strict=True):
+            if state in ("pending", "running"):
+                total += max(0.0, min(left, end) - at)
+        return total
 
     def log_text(self) -> str:
         return "".join(boot.log_path.read_text(errors="replace") for boot in self.boots if boot.log_path.exists())
@@ -175,6 +186,7 @@ class BuilderMachine:
             self.on_event("instance-state", {"instance": self.instance_id, "from": self.state, "to": state,
                                             "at": seen})
             self.state = state
+            self.transitions.append((seen, state))
         current = self.current()
         if current is not None and current.popen.poll() is not None:
             self._reap(current, "agent exited")

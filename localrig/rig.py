@@ -74,7 +74,8 @@ class LocalRig:
                  engine: services.DockerEngine | None = None, on_event: Listener | None = None,
                  idle_grace_seconds: int = 1, example_app: Path = EXAMPLE_APP,
                  provisioner: str = "cloudformation", visibility_timeout_seconds: int | None = 10,
-                 wait_timeout_seconds: int = 120, builders: int = 1) -> None:
+                 wait_timeout_seconds: int = 120, builders: int = 1,
+                 build_args: dict[str, str] | None = None) -> None:
         """``visibility_timeout_seconds`` is the agent's (None: its 300 s default). The rig's 10 s matters
         because a machine stop SIGTERMs the agent in the middle of its 20 s long poll, and SQS (moto as
         well) still completes that receive: a request arriving in those seconds is taken by nobody and
@@ -82,10 +83,12 @@ class LocalRig:
 
         ``builders`` is the pool's size N: N instances, each its own machine (agent process, settings with its
         own ``instance_id`` and ``cache_dir``, log dir); with N > 1 each also gets its own Docker engine, as
-        separate EC2 machines have separate layer caches (the registry stays shared, as ECR is)."""
+        separate EC2 machines have separate layer caches (the registry stays shared, as ECR is).
+        ``build_args`` go to every pipeline's build (the sample's ``build_seconds=3``: a build that waits)."""
         if builders < 1:
             raise ValueError(f"a pool has at least one builder, not {builders}")
         self.pool_size = builders
+        self.build_args = dict(build_args or {})
         self.builders: list[BuilderMachine] = []
         self._runtime_dirs: list[Path] = []  # the builders' engines' short socket dirs, removed at stop
         self.run_dir = run_dir
@@ -360,7 +363,8 @@ class LocalRig:
                                        home / "builder-cache", idle_grace_seconds=self.idle_grace_seconds,
                                        visibility_timeout_seconds=self.visibility_timeout_seconds,
                                        wait_timeout_seconds=self.wait_timeout_seconds,
-                                       source_settings=self.source_settings, instance_id=instance_id)
+                                       source_settings=self.source_settings, instance_id=instance_id,
+                                       build_args=self.build_args)
         (home / "agent.toml").write_text(rendered if text is None else text)
 
     def _lane(self, stage: str, index: int) -> str:
@@ -678,6 +682,10 @@ class LocalRig:
 
     def wait_quiet(self, timeout: float = 300) -> None:
         self.wait(self.quiet, timeout, "the pipeline to settle (builder stopped, queue empty, no invocation)")
+
+    def builder_seconds(self) -> float:
+        """Instance time the pool has used so far: each builder's pending + running time, summed."""
+        return sum(machine.running_seconds() for machine in self.builders)
 
     def agent_log(self) -> str:
         """Every builder's agent output, builder by builder."""

@@ -175,3 +175,19 @@ def test_the_agent_gets_the_unit_s_environment_file_read_at_each_boot(account, m
 def test_a_missing_environment_file_is_no_error():
     assert read_environment_file(None) == {}
     assert read_environment_file(Path("/nonexistent/agent.env")) == {}
+
+
+def test_running_time_counts_only_the_spans_the_instance_ran_as_the_watch_saw_them(account, machine):
+    """What the pool benchmark sums as builder-seconds: time between entering running and leaving it."""
+    ec2, _, instance, _ = account
+    builder = machine(SERVES)
+    watched_twice_more(builder)
+    ec2.start_instances(InstanceIds=[instance])
+    wait_until(lambda: builder.current() is not None, 30, "the agent to boot")
+    ec2.stop_instances(InstanceIds=[instance])
+    wait_until(lambda: builder.state == "stopped", 30, "the watch to see it stopped")
+    (ran, _), (left, _) = [t for t in builder.transitions if t[1] == "running"][0], builder.transitions[-1]
+
+    assert [state for _, state in builder.transitions] == ["stopped", "running", "stopped"]
+    assert builder.running_seconds() == pytest.approx(left - ran)
+    assert builder.running_seconds(until=ran + 0.01) == pytest.approx(0.01)
