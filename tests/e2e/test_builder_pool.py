@@ -39,7 +39,7 @@ def _span(result: BuildResult) -> tuple[datetime, datetime]:
 
 
 def _builder(result: BuildResult) -> str:
-    return getattr(result, "builder", None) or result.builder_instance_id or "?"
+    return result.builder_instance_id or "?"  # the agent's own instance id, on every result since version 1
 
 
 def overlapping_builds(results: list[BuildResult]) -> list[tuple[str, str, str]]:
