@@ -1,7 +1,7 @@
 """``python -m localrig``: the demo, the fault suite, and the push hook the CodeCommit stand-in runs.
 
     python -m localrig demo [--state-dir .rig]
-    python -m localrig faults [--only NAME ...] [--narrate] [--state-dir .rig]
+    python -m localrig faults [--only NAME ...] [--narrate] [--builders N] [--state-dir .rig]
     python -m localrig hook --rig-state FILE --repository NAME   (run by git's post-receive)
     python -m localrig up [--state-dir .rig]      (the rig kept running for `chalice local --stage local`)
     python -m localrig sign-github [--secret-env VAR | --secret-parameter NAME] FILE
@@ -50,6 +50,8 @@ def parser() -> argparse.ArgumentParser:
     faults.add_argument("--only", action="append", metavar="NAME",
                         help="run only this scenario (repeatable); names: " + ", ".join(fault_names()))
     faults.add_argument("--narrate", action="store_true", help="print every rig event as it happens")
+    faults.add_argument("--builders", type=int, default=1, metavar="N",
+                        help="a pool of N builders (each its own agent and Docker engine); default 1")
     faults.add_argument("--state-dir", type=Path, default=Path(".rig"),
                         help="runs go to STATE_DIR/faults/<time>/<scenario>")
     hook = sub.add_parser("hook", help="post-receive hook: turn the pushed refs into a CodeCommit trigger event")
@@ -99,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         from localrig.faults import run_suite
 
         try:
-            return run_suite(args.state_dir.resolve(), only=args.only, narrate=args.narrate)
+            return run_suite(args.state_dir.resolve(), only=args.only, narrate=args.narrate, builders=args.builders)
         except services.ServiceError as exc:
             return report_error(f"fault suite cannot start: {exc}", 2, PROG)
     if args.command == "up":

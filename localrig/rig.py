@@ -40,11 +40,13 @@ from localrig.builder import BuilderMachine, instance_state, queue_depth
 from localrig.moto_faults import FaultSwitch
 from localrig.provision import PipelineSpec, lambda_environment, provision_with
 from localrig.slack import SlackReceiver, render_message
+from localrig.sqs_source import queue_url
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_APP = REPO_ROOT / "examples" / "sample"
 TRIGGER_FUNCTION = "request"
 FAILURE_QUEUE_NAME = "pushdeploy-lambda-failures"  # the pipeline stack's LambdaFailureQueue
+WAKE_VISIBILITY_SECONDS = 1  # build_start's retries of a failed wake batch: 1 s apart (5 receives, then the DLQ)
 
 
 @dataclass
@@ -151,6 +153,7 @@ class LocalRig:
                                      aws_session_token="testing", region_name=self.moto.region)
         initial = {p.key: f"{self.registry.address}/{p.image_repository}:initial" for p in self.pipelines}
         self.outputs = self._provision(initial)
+        self._shorten_wake_retries()
         how = "stack from infra/pipeline.yaml" if self.provisioner == "cloudformation" else "API calls"
         self.emit("cloudformation", f"provisioned ({how}): topics, queue+DLQ, ECR, builder (stopped), SSM "
                   "parameter, log group; ECS cluster+service", dict(self.outputs))
@@ -169,6 +172,19 @@ class LocalRig:
             return provision(self.client, self.pipelines, self.slack.url, initial, builders=self.pool_size)
         outputs = provision(self.client, self.pipelines, self.slack.url, initial)
         return dict(outputs, BUILDER_INSTANCE_IDS=",".join(_more_builders(self.client("ec2"), outputs, self.pool_size)))
+
+    def _shorten_wake_retries(self) -> None:
+        """build_start reads the wake queue (WAKE_QUEUE_ARN); a failed invocation's batch runs again after the
+        queue's visibility timeout, up to its redrive's maxReceiveCount. The rig shortens that timeout to
+        WAKE_VISIBILITY_SECONDS, as it shortens Lambda's async retries from minutes to seconds."""
+        arn = self.outputs.get("WAKE_QUEUE_ARN")
+        if not arn:
+            return
+        sqs = self.client("sqs")
+        url = queue_url(sqs, arn)
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": str(WAKE_VISIBILITY_SECONDS)})
+        self.emit("sqs", f"{_queue_name(arn)}: visibility timeout {WAKE_VISIBILITY_SECONDS} s (build_start's "
+                  "retries in seconds, not minutes)")
 
     def builder_instance_ids(self) -> list[str]:
         """The pool's instances in the provisioner's order: BUILDER_INSTANCE_IDS, or BUILDER_INSTANCE_ID alone."""

@@ -1,7 +1,7 @@
-"""The fault-injection suite (localrig/faults.py), one test per scenario, each on its own fresh rig:
-whatever is injected, every accepted push ends deployed or reported failed, the builder ends
-stopped, exactly the right Slack messages arrive, and no request is unaccounted for (build queue
-empty, dead-letter and Lambda failure queues holding exactly what they should)."""
+"""The fault-injection suite (localrig/faults.py), one test per scenario and pool size, each on its own fresh
+rig: whatever is injected, with one builder or a pool of three, every accepted push ends deployed or reported
+failed, every builder ends stopped, exactly the right Slack messages arrive, and no request is unaccounted for
+(build queue empty, dead-letter and Lambda failure queues holding exactly what they should)."""
 
 from collections.abc import Iterator
 
@@ -13,9 +13,9 @@ from localrig.rig import LocalRig
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def fault_rig(tmp_path, docker_engine, base_image) -> Iterator[LocalRig]:
-    rig = faults.fault_rig(tmp_path / "rig", engine=docker_engine).start()
+@pytest.fixture(params=[1, 3], ids=["N=1", "N=3"])
+def fault_rig(request, tmp_path, docker_engine, base_image) -> Iterator[LocalRig]:
+    rig = faults.fault_rig(tmp_path / "rig", engine=docker_engine, builders=request.param).start()
     try:
         yield rig
     finally:
