@@ -13,7 +13,7 @@ from localrig.rig import LocalRig
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(params=[1, 3], ids=["N=1", "N=3"])
+@pytest.fixture(params=[1, 3], ids=["1-builder", "3-builders"])
 def fault_rig(request, tmp_path, docker_engine, base_image) -> Iterator[LocalRig]:
     rig = faults.fault_rig(tmp_path / "rig", engine=docker_engine, builders=request.param).start()
     try:
