@@ -425,7 +425,9 @@ def evaluate(identity_policies: Sequence[Mapping[str, Any]], resource_policy: Ma
         if deny:
             return Decision(False, f"explicitly denied by {_label(deny, where)}", deny.sid)
     by_identity = next((m for m in identity if m.statement["Effect"] == "Allow"), None)
-    by_resource = next((m for m in resource if m.statement["Effect"] == "Allow"), None)
+    resource_allows = [m for m in resource if m.statement["Effect"] == "Allow"]
+    # a statement naming the caller itself grants more (within the account) than one naming only its account
+    by_resource = min(resource_allows, key=lambda m: m.how == "account", default=None)
     if who.kind == "service":
         if by_resource:
             return Decision(True, f"service {who.arn} allowed by {_label(by_resource, 'resource policy')}",
