@@ -55,3 +55,16 @@ def test_variables_in_string_like_and_arn_like_conditions() -> None:
                                                                                         "home/carol/x"})
     assert condition_holds({"ArnLike": {"aws:SourceArn": "arn:aws:sns:*:*:${aws:username}-*"}}, context)
     assert not condition_holds({"ArnLike": {"aws:SourceArn": "arn:aws:sns:*:*:${aws:userid}-*"}}, context)
+
+
+def test_the_proposed_heartbeat_grant_names_the_instance_by_a_documented_key() -> None:
+    """The fix proposed for parliament's UNKNOWN_CONDITION_FOR_ACTION on aws:ARN (tests/iam/test_iam_parliament.py
+    OPEN): the same guarantee with ec2:SourceInstanceARN as the whole Resource."""
+    rules = [policy(stmt(Action="ec2:CreateTags", Resource="${ec2:SourceInstanceARN}",
+                         Condition={"ForAllValues:StringEquals": {"aws:TagKeys": ["pushdeploy:agent"]}}))]
+    own = {"ec2:SourceInstanceARN": INSTANCE, "aws:TagKeys": ["pushdeploy:agent"]}
+    assert allowed(rules, action="ec2:CreateTags", on=INSTANCE, context=own)
+    assert not allowed(rules, action="ec2:CreateTags", on=OTHER_INSTANCE, context=own)
+    assert not allowed(rules, action="ec2:CreateTags", on=INSTANCE, context={"aws:TagKeys": ["pushdeploy:agent"]})
+    assert not allowed(rules, action="ec2:CreateTags", on=INSTANCE,
+                       context={**own, "aws:TagKeys": ["pushdeploy:agent", "pushdeploy:role"]})
