@@ -89,7 +89,10 @@ def _aws_principal_match(value: str, who: Principal) -> str | None:
         return "account" if account == who.account else None
     if value == who.arn:
         return "node"
-    named = parse_principal(value) if value.startswith("arn:") else None
+    try:
+        named = parse_principal(value) if value.startswith("arn:") else None
+    except PolicyError:  # a federated user, a SAML provider...: never one of the callers modelled here
+        return None
     if named and named.kind == "role" and who.kind in ("role", "session"):
         return "node" if (named.account, named.name) == (who.account, who.name) else None
     return None
@@ -408,6 +411,8 @@ def resource_account(request: Request, who: Principal, context: Mapping[str, Con
 
 
 def _label(match: Match, where: str) -> str:
+    if match.how == "root":
+        return "the account root user's implicit allow"
     return f"{where} statement {match.sid or '(no Sid)'}"
 
 
@@ -425,6 +430,8 @@ def evaluate(identity_policies: Sequence[Mapping[str, Any]], resource_policy: Ma
         if deny:
             return Decision(False, f"explicitly denied by {_label(deny, where)}", deny.sid)
     by_identity = next((m for m in identity if m.statement["Effect"] == "Allow"), None)
+    if who.kind == "root":  # the account root user may do anything its account's policies do not deny
+        by_identity = Match({"Effect": "Allow"}, "root")
     resource_allows = [m for m in resource if m.statement["Effect"] == "Allow"]
     # a statement naming the caller itself grants more (within the account) than one naming only its account
     by_resource = min(resource_allows, key=lambda m: m.how == "account", default=None)

@@ -105,3 +105,16 @@ def test_aws_derives_the_principal_keys_from_the_caller() -> None:
     assert not allowed([], only_worker, principal=session)
     assert not allowed(IDENTITY_ALLOWS, only_worker, principal=f"arn:aws:iam::{OTHER_ACCOUNT}:user/worker")
     assert not allowed(IDENTITY_ALLOWS, only_worker, principal=f"arn:aws:iam::{OTHER_ACCOUNT}:role/other")
+
+
+def test_the_account_root_user_is_allowed_what_is_not_denied() -> None:
+    root = f"arn:aws:iam::{ACCOUNT}:root"
+    assert allowed([], None, principal=root)
+    assert not allowed([], policy(stmt("Deny", Principal={"AWS": ACCOUNT})), principal=root)
+    assert not allowed([], None, principal=f"arn:aws:iam::{OTHER_ACCOUNT}:root")  # another account's root
+    assert allowed([], grant({"AWS": OTHER_ACCOUNT}), principal=f"arn:aws:iam::{OTHER_ACCOUNT}:root")
+
+
+def test_principals_it_does_not_model_name_no_caller() -> None:
+    federated = grant({"AWS": f"arn:aws:sts::{ACCOUNT}:federated-user/carol"})
+    assert not allowed([], federated, principal=SESSION)
