@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
-import pytest
 
 from infra.stage_settings import lambda_name
 from localrig.cfn_policies import TemplatePolicy
@@ -97,18 +96,21 @@ def test_pipeline_account_functions_publish_with_their_own_policy(deployed: Depl
         assert evaluate([recorded[name]], policy, Request(session(account, role), "sns:Publish", topic)).allowed
 
 
-@pytest.mark.parametrize(("who", "why"), [
-    (lambda role: session(STRANGER_ACCOUNT, role), "the right role name in another account"),
-    (lambda role: session(SOURCE_ACCOUNT, "pushdeploy-dev-notify"), "a role of the source account not named"),
-    (lambda role: f"arn:aws:iam::{SOURCE_ACCOUNT}:user/{role}", "a user of the source account with the role's name"),
-    (lambda role: f"arn:aws:iam::{SOURCE_ACCOUNT}:root", "the source account's root"),
-])
-def test_no_one_else_may_publish_even_with_a_publish_grant(deployed: Deployed, who, why: str) -> None:
+STRANGERS = {  # who -> why they must not publish, even with a publish grant of their own
+    "the right role name in another account": lambda role: session(STRANGER_ACCOUNT, role),
+    "a role of the source account not named": lambda role: session(SOURCE_ACCOUNT, "pushdeploy-dev-notify"),
+    "a user of the source account with the role's name": lambda role: f"arn:aws:iam::{SOURCE_ACCOUNT}:user/{role}",
+    "the source account's root": lambda role: f"arn:aws:iam::{SOURCE_ACCOUNT}:root",
+}
+
+
+def test_no_one_else_may_publish_even_with_a_publish_grant(deployed: Deployed) -> None:
     topic, policy = request_topic(deployed)
     grant = {"Statement": [{"Effect": "Allow", "Action": "sns:*", "Resource": "*"}]}
-    for role in request_roles(deployed):
-        decision = evaluate([grant], policy, Request(who(role), "sns:Publish", topic))
-        assert not decision.allowed, f"{why} ({who(role)}) may publish: {decision.reason}"
+    for why, who in STRANGERS.items():
+        for role in request_roles(deployed):
+            decision = evaluate([grant], policy, Request(who(role), "sns:Publish", topic))
+            assert not decision.allowed, f"{why} ({who(role)}) may publish: {decision.reason}"
 
 
 def test_a_named_role_without_its_own_grant_may_not_publish(deployed: Deployed) -> None:
