@@ -10,7 +10,8 @@ the account delegates to the identity policies); across accounts both must allow
 checked first: policyuniverse only parses, principalmapper is AGPL, unmaintained and needs its graph model.
 
 Not modelled (pushdeploy uses none of them): SCPs/RCPs, permission boundaries, session policies, the
-IAM-role-trust and KMS-key-policy rule that the resource policy must always allow.
+IAM-role-trust and KMS-key-policy rule that the resource policy must always allow, and policies of the old
+language version 2008-10-17 (or none), where ``${...}`` is literal text: variables are always substituted.
 """
 
 from __future__ import annotations
