@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from chalicelib import fifo
 from chalicelib.contracts import BuildRequest, BuildResult, utc_now
 from localrig import services, stories
 from localrig.demo import Narrator, format_table, stop_shielded
@@ -333,7 +334,8 @@ def unservable_request(rig: LocalRig, report: FaultReport) -> Expected:
     repository, branch = UNSERVED.split("/")
     commit = uuid.uuid4().hex + uuid.uuid4().hex[:8]
     request = BuildRequest(repository, branch, commit, "codecommit-trigger", f"stray-{commit[:8]}", utc_now())
-    rig.client("sns").publish(TopicArn=rig.outputs["REQUEST_TOPIC_ARN"], Message=request.to_json(),
+    topic = rig.outputs["REQUEST_TOPIC_ARN"]
+    rig.client("sns").publish(TopicArn=topic, Message=request.to_json(), **fifo.publish_options(topic, request),
                               MessageAttributes={"repository": {"DataType": "String", "StringValue": repository},
                                                  "branch": {"DataType": "String", "StringValue": branch}})
     rig.emit("sns", f"a build request for {UNSERVED}, a pipeline the agent does not serve, published")

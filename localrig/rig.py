@@ -37,6 +37,7 @@ from chalicelib.arns import ArnError, parse_arn, parse_task_definition
 from chalicelib.contracts import Alert, BuildResult, ContractError, EndOfRun, parse_build_request, parse_close_message
 from localrig import agent_config, chalice_local, codecommit, local_stage, services
 from localrig.builder import BuilderMachine, instance_state, queue_depth
+from localrig.imds import MetadataService
 from localrig.moto_faults import FaultSwitch
 from localrig.provision import PipelineSpec, lambda_environment, provision_with
 from localrig.slack import SlackReceiver, render_message
@@ -93,6 +94,7 @@ class LocalRig:
         self.build_args = dict(build_args or {})
         self.builders: list[BuilderMachine] = []
         self._runtime_dirs: list[Path] = []  # the builders' engines' short socket dirs, removed at stop
+        self._metadata: list[MetadataService] = []  # each builder's instance metadata service
         self.run_dir = run_dir
         self.pipelines = pipelines
         self.docker_dir = docker_dir or run_dir / "docker"
@@ -203,6 +205,8 @@ class LocalRig:
         try:
             for machine in self.builders:
                 machine.stop()
+            for imds in self._metadata:
+                imds.stop()
         finally:
             try:
                 if getattr(self, "slack", None) is not None:
@@ -347,7 +351,9 @@ class LocalRig:
         config = str(home / "agent.toml")
         argv = [sys.executable, "-m", "agent", "run", "--config", config]
         stop_hook = [sys.executable, "-m", "agent", "end-of-run", "--if-service-failed", "--config", config]
-        env = dict(self._child_env(), PUSHDEPLOY_CONFIG=config, DOCKER_HOST=engine.host)
+        imds = MetadataService(instance_id).start()  # its own identity, as EC2's 169.254.169.254 gives it
+        self._metadata.append(imds)
+        env = dict(self._child_env(), PUSHDEPLOY_CONFIG=config, DOCKER_HOST=engine.host, PUSHDEPLOY_IMDS_URL=imds.url)
         if self.pool_size > 1:
             env["DOCKER_CONFIG"] = str(home / "docker-config")  # its own `docker login`, as its own machine
         return BuilderMachine(self.client("ec2"), instance_id, argv, env, home / "builder", cwd=REPO_ROOT,
