@@ -84,7 +84,7 @@ def test_missing_settings_are_listed_together(rig, invoke):
     with pytest.raises(SettingsError) as caught:
         invoke(request_message(), BUILDER_INSTANCE_ID="", BUILD_QUEUE_URL="", BUILDER_TAG="role")
     text = str(caught.value)
-    assert "missing BUILDER_INSTANCE_ID, BUILD_QUEUE_URL" in text
+    assert "missing BUILDER_INSTANCE_IDS (or BUILDER_INSTANCE_ID), BUILD_QUEUE_URL" in text
     assert "invalid BUILDER_TAG: expected key=value, got 'role'" in text
 
 

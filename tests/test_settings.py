@@ -81,9 +81,9 @@ def test_every_missing_pipeline_setting_is_listed_at_once():
     with pytest.raises(SettingsError) as caught:
         settings.load_pipeline({})
     assert str(caught.value).startswith(
-        "pushdeploy settings: missing REQUEST_TOPIC_ARN, CLOSE_TOPIC_ARN, BUILDER_INSTANCE_ID, BUILD_QUEUE_URL, "
-        "DEAD_LETTER_QUEUE_URL, SLACK_WEBHOOK_PARAMETER (set them in .chalice/config.json "
-        "stages.<stage>.environment_variables)")
+        "pushdeploy settings: missing REQUEST_TOPIC_ARN, CLOSE_TOPIC_ARN, BUILDER_INSTANCE_IDS (or "
+        "BUILDER_INSTANCE_ID), BUILD_QUEUE_URL, DEAD_LETTER_QUEUE_URL, SLACK_WEBHOOK_PARAMETER (set them in "
+        ".chalice/config.json stages.<stage>.environment_variables)")
 
 
 def test_invalid_values_name_the_setting_and_value():
