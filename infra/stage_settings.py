@@ -28,7 +28,8 @@ ENV_FROM_OUTPUTS: dict[str, dict[str, str]] = {
     "pipeline": {
         "REQUEST_TOPIC_ARN": "RequestTopicArn",
         "CLOSE_TOPIC_ARN": "CloseTopicArn",
-        "BUILDER_INSTANCE_ID": "BuilderInstanceId",
+        "BUILDER_INSTANCE_IDS": "BuilderInstanceIds",  # the builder pool (issue 11), comma-joined
+        "WAKE_QUEUE_ARN": "WakeQueueArn",  # build_start's event source, subscribed to the FIFO request topic
         "BUILDER_TAG": "BuilderTag",
         "BUILD_QUEUE_URL": "BuildQueueUrl",
         "SLACK_WEBHOOK_PARAMETER": "SlackWebhookParameterName",
@@ -45,8 +46,10 @@ ENV_FROM_OUTPUTS: dict[str, dict[str, str]] = {
 }
 
 
-def _instance_arn(o: StackOutputs) -> str:
-    return f"arn:{o.partition}:ec2:{o.region}:{o.account}:instance/{o.get('BuilderInstanceId')}"
+def _instance_arns(o: StackOutputs) -> list[str]:
+    """One ARN per pool builder: build_start, close and the reconcile start and stop exactly these."""
+    ids = [i.strip() for i in o.get("BuilderInstanceIds").split(",") if i.strip()]
+    return [f"arn:{o.partition}:ec2:{o.region}:{o.account}:instance/{i}" for i in ids]
 
 
 def _parameter_arn(o: StackOutputs) -> str:
@@ -73,8 +76,9 @@ def _webhook_secret_arns(o: StackOutputs) -> list[str]:
 # policy statement Sid -> the Resource it must name, per stack kind (the contract with .chalice/policy-*.json)
 POLICY_RESOURCES: dict[str, dict[str, Callable[[StackOutputs], str]]] = {
     "pipeline": {
-        "StartOnlyTheBuilder": _instance_arn,
-        "StopOnlyTheBuilder": _instance_arn,
+        "StartOnlyTheBuilder": _instance_arns,
+        "StopOnlyTheBuilder": _instance_arns,
+        "ReadWakeQueue": lambda o: o.get("WakeQueueArn"),  # build_start's SQS event source
         "ReadBuildQueueDepth": lambda o: o.get("BuildQueueArn"),
         "MarkStaleRequestAnnounced": lambda o: o.get("BuildQueueArn"),
         "AnnounceDeadLettersOnce": lambda o: o.get("BuildDeadLetterQueueArn"),

@@ -16,6 +16,7 @@ from tests.lambda_app import (
     make_pipeline_rig,
     sns_event,
     threaded_moto_rig,
+    wake_event,
 )
 
 COMMIT = "a" * 40
@@ -30,9 +31,13 @@ def rig(aws) -> PipelineRig:
     return make_pipeline_rig(aws)
 
 
-@pytest.fixture
-def invoke(rig, monkeypatch, tmp_path):
-    return function_invoker(rig, monkeypatch, tmp_path, "build_start", sns_event)
+@pytest.fixture(params=["topic", "wake-queue"])
+def invoke(request, rig, monkeypatch, tmp_path):
+    """Both ways a request reaches build_start: the standard request topic (before issue 11), the wake queue."""
+    if request.param == "topic":
+        return function_invoker(rig, monkeypatch, tmp_path, "build_start", sns_event)
+    run = function_invoker(rig, monkeypatch, tmp_path, "build_start", wake_event)
+    return lambda payload=None, **env: run(payload, **{"WAKE_QUEUE_ARN": rig.wake_queue_arn, **env})
 
 
 def test_stopped_builder_is_started(rig, invoke, caplog):
