@@ -93,16 +93,21 @@ def test_missing_settings_are_listed_together(rig, invoke):
     assert "invalid BUILDER_TAG: expected key=value, got 'role'" in text
 
 
-def test_stopping_builder_raises_retryable_and_the_retry_starts_it(stopping_rig, monkeypatch, tmp_path):
-    """Lambda's async retry is the recovery path: the first attempt fails, a later one starts it."""
+@pytest.mark.parametrize("path", ["topic", "wake-queue"])
+def test_stopping_builder_raises_retryable_and_the_retry_starts_it(stopping_rig, monkeypatch, tmp_path, path):
+    """The retry is the recovery path: Lambda's async retry (topic), or the wake message that comes back after
+    the queue's visibility timeout because the batch failed (wake queue); the first attempt fails, a later one
+    starts it."""
     rig, set_state = stopping_rig
     set_state("stopping")
-    module = import_app(monkeypatch, rig.env())
+    wake = path == "wake-queue"
+    module = import_app(monkeypatch, rig.env(**({"WAKE_QUEUE_ARN": rig.wake_queue_arn} if wake else {})))
+    make_event = wake_event if wake else sns_event
     with chalice_client(module, tmp_path) as client:
         with pytest.raises(RetryableError, match=f"builder {rig.instance_id} is stopping"):
-            client.lambda_.invoke("build_start", sns_event(client, request_message()))
+            client.lambda_.invoke("build_start", make_event(client, request_message()))
         set_state("stopped")  # what EC2 reports a little later, when the retry runs
-        assert client.lambda_.invoke("build_start", sns_event(client, request_message())).payload == "started"
+        assert client.lambda_.invoke("build_start", make_event(client, request_message())).payload == "started"
     assert rig.state() == "running"
 
 
