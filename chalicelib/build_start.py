@@ -13,7 +13,8 @@ the topic itself (one message per invocation).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 
 from chalicelib.contracts import BuildRequest, ContractError, parse_build_request, unwrap_sns_envelope
 from chalicelib.errors import RetryableError
@@ -24,8 +25,9 @@ log = logging.getLogger(__name__)
 
 
 class BuildStartHandler:
-    def __init__(self, pool: BuilderPool) -> None:
+    def __init__(self, pool: BuilderPool, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._pool = pool
+        self._clock = clock
 
     def handle(self, message: str) -> str:
         """One request from the request topic (SNS). Returns what happened; raises RetryableError when a
@@ -55,7 +57,8 @@ class BuildStartHandler:
             log.error("build_start: refusing to start: %s (request for %s)", plan.why, what)
             return "refused"
         by_id = {i.instance_id: i for i in instances}
-        for instance_id in plan.start:
+        for instance_id, group in zip(plan.start, plan.claims, strict=True):
+            self._pool.claim(by_id[instance_id], group, self._clock())
             self._pool.start(by_id[instance_id])
             log.info("build_start: started builder %s for %s at %s (%s)", instance_id, what,
                      _commits(requests), plan.why)

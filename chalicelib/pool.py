@@ -12,9 +12,11 @@ builder that is not busy (idle, starting, no beat yet) is capacity: its agent wi
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Optional
 
 from chalicelib.aws_errors import AWS_EXCEPTIONS, classify
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
 else:
     EC2Client = Any
+
+log = logging.getLogger(__name__)
 
 
 def pool_name(pool: Sequence[str]) -> str:
@@ -57,6 +61,33 @@ def is_busy(instance: Instance) -> bool:
     return instance.state in RUNNING and beat is not None and beat.state == "busy"
 
 
+# build_start tags a builder it starts with the group it starts it for ("<group> at=<ISO Z>"), so a later batch
+# knows that a booting builder is already spoken for: without it, a booting builder would count as capacity for
+# every later pipeline (it takes only one). Read only until the agent's first beat of this boot says more.
+CLAIM_TAG_KEY = "pushdeploy:started-for"
+CLAIM_SLACK = timedelta(minutes=2)  # the claim is written just before StartInstances; allow for clock skew
+_CLAIM = re.compile(r"(?P<group>[!-~]{1,128}) at=(?P<at>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)", re.ASCII)
+
+
+def claim_value(group: str, now: datetime) -> str:
+    return f"{group} at={now.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}"
+
+
+def claimed(instance: Instance) -> Optional[str]:
+    """The group build_start started this booting builder for, while its agent has not yet said what it does;
+    None for a claim from an earlier boot (written before this LaunchTime) or one that does not parse."""
+    beat = current_beat(instance)
+    if instance.state not in RUNNING or (beat is not None and beat.state != "starting"):
+        return None
+    match = _CLAIM.fullmatch(instance.tags.get(CLAIM_TAG_KEY) or "")
+    if not match:
+        return None
+    at = datetime.fromisoformat(match["at"].replace("Z", "+00:00"))
+    if instance.launch_time is not None and at < instance.launch_time - CLAIM_SLACK:
+        return None
+    return match["group"]
+
+
 def serving(instance: Instance) -> Optional[str]:
     """The message group a pending or running builder is building now, if its heartbeat names one."""
     beat = current_beat(instance)
@@ -76,26 +107,28 @@ class StartPlan:
     verdict: str
     why: str
     retry: bool = False
+    claims: tuple[str, ...] = ()  # the group each started builder is started for, in the order of ``start``
 
 
 def plan_start(instances: Sequence[Instance], pool: Sequence[str], tag: tuple[str, str],
                groups: Iterable[str]) -> StartPlan:
-    """Start one stopped builder per waiting group that no builder serves and no idle or booting builder will
-    take, never more than the pool holds."""
+    """Start one stopped builder per waiting group that no builder serves (busy with it, or booting for it) and no
+    idle or unclaimed booting builder will take, never more than the pool holds."""
     usable = [i for i in instances if refusal(i, pool, tag) is None]
     refused = [f"{i.instance_id}: {refusal(i, pool, tag)}" for i in instances if refusal(i, pool, tag)]
     busy = {group for group in (serving(i) for i in usable) if group}
-    capacity = sum(1 for i in usable if i.state in RUNNING and not is_busy(i))
-    unserved = sorted(set(groups) - busy)
+    booting_for = {group for group in (claimed(i) for i in usable) if group}
+    capacity = sum(1 for i in usable if i.state in RUNNING and not is_busy(i) and not claimed(i))
+    unserved = sorted(set(groups) - busy - booting_for)
     stopped = [i.instance_id for i in usable if i.state == "stopped"]
     stopping = [i.instance_id for i in usable if i.state == "stopping"]
     need = len(unserved) - capacity
     start = tuple(stopped[:max(0, need)])
     retry = need > len(start) and bool(stopping)
     counts = (f"{len(unserved)} waiting group(s) no builder serves, {capacity} idle or booting builder(s), "
-              f"{len(busy)} group(s) being built")
+              f"{len(busy)} group(s) being built, {len(booting_for)} booted for")
     if start:
-        return StartPlan(start, "started", counts, retry)
+        return StartPlan(start, "started", counts, retry, tuple(unserved[capacity:capacity + len(start)]))
     if retry:
         return StartPlan((), "stopping", f"builder {', '.join(stopping)} is stopping ({counts})", True)
     if not any(i.state in RUNNING for i in usable):
@@ -273,17 +306,31 @@ class BuilderPool:
             raise AwsCallError(f"instance {', '.join(missing)} not found")
         return [found[i] for i in self.instance_ids]
 
+    def claim(self, instance: Instance, group: str, now: datetime) -> None:
+        """Tag a builder about to be started with the group it is started for. Best effort: without the tag a
+        later batch may start one builder more than needed, which is no reason to start none."""
+        self._guard(instance, "tag")
+        try:
+            self._ec2.create_tags(Resources=[instance.instance_id],
+                                  Tags=[{"Key": CLAIM_TAG_KEY, "Value": claim_value(group, now)}])
+        except AWS_EXCEPTIONS as exc:
+            log.warning("build_start: could not tag builder %s with %s (it starts anyway): %s",
+                        instance.instance_id, CLAIM_TAG_KEY, classify(exc, "tagging"))
+
     def start(self, instance: Instance) -> None:
         self._act(instance, "start", self._ec2.start_instances)
 
     def stop(self, instance: Instance) -> None:
         self._act(instance, "stop", self._ec2.stop_instances)
 
-    def _act(self, instance: Instance, verb: str, call: Callable[..., Any]) -> None:
+    def _guard(self, instance: Instance, verb: str) -> None:
         """The last check before EC2 acts: the plans never pick a refused instance, and this keeps it so."""
         why = refusal(instance, self.instance_ids, self.tag)
         if why:
             raise AwsCallError(f"refusing to {verb} {instance.instance_id}: {why}")
+
+    def _act(self, instance: Instance, verb: str, call: Callable[..., Any]) -> None:
+        self._guard(instance, verb)
         try:
             call(InstanceIds=[instance.instance_id])
         except AWS_EXCEPTIONS as exc:

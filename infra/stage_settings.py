@@ -77,6 +77,7 @@ def _webhook_secret_arns(o: StackOutputs) -> list[str]:
 POLICY_RESOURCES: dict[str, dict[str, Callable[[StackOutputs], str]]] = {
     "pipeline": {
         "StartOnlyTheBuilder": _instance_arns,
+        "ClaimStartedBuilder": _instance_arns,  # build_start's pushdeploy:started-for tag (chalicelib/pool.py)
         "StopOnlyTheBuilder": _instance_arns,
         "ReadWakeQueue": lambda o: o.get("WakeQueueArn"),  # build_start's SQS event source
         "ReadBuildQueueDepth": lambda o: o.get("BuildQueueArn"),

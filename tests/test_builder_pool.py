@@ -10,6 +10,7 @@ import pytest
 
 from chalicelib.contracts import BuildRequest, EndOfRun, utc_now
 from chalicelib.heartbeat import TAG_KEY, make_beat
+from chalicelib.pool import CLAIM_TAG_KEY
 from tests.lambda_app import BUILDER_TAG, PipelineRig, function_invoker, make_pipeline_rig, sns_event, wake_event
 from tests.test_reconcile import scheduled_event
 
@@ -94,6 +95,18 @@ def test_a_pipeline_a_busy_builder_builds_starts_nothing_more(pool, build_start)
     assert pool.states() == ["running", "stopped", "stopped"]
     assert build_start([request("alpha", event="again"), request("beta")]) == "started"
     assert pool.states() == ["running", "running", "stopped"]
+
+
+def test_pushes_that_trickle_in_while_builders_boot_each_get_a_builder_once(pool, build_start):
+    pool.stop_all()
+    assert build_start([request("alpha")]) == "started"
+    [first] = [i for i, state in zip(pool.ids, pool.states(), strict=True) if state == "running"]
+    tags = pool.rig.client("ec2").describe_tags(Filters=[{"Name": "resource-id", "Values": [first]}])["Tags"]
+    assert {t["Key"]: t["Value"].split(" ")[0] for t in tags}[CLAIM_TAG_KEY] == "alpha/main"
+    assert build_start([request("beta")]) == "started", "the booting builder is alpha's, not beta's"
+    assert build_start([request("alpha", event="second-push"), request("beta", event="second-push")]) == \
+        "already-running"
+    assert sorted(pool.states()) == ["running", "running", "stopped"]
 
 
 def test_an_idle_builder_takes_the_next_pipeline_without_a_start(pool, build_start):

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from chalicelib.arns import parse_arn
+from chalicelib.pool import CLAIM_TAG_KEY
 from infra.stage_settings import lambda_name
 from tests.lambda_app import import_app
 
@@ -167,7 +168,20 @@ def test_build_start_reads_only_its_wake_queue_and_starts_only_pool_builders():
                for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]) if not a.startswith("logs:")}
     wake = env["WAKE_QUEUE_ARN"]
     assert granted == {("ec2:DescribeInstances", "*"), ("ec2:StartInstances", tuple(pool_arns(env))),
+                       ("ec2:CreateTags", tuple(pool_arns(env))),
                        ("sqs:ReceiveMessage", wake), ("sqs:DeleteMessage", wake), ("sqs:GetQueueAttributes", wake)}
+
+
+def test_build_start_writes_only_its_claim_tag_and_only_on_tagged_pool_builders():
+    """The claim says which pipeline a booting builder was started for (chalicelib/pool.py); it must not let
+    build_start write the builder tag itself, or the heartbeat."""
+    env = CONFIG["stages"]["prod"]["environment_variables"]
+    [statement] = statements(prod_policy("build_start"), "ec2:CreateTags")
+    key, value = env["BUILDER_TAG"].split("=", 1)
+    assert statement["Condition"] == {"StringEquals": {f"aws:ResourceTag/{key}": value},
+                                      "ForAllValues:StringEquals": {"aws:TagKeys": [CLAIM_TAG_KEY]}}
+    assert [s for f in ("close", "reconcile", "notify", "history", "api_handler")
+            for s in statements(prod_policy(f), "ec2:CreateTags")] == []
 
 
 @pytest.mark.parametrize("function", ["close", "reconcile"])

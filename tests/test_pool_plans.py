@@ -12,7 +12,17 @@ from hypothesis import strategies as st
 from chalicelib.build_queue import QueueDepth
 from chalicelib.builder import RUNNING, Instance
 from chalicelib.heartbeat import TAG_KEY, make_beat
-from chalicelib.pool import is_busy, plan_close, plan_reconcile, plan_start, refusal, running_verdict, serving
+from chalicelib.pool import (
+    CLAIM_TAG_KEY,
+    claim_value,
+    is_busy,
+    plan_close,
+    plan_reconcile,
+    plan_start,
+    refusal,
+    running_verdict,
+    serving,
+)
 
 TAG = ("pushdeploy:role", "builder")
 NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
@@ -218,3 +228,34 @@ def test_reconcile_stops_an_idle_builder_while_another_builds_what_is_in_flight(
     plan = plan_reconcile(pool, IDS[:2], TAG, QueueDepth(0, 1, 0), NOW, IDLE)
     assert plan.verdicts[IDS[0]][0] == "stopped-idle" and plan.verdicts[IDS[1]][0] == "already-running"
     assert "nothing to serve" in plan.verdicts[IDS[0]][1]
+
+
+def claim(group: str, minutes_ago: float = 0) -> dict[str, str]:
+    return {TAG[0]: TAG[1], CLAIM_TAG_KEY: claim_value(group, NOW - timedelta(minutes=minutes_ago))}
+
+
+def test_a_builder_booting_for_one_pipeline_is_no_capacity_for_the_next():
+    """Pushes that trickle in while builders boot: each later batch knows what the earlier ones started."""
+    pool = [Instance(IDS[0], "pending", claim("alpha/main"), NOW),
+            Instance(IDS[1], "stopped", {TAG[0]: TAG[1]}), Instance(IDS[2], "stopped", {TAG[0]: TAG[1]})]
+    assert plan_start(pool, IDS[:3], TAG, {"alpha/main"}).start == ()
+    plan = plan_start(pool, IDS[:3], TAG, {"alpha/main", "beta/main"})
+    assert (plan.start, plan.claims) == ((IDS[1],), ("beta/main",))
+
+
+def test_a_claim_ends_with_the_agents_first_beat_or_an_earlier_boot():
+    idle = claim("alpha/main") | {TAG_KEY: make_beat("idle", NOW, NOW).tag_value()}
+    old = claim("alpha/main", minutes_ago=90)
+    for tags, launched in ((idle, NOW - timedelta(minutes=1)), (old, NOW - timedelta(minutes=1))):
+        pool = [Instance(IDS[0], "running", tags, launched), Instance(IDS[1], "stopped", {TAG[0]: TAG[1]})]
+        assert plan_start(pool, IDS[:2], TAG, {"beta/main"}).start == (), "the builder is capacity again"
+    starting = claim("alpha/main") | {TAG_KEY: make_beat("starting", NOW, NOW).tag_value()}
+    pool = [Instance(IDS[0], "running", starting, NOW), Instance(IDS[1], "stopped", {TAG[0]: TAG[1]})]
+    assert plan_start(pool, IDS[:2], TAG, {"beta/main"}).start == (IDS[1],), "a starting agent is still booting"
+
+
+@given(pools(), group_sets)
+def test_every_started_builder_is_claimed_for_a_distinct_waiting_group(instances, groups):
+    plan = plan_start(instances, [i.instance_id for i in instances], TAG, groups)
+    assert len(plan.claims) == len(plan.start) and len(set(plan.claims)) == len(plan.claims)
+    assert set(plan.claims) <= set(groups)
