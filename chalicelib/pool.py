@@ -6,8 +6,9 @@ DescribeInstances answer, the heartbeat tags it carries and the build queue's de
 against any pool state without AWS; ``BuilderPool`` is the only part that calls EC2. With one instance every
 rule gives the verdicts the single-builder functions gave before the pool.
 
-A builder serves the message group its busy heartbeat names (chalicelib/heartbeat.py). A pending or running
-builder that is not busy (idle, starting, no beat yet) is capacity: its agent will take the next waiting group.
+A builder serves the message group its busy heartbeat names (chalicelib/heartbeat.py), or, while it boots, the
+group build_start started it for (its claim tag, below). A pending or running builder that is neither busy nor
+claimed (idle, or booting unclaimed) is capacity: its agent will take the next waiting group.
 """
 
 from __future__ import annotations
