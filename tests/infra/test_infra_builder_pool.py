@@ -5,17 +5,21 @@ stops nothing (the Lambdas stop builders, and only the pool's)."""
 from __future__ import annotations
 
 import base64
+import json
+from pathlib import Path
 
 import boto3
 import pytest
 
 from tests.infra.infra_stacks import (
     PIPELINE_TEMPLATE,
+    PIPELINES,
     PipelineStack,
     deploy_pipeline,
     load_template,
     resources_of_type,
     role_policy,
+    run_infra,
 )
 
 
@@ -85,3 +89,31 @@ def test_a_builder_may_tag_only_itself_and_stops_nothing(aws: boto3.Session, pip
     ec2_actions = {a for s in policy["Statement"] if isinstance(s, dict)
                    for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]) if a.startswith("ec2:")}
     assert ec2_actions == {"ec2:CreateTags"}
+
+
+def test_record_gives_the_lambdas_the_whole_pool_and_drops_the_one_builder_setting(aws: boto3.Session,
+                                                                                    project: Path) -> None:
+    """An install from before the pool has BUILDER_INSTANCE_ID in its stage; after the stack update, record
+    writes BUILDER_INSTANCE_IDS and removes the old name, and start/stop name every builder of the pool."""
+    stack = deploy_pipeline(aws, "pool", BuilderCount="3")
+    (project / "agent-settings.toml").write_text(PIPELINES)
+    config_path = project / ".chalice" / "config.json"
+    config = json.loads(config_path.read_text())
+    config["stages"]["prod"]["environment_variables"]["BUILDER_INSTANCE_ID"] = "i-0123456789abcdef0"
+    config_path.write_text(json.dumps(config))
+
+    done = run_infra("record", "--stack", "pool", "--stage", "prod", "--project", str(project))
+    assert done.returncode == 0, done.stderr
+    env = json.loads(config_path.read_text())["stages"]["prod"]["environment_variables"]
+    ids = stack.outputs["BuilderInstanceIds"].split(",")
+    assert env["BUILDER_INSTANCE_IDS"] == ",".join(ids) and len(ids) == 3
+    assert "BUILDER_INSTANCE_ID" not in env
+    assert "removed prod BUILDER_INSTANCE_ID" in done.stderr
+    arns = [f"arn:aws:ec2:us-east-1:123456789012:instance/{i}" for i in ids]
+    for policy, sids in (("build_start", ["StartOnlyTheBuilder"]), ("close", ["StopOnlyTheBuilder"]),
+                         ("reconcile", ["StartOnlyTheBuilder", "StopOnlyTheBuilder"])):
+        document = json.loads((project / ".chalice" / f"policy-prod-{policy}.json").read_text())
+        for sid in sids:
+            (statement,) = [s for s in document["Statement"] if s.get("Sid") == sid]
+            assert statement["Resource"] == arns, f"{policy} {sid}"
+            assert statement["Condition"] == {"StringEquals": {"aws:ResourceTag/pushdeploy:role": "builder"}}
