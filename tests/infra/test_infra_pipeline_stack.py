@@ -17,6 +17,7 @@ import boto3
 from tests.infra.infra_stacks import (
     AGENT_URL,
     PIPELINE_TEMPLATE,
+    REPO,
     SOURCE_ACCOUNT,
     PipelineStack,
     load_template,
@@ -75,7 +76,11 @@ def test_the_wake_queue_is_standard_and_redrives_to_the_lambda_failure_queue(aws
     assert attrs.get("FifoQueue", "false") == "false"
     assert json.loads(attrs["RedrivePolicy"]) == {"deadLetterTargetArn": out["LambdaFailureQueueArn"],
                                                   "maxReceiveCount": 5}
-    assert int(attrs["VisibilityTimeout"]) >= 60, "Lambda refuses a queue whose visibility is under the timeout"
+    config = json.loads((REPO / ".chalice" / "config.json").read_text())
+    prod = config["stages"]["prod"]
+    timeout = prod.get("lambda_functions", {}).get("build_start", {}).get(
+        "lambda_timeout", prod.get("lambda_timeout", config.get("lambda_timeout", 60)))  # chalice's default: 60
+    assert int(attrs["VisibilityTimeout"]) >= timeout, "Lambda refuses a queue whose visibility is under the timeout"
     assert attrs["SqsManagedSseEnabled"] == "true"
 
 
