@@ -105,7 +105,10 @@ def test_record_then_chalice_deploy_prod(aws: boto3.Session, pipeline_stack: Pip
     assert variables["BUILD_QUEUE_URL"] == out["BuildQueueUrl"]
     topics = {s["TopicArn"] for s in aws.client("sns").list_subscriptions()["Subscriptions"]
               if s["Protocol"] == "lambda"}
-    assert topics == {out["RequestTopicArn"], out["CloseTopicArn"]}
+    assert topics == {out["CloseTopicArn"]}, "a FIFO topic invokes no function: build_start reads the wake queue"
+    mappings = aws.client("lambda").list_event_source_mappings()["EventSourceMappings"]
+    assert [(m["EventSourceArn"], m["FunctionArn"].rsplit(":", 1)[-1]) for m in mappings] == [
+        (out["WakeQueueArn"], "pushdeploy-prod-build_start")]
 
 
 def test_record_is_idempotent(pipeline_stack: PipelineStack, project: Path) -> None:
