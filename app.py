@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from chalice import AuthResponse, Chalice, IAMAuthorizer, Response
-from chalice.app import AuthRequest, CloudWatchEvent, Rate, SNSEvent
+from chalice.app import AuthRequest, CloudWatchEvent, Rate, SNSEvent, SQSEvent
 
 from chalicelib import settings
 from chalicelib.dashboard import AUTH_TTL_SECONDS
@@ -33,10 +33,19 @@ if functions.source:
 
 if functions.pipeline:
     REQUEST_TOPIC_ARN, CLOSE_TOPIC_ARN = settings.registration_topics(os.environ)
+    WAKE_QUEUE_ARN = settings.wake_queue_arn(os.environ)  # None: a standard request topic invokes build_start
 
-    @app.on_sns_message(topic=REQUEST_TOPIC_ARN, name="build_start")
-    def build_start(event: SNSEvent) -> str:
-        return factory.build_start().handle(event.message)
+    if WAKE_QUEUE_ARN:
+
+        @app.on_sqs_message(queue_arn=WAKE_QUEUE_ARN, batch_size=10, name="build_start")
+        def build_start(event: SQSEvent) -> str:
+            """Wakes for the builder pool (chalicelib/build_start.py): each record an SNS envelope of a request."""
+            return factory.build_start().handle_batch(record.body for record in event)
+    else:
+
+        @app.on_sns_message(topic=REQUEST_TOPIC_ARN, name="build_start")
+        def build_start_from_topic(event: SNSEvent) -> str:
+            return factory.build_start().handle(event.message)
 
     @app.on_sns_message(topic=CLOSE_TOPIC_ARN, name="close")
     def close(event: SNSEvent) -> str:

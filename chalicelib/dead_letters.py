@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from chalicelib.aws_errors import AWS_EXCEPTIONS, classify
 from chalicelib.contracts import DEAD_LETTER_NOTIFIED_ATTRIBUTE, DEAD_LETTER_REASON_ATTRIBUTE
+from chalicelib.fifo import is_fifo
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -22,6 +23,7 @@ else:
 HIDE_SECONDS = 11 * 3600  # under SQS's 12-hour limit, which counts from the first receive
 RECEIVE_VISIBILITY_SECONDS = 60  # a run that dies mid-way gives the message back a minute later
 MAX_ATTRIBUTES = 10  # SQS's limit per message
+ANNOUNCED_GROUP = "pushdeploy-announced"  # FIFO message group of the marked copies
 
 
 @dataclass(frozen=True)
@@ -95,8 +97,16 @@ class DeadLetterQueue:
         attributes = _sendable(letter.attributes)
         attributes[DEAD_LETTER_NOTIFIED_ATTRIBUTE] = {"DataType": "String", "StringValue": marked_at}
         self._call("copying a dead letter in", self._sqs.send_message, MessageBody=letter.body,
-                   MessageAttributes=attributes)
+                   MessageAttributes=attributes, **self._fifo_copy(letter))
         self._call("deleting a dead letter from", self._sqs.delete_message, ReceiptHandle=letter.receipt_handle)
+
+    def _fifo_copy(self, letter: DeadLetter) -> dict[str, str]:
+        """A FIFO dead-letter queue (the build queue's, since issue 11) refuses a send without a group. The marked
+        copies share a group of their own: hiding one (``hide``) then holds back only other announced copies, never
+        a pipeline's newer, unannounced letters; the letter's id as deduplication id drops a retried copy."""
+        if not is_fifo(self.queue_url):
+            return {}
+        return {"MessageGroupId": ANNOUNCED_GROUP, "MessageDeduplicationId": letter.message_id}
 
     def hide(self, letter: DeadLetter) -> None:
         self._call("hiding a dead letter in", self._sqs.change_message_visibility,

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from chalice.app import AuthResponse
 
     from chalicelib.build_start import BuildStartHandler
-    from chalicelib.builder import Builder
     from chalicelib.close import CloseHandler
     from chalicelib.dashboard.page import Page
     from chalicelib.dashboard.token import DashboardToken
@@ -27,6 +26,7 @@ if TYPE_CHECKING:
     from chalicelib.history_api import HistoryApi
     from chalicelib.notify import NotifyHandler
     from chalicelib.pipeline_api import PipelineApi, UnconfiguredApi
+    from chalicelib.pool import BuilderPool
     from chalicelib.reconcile import ReconcileHandler
     from chalicelib.request import RequestHandler
     from chalicelib.webhook_secret import WebhookSecret
@@ -68,22 +68,22 @@ class Factory:
         region = parse_arn(source.request_topic_arn).region  # the topic may live in another account/region
         return RequestHandler(source.branch_filter, RequestTopic(self.client("sns", region), source.request_topic_arn))
 
-    def _builder(self, pipeline: settings.PipelineSettings) -> Builder:
-        from chalicelib.builder import Builder
+    def _pool(self, pipeline: settings.PipelineSettings) -> BuilderPool:
+        from chalicelib.pool import BuilderPool
 
-        return Builder(self.client("ec2"), pipeline.builder_instance_id, pipeline.builder_tag)
+        return BuilderPool(self.client("ec2"), pipeline.builder_instance_ids, pipeline.builder_tag)
 
     def build_start(self) -> BuildStartHandler:
         from chalicelib.build_start import BuildStartHandler
 
-        return BuildStartHandler(self._builder(settings.load_pipeline(self._environ())))
+        return BuildStartHandler(self._pool(settings.load_pipeline(self._environ())))
 
     def close(self) -> CloseHandler:
         from chalicelib.build_queue import BuildQueue
         from chalicelib.close import CloseHandler
 
         pipeline = settings.load_pipeline(self._environ())
-        return CloseHandler(self._builder(pipeline), BuildQueue(self.client("sqs"), pipeline.build_queue_url))
+        return CloseHandler(self._pool(pipeline), BuildQueue(self.client("sqs"), pipeline.build_queue_url))
 
     def reconcile(self, **options: Any) -> ReconcileHandler:
         """``options`` go to the handler (a test may pass a ``clock``)."""
@@ -95,7 +95,7 @@ class Factory:
 
         pipeline = settings.load_pipeline(self._environ())
         return ReconcileHandler(
-            self._builder(pipeline), BuildQueue(self.client("sqs"), pipeline.build_queue_url),
+            self._pool(pipeline), BuildQueue(self.client("sqs"), pipeline.build_queue_url),
             QueueAge(self.client("cloudwatch"), pipeline.build_queue_url),
             DeadLetterQueue(self.client("sqs"), pipeline.dead_letter_queue_url),
             AlertTopic(self.client("sns"), pipeline.close_topic_arn),

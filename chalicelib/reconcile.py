@@ -23,15 +23,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Optional
 
 from chalicelib.alert_topic import AlertTopic
 from chalicelib.build_queue import BuildQueue, QueueDepth
-from chalicelib.builder import Builder, Instance
+from chalicelib.builder import Instance
 from chalicelib.contracts import Alert, ContractError, parse_build_request, unwrap_sns_envelope, utc_now
 from chalicelib.dead_letters import DeadLetter, DeadLetterQueue
-from chalicelib.heartbeat import TAG_KEY, AgentBeat, parse_beat
+from chalicelib.heartbeat import TAG_KEY
+from chalicelib.pool import BuilderPool, minutes, plan_reconcile
 from chalicelib.queue_age import QueueAge
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,6 @@ log = logging.getLogger(__name__)
 DEAD_LETTERS_PER_RUN = 10  # announcements per run; the rest wait for the next run
 RECEIVES_PER_RUN = 3  # receive calls per run (marked copies met again are hidden, not announced)
 STALE_TAG = "pushdeploy:stale-announced"
-FUTURE_BEAT_SLACK = timedelta(minutes=5)  # a beat further ahead than this is garbage (or a wrong clock): ignored
 SNIPPET_CHARS = 300
 REASON_CHARS = 500
 
@@ -52,15 +52,11 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + f"… [{len(text) - limit} more characters]"
 
 
-def _minutes(seconds: float) -> str:
-    return f"{seconds / 60:.0f} min"
-
-
 class ReconcileHandler:
-    def __init__(self, builder: Builder, queue: BuildQueue, age: QueueAge, dead_letters: DeadLetterQueue,
+    def __init__(self, pool: BuilderPool, queue: BuildQueue, age: QueueAge, dead_letters: DeadLetterQueue,
                  alerts: AlertTopic, idle_minutes: int, stale_minutes: int,
                  clock: Callable[[], datetime] = _now) -> None:
-        self._builder = builder
+        self._pool = pool
         self._queue = queue
         self._age = age
         self._dead = dead_letters
@@ -71,44 +67,47 @@ class ReconcileHandler:
 
     def handle(self) -> dict[str, Any]:
         """What each rule did: builder (started, stopped-idle, stopped-silent, queue-empty, already-running,
-        stopping, refused), stale_request (announced, already-announced, cleared, fresh, unknown) and the
-        number of dead letters announced."""
+        stopping, refused; with several builders the most telling of theirs, see ``summary``), builders (each
+        one's verdict, by instance id; also not-needed: stopped while enough run), stale_request (announced,
+        already-announced, cleared, fresh, unknown) and the number of dead letters announced."""
         now = self._clock()
-        return {"builder": self._builder_step(now), "stale_request": self._stale_step(),
+        builder, builders = self._builder_step(now)
+        return {"builder": builder, "builders": builders, "stale_request": self._stale_step(),
                 "dead_letters": self._dead_letter_step()}
 
     # ------------------------------------------------------------ builder
 
-    def _builder_step(self, now: datetime) -> str:
-        instance = self._builder.describe()
-        verdict, why = instance.start_check(self._builder.instance_id, self._builder.tag)
+    def _builder_step(self, now: datetime) -> tuple[str, dict[str, str]]:
+        """(the run's verdict, each builder's verdict): with one builder both say the same."""
+        instances = self._pool.describe()
+        depth = self._queue.depth()
+        plan = plan_reconcile(instances, self._pool.instance_ids, self._pool.tag, depth, now, self._idle_seconds)
+        by_id = {i.instance_id: i for i in instances}
+        for instance_id, (verdict, why) in plan.verdicts.items():
+            self._act(by_id[instance_id], verdict, why, depth)
+        verdicts = {i: v for i, (v, _) in plan.verdicts.items()}
+        return summary(list(verdicts.values())), verdicts
+
+    def _act(self, instance: Instance, verdict: str, why: str, depth: QueueDepth) -> None:
         if verdict == "refused":
             log.error("reconcile: leaving the builder alone: %s", why)
-            return "refused"
-        if verdict == "stopping":
+        elif verdict == "stopping":
             log.info("reconcile: %s; the next run starts it if work is waiting", why)
-            return "stopping"
-        depth = self._queue.depth()
-        if verdict == "startable":
-            if depth.empty:
-                log.info("reconcile: %s and the build queue is empty; nothing to do", why)
-                return "queue-empty"
-            self._builder.start()
+        elif verdict == "queue-empty":
+            log.info("reconcile: %s and the build queue is empty; nothing to do", why)
+        elif verdict == "not-needed":
+            log.info("reconcile: %s; left stopped", why)
+        elif verdict == "started":
+            self._pool.start(instance)
             died = " (in-flight messages on a stopped builder: its agent died; they return to the queue)" \
                 if depth.in_flight else ""
             log.info("reconcile: build queue not empty (%s) while builder %s was stopped: started it%s",
                      depth, instance.instance_id, died)
-            return "started"
-        return self._running(instance, depth, now)
-
-    def _running(self, instance: Instance, depth: QueueDepth, now: datetime) -> str:
-        verdict, why = running_verdict(instance, depth, now, self._idle_seconds)
-        if verdict == "already-running":
+        elif verdict == "already-running":
             log.info("reconcile: builder %s is %s (%s; queue: %s); left running", instance.instance_id,
                      instance.state, why, depth)
         else:
             self._stop(instance, why, depth, instance.tags.get(TAG_KEY))
-        return verdict
 
     def _stop(self, instance: Instance, why: str, depth: QueueDepth, raw_beat: Optional[str]) -> None:
         """Alert first: if the stop then fails, the run raises and its retry alerts again; the other order
@@ -117,7 +116,7 @@ class ReconcileHandler:
             kind="builder_stopped", sent_at=utc_now(),
             summary=f"Builder {instance.instance_id} stopped by the reconcile: {why}",
             detail=f"build queue: {depth}; heartbeat tag {TAG_KEY}: {_clip(repr(raw_beat), 300)}"))
-        self._builder.stop()
+        self._pool.stop(instance)
         log.warning("reconcile: stopped builder %s: %s", instance.instance_id, why)
 
     # ------------------------------------------------------------ stale request
@@ -132,20 +131,20 @@ class ReconcileHandler:
             if announced:
                 self._queue.untag(STALE_TAG)
                 log.info("reconcile: oldest request is %s old again, under %s: the stale stretch announced at %s is "
-                         "over", _minutes(age), _minutes(self._stale_seconds), announced)
+                         "over", minutes(age), minutes(self._stale_seconds), announced)
                 return "cleared"
             return "fresh"
         if announced:
-            log.info("reconcile: oldest request is %s old; already announced at %s", _minutes(age), announced)
+            log.info("reconcile: oldest request is %s old; already announced at %s", minutes(age), announced)
             return "already-announced"
         self._alerts.publish(Alert(
             kind="stale_request", sent_at=utc_now(),
-            summary=f"The oldest build request has waited {_minutes(age)} (threshold {_minutes(self._stale_seconds)})",
+            summary=f"The oldest build request has waited {minutes(age)} (threshold {minutes(self._stale_seconds)})",
             detail=f"queue {self._age.queue_name}: {self._queue.depth()}. Is the builder running and its agent "
                    "serving this pipeline? Announced once until the age falls back under the threshold."))
         self._queue.tag(STALE_TAG, utc_now())  # after the publish: a failure repeats the alert, never loses it
         log.warning("reconcile: oldest request in %s is %s old (threshold %s): announced", self._age.queue_name,
-                    _minutes(age), _minutes(self._stale_seconds))
+                    minutes(age), minutes(self._stale_seconds))
         return "announced"
 
     # ------------------------------------------------------------ dead letters
@@ -179,43 +178,14 @@ class ReconcileHandler:
         log.warning("reconcile: dead letter %s announced: %s", letter.message_id, alert.summary)
 
 
-def running_verdict(instance: Instance, depth: QueueDepth, now: datetime, limit: float) -> tuple[str, str]:
-    """("stopped-silent" | "stopped-idle" | "already-running", why) for a pending or running builder. Pure, so
-    any tag value can be tried against it; a builder launched less than ``limit`` seconds ago is never stopped."""
-    raw = instance.tags.get(TAG_KEY)
-    beat = parse_beat(raw)
-    future = ""
-    if beat and beat.beat - now > FUTURE_BEAT_SLACK:
-        beat, future = None, "its heartbeat lies in the future, read as none; "
-    silent = _silent_seconds(beat, instance.launch_time, now)
-    if instance.state == "running" and silent is not None and silent > limit:
-        left = (f"while requests wait ({depth}): its agent is dead; the next reconcile starts a fresh boot for them"
-                if not depth.empty else "with an empty build queue")
-        return "stopped-silent", f"{future}its agent has been silent for {_minutes(silent)} {left}"
-    idle = _idle_seconds(beat, instance.launch_time, now)
-    if instance.state == "running" and depth.empty and idle is not None and idle > limit:
-        return "stopped-idle", (f"its agent has been idle for {_minutes(idle)} with an empty build queue (close "
-                                "should have stopped it on the agent's end of run: that path failed)")
-    if beat:
-        return "already-running", f"{future}agent {beat.state}, last beat {_minutes(silent or 0)} ago"
-    if silent is None:
-        return "already-running", f"{future}no readable heartbeat and no launch time"
-    return "already-running", f"{future}no readable heartbeat yet, launched {_minutes(silent)} ago"
+# The run's one-word answer with several builders: what changed beats what did not.
+SUMMARY_ORDER = ("started", "stopped-silent", "stopped-idle", "already-running", "stopping", "queue-empty",
+                 "not-needed", "refused")
 
 
-def _silent_seconds(beat: Optional[AgentBeat], launched: Optional[datetime], now: datetime) -> Optional[float]:
-    """Seconds since the agent last gave a sign of life: its beat, or the boot (a new boot has its grace)."""
-    signs = [moment for moment in (beat.beat if beat else None, launched) if moment is not None]
-    return (now - max(signs)).total_seconds() if signs else None
-
-
-def _idle_seconds(beat: Optional[AgentBeat], launched: Optional[datetime], now: datetime) -> Optional[float]:
-    """Seconds idle in this boot: counted from LaunchTime at the earliest, so a value left by the previous boot
-    (the tag survives a stop) never makes a just-started builder idle."""
-    if beat is None or beat.state != "idle":
-        return None
-    since = max(beat.since, launched) if launched is not None else beat.since
-    return (now - since).total_seconds()
+def summary(verdicts: list[str]) -> str:
+    """The run's builder verdict: the builder's own with one builder, else the first of SUMMARY_ORDER found."""
+    return min(verdicts, key=SUMMARY_ORDER.index) if verdicts else "refused"
 
 
 def _unexplained(received: int) -> str:

@@ -20,7 +20,9 @@ from chalicelib.region import region_from_env
 FUNCTIONS = "PUSHDEPLOY_FUNCTIONS"
 REQUEST_TOPIC_ARN = "REQUEST_TOPIC_ARN"
 BRANCH_FILTER = "BRANCH_FILTER"
-BUILDER_INSTANCE_ID = "BUILDER_INSTANCE_ID"
+BUILDER_INSTANCE_ID = "BUILDER_INSTANCE_ID"  # one builder: still accepted, as a pool of one
+BUILDER_INSTANCE_IDS = "BUILDER_INSTANCE_IDS"  # the builder pool (issue 11): comma-separated instance ids
+WAKE_QUEUE_ARN = "WAKE_QUEUE_ARN"  # the standard queue build_start reads (subscribed to the FIFO request topic)
 BUILDER_TAG = "BUILDER_TAG"
 BUILD_QUEUE_URL = "BUILD_QUEUE_URL"
 CLOSE_TOPIC_ARN = "CLOSE_TOPIC_ARN"
@@ -32,7 +34,8 @@ STALE_REQUEST_MINUTES = "STALE_REQUEST_MINUTES"
 # webhook routes (issue 9)
 WEBHOOK_SECRET_PREFIX = "WEBHOOK_SECRET_PREFIX"
 WEBHOOK_DELIVERIES_TABLE = "WEBHOOK_DELIVERIES_TABLE"
-ALL_NAMES = (FUNCTIONS, REQUEST_TOPIC_ARN, BRANCH_FILTER, BUILDER_INSTANCE_ID, BUILDER_TAG, BUILD_QUEUE_URL,
+ALL_NAMES = (FUNCTIONS, REQUEST_TOPIC_ARN, BRANCH_FILTER, BUILDER_INSTANCE_ID, BUILDER_INSTANCE_IDS, WAKE_QUEUE_ARN,
+             BUILDER_TAG, BUILD_QUEUE_URL,
              CLOSE_TOPIC_ARN, SLACK_WEBHOOK_PARAMETER, NOTIFY_TIMEOUT_SECONDS, DEAD_LETTER_QUEUE_URL,
              BUILDER_IDLE_MINUTES, STALE_REQUEST_MINUTES, WEBHOOK_SECRET_PREFIX, WEBHOOK_DELIVERIES_TABLE)
 
@@ -80,7 +83,7 @@ class SourceSettings:
 class PipelineSettings:
     request_topic_arn: str
     close_topic_arn: str
-    builder_instance_id: str
+    builder_instance_ids: tuple[str, ...]  # the pool (issue 11); one id: a pool of one, as before
     builder_tag: tuple[str, str]
     build_queue_url: str
     slack_webhook_parameter: str
@@ -145,6 +148,30 @@ def registration_topics(env: Mapping[str, str]) -> tuple[str, str]:
     return request, close
 
 
+def wake_queue_arn(env: Mapping[str, str]) -> Optional[str]:
+    """WAKE_QUEUE_ARN, read at import: build_start's event source. None while the request topic is standard
+    (build_start then subscribes to the topic itself, as before issue 11); required with a FIFO topic, which
+    cannot invoke a Lambda function."""
+    reader = _Reader(env)
+    value = env.get(WAKE_QUEUE_ARN, "").strip()
+    topic = env.get(REQUEST_TOPIC_ARN, "").strip()
+    if not value:
+        if topic.endswith(".fifo"):
+            reader.missing.append(f"{WAKE_QUEUE_ARN} (the request topic {topic} is FIFO: SNS cannot invoke "
+                                  "build_start from it, the wake queue does)")
+        reader.done()
+        return None
+    try:
+        arn = parse_arn(value, "sqs")
+    except ArnError as exc:
+        reader.invalid.append(f"{WAKE_QUEUE_ARN}: {exc}")
+    else:
+        reader.check(WAKE_QUEUE_ARN, value, not arn.resource.endswith(".fifo"),
+                     "expected the standard wake queue (Lambda reads it in batches of any group), not a FIFO queue")
+    reader.done()
+    return value
+
+
 def load_source(env: Mapping[str, str]) -> SourceSettings:
     reader = _Reader(env)
     topic = reader.topic_arn(REQUEST_TOPIC_ARN)
@@ -162,8 +189,7 @@ def load_source(env: Mapping[str, str]) -> SourceSettings:
 def load_pipeline(env: Mapping[str, str]) -> PipelineSettings:
     reader = _Reader(env)
     request_topic, close_topic = reader.topic_arn(REQUEST_TOPIC_ARN), reader.topic_arn(CLOSE_TOPIC_ARN)
-    instance_id = reader.required(BUILDER_INSTANCE_ID)
-    reader.check(BUILDER_INSTANCE_ID, instance_id, bool(_INSTANCE_ID.fullmatch(instance_id)), "expected i-<hex>")
+    instance_ids = _builder_instance_ids(reader)
     tag_text = env.get(BUILDER_TAG, "").strip() or DEFAULT_BUILDER_TAG
     tag_key, sep, tag_value = tag_text.partition("=")
     reader.check(BUILDER_TAG, tag_text, bool(sep and tag_key.strip() and tag_value.strip()), "expected key=value")
@@ -177,12 +203,38 @@ def load_pipeline(env: Mapping[str, str]) -> PipelineSettings:
     stale = _minutes(reader, STALE_REQUEST_MINUTES, STALE_REQUEST_RANGE)
     reader.done()
     return PipelineSettings(
-        request_topic_arn=request_topic, close_topic_arn=close_topic, builder_instance_id=instance_id,
+        request_topic_arn=request_topic, close_topic_arn=close_topic, builder_instance_ids=instance_ids,
         builder_tag=(tag_key.strip(), tag_value.strip()), build_queue_url=queue_url,
         slack_webhook_parameter=parameter, notify_timeout_seconds=timeout,
         region=region_from_env(env),
         dead_letter_queue_url=dead_letter_url, builder_idle_minutes=idle, stale_request_minutes=stale,
     )
+
+
+def _builder_instance_ids(reader: _Reader) -> tuple[str, ...]:
+    """The pool: BUILDER_INSTANCE_IDS (comma-separated) when set, else BUILDER_INSTANCE_ID as a pool of one (a
+    stage recorded before the pool). The list wins when both are set: `infra record` writes the list and
+    leaves an older single id in place."""
+    text = reader.env.get(BUILDER_INSTANCE_IDS, "").strip()
+    if not text:
+        single = reader.env.get(BUILDER_INSTANCE_ID, "").strip()
+        if not single:
+            reader.missing.append(f"{BUILDER_INSTANCE_IDS} (or {BUILDER_INSTANCE_ID})")
+            return ()
+        reader.check(BUILDER_INSTANCE_ID, single, bool(_INSTANCE_ID.fullmatch(single)), "expected i-<hex>")
+        return (single,)
+    ids = tuple(part.strip() for part in text.split(",") if part.strip())
+    bad = [i for i in ids if not _INSTANCE_ID.fullmatch(i)]
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if not ids:
+        reader.invalid.append(f"{BUILDER_INSTANCE_IDS}: expected comma-separated instance ids i-<hex>, got an "
+                              f"empty list {text!r}")
+    elif bad:
+        reader.invalid.append(f"{BUILDER_INSTANCE_IDS}: expected comma-separated instance ids i-<hex>, got "
+                              f"{', '.join(repr(b) for b in bad[:5])}")
+    elif twice:
+        reader.invalid.append(f"{BUILDER_INSTANCE_IDS}: each builder once, got {', '.join(twice)} more than once")
+    return ids
 
 
 def _queue_url(reader: _Reader, name: str) -> str:

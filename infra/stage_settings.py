@@ -28,7 +28,8 @@ ENV_FROM_OUTPUTS: dict[str, dict[str, str]] = {
     "pipeline": {
         "REQUEST_TOPIC_ARN": "RequestTopicArn",
         "CLOSE_TOPIC_ARN": "CloseTopicArn",
-        "BUILDER_INSTANCE_ID": "BuilderInstanceId",
+        "BUILDER_INSTANCE_IDS": "BuilderInstanceIds",  # the pool: every builder the Lambdas may start and stop
+        "WAKE_QUEUE_ARN": "WakeQueueArn",  # build_start's event source
         "BUILDER_TAG": "BuilderTag",
         "BUILD_QUEUE_URL": "BuildQueueUrl",
         "SLACK_WEBHOOK_PARAMETER": "SlackWebhookParameterName",
@@ -45,8 +46,17 @@ ENV_FROM_OUTPUTS: dict[str, dict[str, str]] = {
 }
 
 
-def _instance_arn(o: StackOutputs) -> str:
-    return f"arn:{o.partition}:ec2:{o.region}:{o.account}:instance/{o.get('BuilderInstanceId')}"
+# settings a newer output replaced: record removes them, so a stage never names an instance the pool left
+SUPERSEDED: dict[str, tuple[str, ...]] = {
+    "pipeline": ("BUILDER_INSTANCE_ID",),  # one builder, before the pool (BUILDER_INSTANCE_IDS)
+    "source": (),
+}
+
+
+def _instance_arns(o: StackOutputs) -> list[str]:
+    """One ARN per builder of the pool: start and stop name exactly these instances (and need their tag)."""
+    ids = [i for i in o.get("BuilderInstanceIds").split(",") if i]
+    return [f"arn:{o.partition}:ec2:{o.region}:{o.account}:instance/{i}" for i in ids]
 
 
 def _parameter_arn(o: StackOutputs) -> str:
@@ -73,8 +83,9 @@ def _webhook_secret_arns(o: StackOutputs) -> list[str]:
 # policy statement Sid -> the Resource it must name, per stack kind (the contract with .chalice/policy-*.json)
 POLICY_RESOURCES: dict[str, dict[str, Callable[[StackOutputs], str]]] = {
     "pipeline": {
-        "StartOnlyTheBuilder": _instance_arn,
-        "StopOnlyTheBuilder": _instance_arn,
+        "StartOnlyTheBuilder": _instance_arns,
+        "StopOnlyTheBuilder": _instance_arns,
+        "ConsumeWakeQueue": lambda o: o.get("WakeQueueArn"),  # build_start's SQS event source mapping
         "ReadBuildQueueDepth": lambda o: o.get("BuildQueueArn"),
         "MarkStaleRequestAnnounced": lambda o: o.get("BuildQueueArn"),
         "AnnounceDeadLettersOnce": lambda o: o.get("BuildDeadLetterQueueArn"),
@@ -92,6 +103,8 @@ POLICY_RESOURCES: dict[str, dict[str, Callable[[StackOutputs], str]]] = {
         "ReadServiceState": lambda o: f"arn:{o.partition}:ecs:{o.region}:{o.account}:service/*",
         # the dashboard_auth function (the read routes' authorizer) reads the one token parameter
         "ReadDashboardToken": _dashboard_token_arn,
+        # build_start tags a builder it starts with the pipeline it starts it for (chalicelib/pool.py, the claim)
+        "ClaimStartedBuilder": _instance_arns,
     },
     "source": {
         "PublishBuildRequests": lambda o: o.get("RequestTopicArn"),
@@ -163,9 +176,12 @@ def record_stage(project: Path, stage: str, outputs: StackOutputs, one_account: 
                                         f"{config_path}: stages.{stage}")
     changed = {k: v for k, v in wanted.items() if env.get(k) != v}
     env.update(wanted)
+    removed = [name for name in SUPERSEDED[outputs.kind] if env.pop(name, None) is not None]
     _write_json(config_path, config)
     for name, value in sorted(changed.items()):
         log.info("recorded %s %s=%s into %s", stage, name, value, config_path)
+    for name in removed:
+        log.info("removed %s %s from %s (superseded by the stack's newer outputs)", stage, name, config_path)
     policies = record_policies(project, stage, outputs, str(config.get("app_name") or "pushdeploy"))
     return RecordedStage(config_path, changed, policies)
 

@@ -17,6 +17,12 @@ deliveries go to one background sender, in the order they were published.
 API Gateway: ``localrig.moto_apigateway`` lets `chalice deploy` of a stage with routes import its Swagger 2.0
 document with its sigv4 security, as API Gateway does.
 
+EC2: ``localrig.moto_launch_templates`` makes a stack's ``AWS::EC2::Instance`` launch from its ``LaunchTemplate``
+(the pipeline template describes a builder once and makes the pool from it), as EC2 does.
+
+SQS/SNS FIFO: ``localrig.moto_fifo`` keeps a deduplication id for five minutes after its first send, even once that
+message is deleted, and makes FIFO topics deduplicate too, as SQS and SNS do.
+
 Usage: ``python -m localrig.moto_server -H 127.0.0.1 -p PORT`` (moto_server's own options).
 """
 
@@ -26,7 +32,7 @@ import os
 import sys
 from typing import Any
 
-from localrig import moto_apigateway, moto_dynamodb, moto_metrics
+from localrig import moto_apigateway, moto_dynamodb, moto_fifo, moto_launch_templates, moto_metrics
 from localrig.moto_faults import install_fault_hooks
 
 
@@ -156,6 +162,8 @@ def main(argv: list[str] | None = None) -> None:
     install_fault_hooks()
     moto_apigateway.install()  # ImportRestApi/PutRestApi take chalice's Swagger 2.0 and its sigv4 security, as AWS does
     moto_dynamodb.install()  # a Query's cost depends on its page, not the table's size, as DynamoDB's does
+    moto_launch_templates.install()  # a stack's AWS::EC2::Instance launches from its LaunchTemplate, as EC2 does
+    moto_fifo.install()  # FIFO deduplication lasts five minutes from the first send (deleted or not), as in SQS/SNS
     from moto.server import main as moto_main
 
     moto_main(argv if argv is not None else sys.argv[1:])

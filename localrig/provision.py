@@ -1,8 +1,10 @@
 """Create the pipeline account's resources, the same set the real setup creates.
 
 Two provisioners return the same outputs dict, whose keys are the Lambda stage setting names
-(REQUEST_TOPIC_ARN, BUILD_QUEUE_URL, ...) plus what the agent's settings need (LOG_GROUP,
-REGION, BUILD_DLQ_URL), so the rest of the rig never learns which one ran:
+(REQUEST_TOPIC_ARN, BUILD_QUEUE_URL, BUILDER_INSTANCE_IDS, WAKE_QUEUE_ARN, ...) plus what the agent's settings
+and the rig need (LOG_GROUP, REGION, BUILD_DLQ_URL, WAKE_QUEUE_URL, BUILDER_INSTANCE_ID = the first builder), so the
+rest of the rig never learns which one ran. Both make the request path FIFO (topic, build queue, dead-letter queue),
+the standard wake queue subscribed to the topic (build_start's event source), and a pool of ``builders`` instances:
 
 - ``provision_from_stack`` deploys ``infra/pipeline.yaml``, the template a real setup deploys,
   into moto, and reads the stack's outputs (the rig's default);
@@ -12,9 +14,10 @@ REGION, BUILD_DLQ_URL), so the rest of the rig never learns which one ran:
 What neither template nor moto provides is done with API calls in both: the application's ECS
 cluster, task definition and service (the user's own, not the pipeline stack's), the SecureStrings
 the user creates (the Slack URL, and one webhook secret per git host: random, returned as outputs),
-the SNS -> SQS subscription and the queue policy (moto applies neither ``AWS::SNS::Subscription`` nor
-``AWS::SQS::QueuePolicy``), the deliveries table's TTL (moto ignores ``TimeToLiveSpecification``) and
-stopping the builder (its user data does that on AWS).
+the SNS -> SQS subscriptions and the queue policies of the build and wake queues (moto applies neither
+``AWS::SNS::Subscription`` nor ``AWS::SQS::QueuePolicy``), the deliveries table's TTL (moto ignores
+``TimeToLiveSpecification``) and stopping the builders (their user data does that on AWS). The builders' launch
+template is applied by moto itself once ``localrig.moto_launch_templates`` is installed (the rig's moto server does).
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ PIPELINE_TEMPLATE = Path(__file__).resolve().parent.parent / "infra" / "pipeline
 PROVISIONERS = ("cloudformation", "api")
 BUILDER_TAG_KEY = "pushdeploy:role"
 BUILDER_TAG_VALUE = "builder"
+MAX_STACK_BUILDERS = 4  # the template's BuilderCount
+WAKE_VISIBILITY_SECONDS = 120  # the template's WakeQueue: a failed build_start is retried two minutes later
 
 
 @dataclass(frozen=True)
@@ -72,12 +77,15 @@ class ProvisionError(RuntimeError):
 
 
 def provision(client: ClientFactory, pipelines: list[PipelineSpec], webhook_url: str,
-              initial_image: dict[str, str], account: AccountSpec | None = None) -> dict[str, str]:
-    """Create every resource; ``initial_image`` maps pipeline key -> the image revision 1 runs."""
+              initial_image: dict[str, str], account: AccountSpec | None = None, builders: int = 1) -> dict[str, str]:
+    """Create every resource; ``initial_image`` maps pipeline key -> the image revision 1 runs; ``builders``
+    instances make the pool."""
     account = account or AccountSpec()
+    if builders < 1:
+        raise ProvisionError(f"a pool has at least one builder, got {builders}")
     outputs: dict[str, str] = {"REGION": client("sqs").meta.region_name}
     outputs.update(_messaging(client, account))
-    outputs.update(_builder(client))
+    outputs.update(_builders(client, account, builders))
     outputs["SLACK_WEBHOOK_PARAMETER"] = _webhook_parameter(client, account, webhook_url)
     outputs["LOG_GROUP"] = _log_group(client, account)
     outputs["WEBHOOK_DELIVERIES_TABLE"] = _deliveries_table(client, account)
@@ -88,27 +96,50 @@ def provision(client: ClientFactory, pipelines: list[PipelineSpec], webhook_url:
     return outputs
 
 
+FIFO = {"FifoQueue": "true", "ContentBasedDeduplication": "false"}  # dedup only by the publisher's id
+
+
 def _messaging(client: ClientFactory, account: AccountSpec) -> dict[str, str]:
-    """Request topic -> build queue (with a dead-letter queue) and the close topic."""
+    """FIFO request topic -> FIFO build queue (with a FIFO dead-letter queue) and the standard wake queue (with
+    the Lambda failure queue as its dead-letter queue); the close topic."""
     sns = client("sns")
     sqs = client("sqs")
-    request_topic = sns.create_topic(Name=f"{account.prefix}-request")["TopicArn"]
+    request_topic = sns.create_topic(Name=f"{account.prefix}-request.fifo", Attributes={
+        "FifoTopic": "true", "ContentBasedDeduplication": "false"})["TopicArn"]
     close_topic = sns.create_topic(Name=f"{account.prefix}-close")["TopicArn"]
-    dlq_url = sqs.create_queue(QueueName=f"{account.prefix}-build-dlq",
-                               Attributes={"MessageRetentionPeriod": str(14 * 86400)})["QueueUrl"]
-    dlq_arn = _queue_arn(sqs, dlq_url)
-    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(account.max_receive_count)}
-    queue_url = sqs.create_queue(QueueName=f"{account.prefix}-build", Attributes={
+    dlq_url = sqs.create_queue(QueueName=f"{account.prefix}-build-dlq.fifo",
+                               Attributes={**FIFO, "MessageRetentionPeriod": str(14 * 86400)})["QueueUrl"]
+    queue_url = sqs.create_queue(QueueName=f"{account.prefix}-build.fifo", Attributes={
+        **FIFO,
         "VisibilityTimeout": "300",
         "MessageRetentionPeriod": str(4 * 86400),
-        "RedrivePolicy": json.dumps(redrive),
+        "RedrivePolicy": json.dumps(_redrive(sqs, dlq_url, account)),
     })["QueueUrl"]
-    queue_arn = _queue_arn(sqs, queue_url)
-    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(_queue_policy(queue_arn,
-                                                                                                request_topic))})
-    sns.subscribe(TopicArn=request_topic, Protocol="sqs", Endpoint=queue_arn)
+    failures_url = sqs.create_queue(QueueName=f"{account.prefix}-lambda-failures",
+                                    Attributes={"MessageRetentionPeriod": str(14 * 86400)})["QueueUrl"]
+    wake_url = sqs.create_queue(QueueName=f"{account.prefix}-wake", Attributes={
+        "VisibilityTimeout": str(WAKE_VISIBILITY_SECONDS),
+        "MessageRetentionPeriod": "86400",
+        "RedrivePolicy": json.dumps(_redrive(sqs, failures_url, account)),
+    })["QueueUrl"]
+    subscribe_queues(client, request_topic, [queue_url, wake_url])
     return {"REQUEST_TOPIC_ARN": request_topic, "CLOSE_TOPIC_ARN": close_topic,
-            "BUILD_QUEUE_URL": queue_url, "BUILD_DLQ_URL": dlq_url, "DEAD_LETTER_QUEUE_URL": dlq_url}
+            "BUILD_QUEUE_URL": queue_url, "BUILD_DLQ_URL": dlq_url, "DEAD_LETTER_QUEUE_URL": dlq_url,
+            "WAKE_QUEUE_URL": wake_url, "WAKE_QUEUE_ARN": _queue_arn(sqs, wake_url)}
+
+
+def _redrive(sqs: Any, dead_letter_url: str, account: AccountSpec) -> dict[str, str]:
+    return {"deadLetterTargetArn": _queue_arn(sqs, dead_letter_url), "maxReceiveCount": str(account.max_receive_count)}
+
+
+def subscribe_queues(client: ClientFactory, topic_arn: str, queue_urls: list[str]) -> None:
+    """What the template's subscriptions and queue policies do: each queue gets the topic's messages in their
+    SNS envelope (raw delivery off), and only that topic may send to it."""
+    sqs = client("sqs")
+    for url in queue_urls:
+        arn = _queue_arn(sqs, url)
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(_queue_policy(arn, topic_arn))})
+        client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
 
 
 def _queue_arn(sqs: Any, url: str) -> str:
@@ -123,17 +154,26 @@ def _queue_policy(queue_arn: str, topic_arn: str) -> dict[str, Any]:
     }]}
 
 
-def _builder(client: ClientFactory) -> dict[str, str]:
-    """The builder instance, tagged as the builder, left stopped as its user data would."""
+def _builders(client: ClientFactory, account: AccountSpec, count: int) -> dict[str, str]:
+    """The pool: ``count`` instances of one launch template, each tagged as a builder and named as the template
+    names them, left stopped as their user data would."""
     ec2 = client("ec2")
     image_id = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    tags = [{"Key": BUILDER_TAG_KEY, "Value": BUILDER_TAG_VALUE}, {"Key": "Name", "Value": "pushdeploy-builder"}]
-    reservation = ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1, InstanceType="t3.small",
-                                    TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
-                                    MetadataOptions={"HttpTokens": "required", "HttpPutResponseHopLimit": 1})
-    instance_id = reservation["Instances"][0]["InstanceId"]
-    ec2.stop_instances(InstanceIds=[instance_id])
-    return {"BUILDER_INSTANCE_ID": instance_id, "BUILDER_TAG": f"{BUILDER_TAG_KEY}={BUILDER_TAG_VALUE}"}
+    template = ec2.create_launch_template(LaunchTemplateName=f"{account.prefix}-builder", LaunchTemplateData={
+        "ImageId": image_id, "InstanceType": "t3.small", "InstanceInitiatedShutdownBehavior": "stop",
+        "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 1}})["LaunchTemplate"]
+    ids = []
+    for number in range(1, count + 1):
+        name = f"{account.prefix}-builder" + ("" if number == 1 else f"-{number}")
+        tags = [{"Key": BUILDER_TAG_KEY, "Value": BUILDER_TAG_VALUE}, {"Key": "Name", "Value": name}]
+        reservation = ec2.run_instances(
+            MinCount=1, MaxCount=1, LaunchTemplate={"LaunchTemplateId": template["LaunchTemplateId"]},
+            TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+            MetadataOptions={"HttpTokens": "required", "HttpPutResponseHopLimit": 1})  # moto: not from the template
+        ids.append(reservation["Instances"][0]["InstanceId"])
+    ec2.stop_instances(InstanceIds=ids)
+    return {"BUILDER_INSTANCE_IDS": ",".join(ids), "BUILDER_INSTANCE_ID": ids[0],
+            "BUILDER_TAG": f"{BUILDER_TAG_KEY}={BUILDER_TAG_VALUE}"}
 
 
 def _webhook_parameter(client: ClientFactory, account: AccountSpec, webhook_url: str) -> str:
@@ -215,8 +255,9 @@ def _container_side(client: ClientFactory, spec: PipelineSpec, image: str) -> No
 
 def provision_from_stack(client: ClientFactory, pipelines: list[PipelineSpec], webhook_url: str,
                          initial_image: dict[str, str], account: AccountSpec | None = None,
-                         template: Path = PIPELINE_TEMPLATE) -> dict[str, str]:
-    """Deploy the pipeline-account template into moto; return the same outputs as ``provision``."""
+                         template: Path = PIPELINE_TEMPLATE, builders: int = 1) -> dict[str, str]:
+    """Deploy the pipeline-account template into moto (``BuilderCount=builders``); return the same outputs as
+    ``provision``."""
     from infra import StackError
     from infra.stacks import create_stack
     from infra.stage_settings import ENV_FROM_OUTPUTS
@@ -225,6 +266,9 @@ def provision_from_stack(client: ClientFactory, pipelines: list[PipelineSpec], w
     clusters = {spec.cluster for spec in pipelines}
     if len(clusters) != 1:
         raise ProvisionError(f"the pipeline template serves one ECS cluster; the pipelines name {sorted(clusters)}")
+    if not 1 <= builders <= MAX_STACK_BUILDERS:
+        raise ProvisionError(f"the pipeline template makes 1 to {MAX_STACK_BUILDERS} builders (BuilderCount), "
+                             f"not {builders}; use the api provisioner for more")
     parameters = {
         "SourceAccountId": _account_id(client),
         "EcrRepositories": ",".join(sorted({spec.image_repository for spec in pipelines})),
@@ -234,6 +278,7 @@ def provision_from_stack(client: ClientFactory, pipelines: list[PipelineSpec], w
         "WebhookSecretPrefix": account.webhook_secret_prefix,
         "BuildLogGroupName": account.log_group,
         "AgentSourceUrl": "https://pushdeploy.invalid/local-rig.tar.gz",  # user data never runs in moto
+        "BuilderCount": str(builders),
         **_network(client),
     }
     try:
@@ -245,14 +290,12 @@ def provision_from_stack(client: ClientFactory, pipelines: list[PipelineSpec], w
     outputs = {name: stack.get(key) for name, key in ENV_FROM_OUTPUTS["pipeline"].items()
                if name not in ("AGENT_SETTINGS_PARAMETER", "DASHBOARD_TOKEN_PARAMETER")}
     outputs.update(REGION=stack.get("Region"), LOG_GROUP=stack.get("BuildLogGroupName"),
-                   BUILD_DLQ_URL=stack.get("BuildDeadLetterQueueUrl"))
+                   BUILD_DLQ_URL=stack.get("BuildDeadLetterQueueUrl"), WAKE_QUEUE_URL=stack.get("WakeQueueUrl"),
+                   BUILDER_INSTANCE_ID=stack.get("BuilderInstanceId"))
     # moto applies neither AWS::SNS::Subscription nor AWS::SQS::QueuePolicy: make the template's own
-    # subscription (SNS envelope kept) and queue policy (only the request topic sends) by API.
-    queue_arn, request_topic = stack.get("BuildQueueArn"), stack.get("RequestTopicArn")
-    client("sns").subscribe(TopicArn=request_topic, Protocol="sqs", Endpoint=queue_arn)
-    client("sqs").set_queue_attributes(QueueUrl=stack.get("BuildQueueUrl"),
-                                       Attributes={"Policy": json.dumps(_queue_policy(queue_arn, request_topic))})
-    client("ec2").stop_instances(InstanceIds=[outputs["BUILDER_INSTANCE_ID"]])
+    # subscriptions (SNS envelope kept) and queue policies (only the request topic sends) by API.
+    subscribe_queues(client, stack.get("RequestTopicArn"), [stack.get("BuildQueueUrl"), stack.get("WakeQueueUrl")])
+    client("ec2").stop_instances(InstanceIds=outputs["BUILDER_INSTANCE_IDS"].split(","))
     # moto ignores the table's TimeToLiveSpecification: turn it on as the template does
     for table in (outputs["WEBHOOK_DELIVERIES_TABLE"], outputs["BUILD_HISTORY_TABLE"]):
         client("dynamodb").update_time_to_live(TableName=table, TimeToLiveSpecification={
@@ -296,9 +339,9 @@ def lambda_environment(outputs: dict[str, str], pipelines: list[PipelineSpec],
     branch_filter: dict[str, list[str]] = {}
     for spec in pipelines:
         branch_filter.setdefault(spec.repository, []).append(spec.branch)
-    names = ("REQUEST_TOPIC_ARN", "BUILDER_INSTANCE_ID", "BUILDER_TAG", "BUILD_QUEUE_URL", "CLOSE_TOPIC_ARN",
+    names = ("REQUEST_TOPIC_ARN", "BUILDER_INSTANCE_IDS", "BUILDER_TAG", "BUILD_QUEUE_URL", "CLOSE_TOPIC_ARN",
              "SLACK_WEBHOOK_PARAMETER", "DEAD_LETTER_QUEUE_URL", "WEBHOOK_DELIVERIES_TABLE", "WEBHOOK_SECRET_PREFIX",
-             "BUILD_HISTORY_TABLE")
+             "BUILD_HISTORY_TABLE", "WAKE_QUEUE_ARN")
     env = {name: outputs[name] for name in names}
     env.update(PUSHDEPLOY_FUNCTIONS=functions, BRANCH_FILTER=json.dumps(branch_filter),
                NOTIFY_TIMEOUT_SECONDS="5")

@@ -8,8 +8,10 @@ is dropped from sys.modules again, so no test inherits another's clients or cach
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -73,6 +75,19 @@ def sns_event(client: Client, message: str) -> dict[str, Any]:
     return client.events.generate_sns_event(message=message, subject="pushdeploy")
 
 
+def sns_envelope(message: str, topic_arn: str = "arn:aws:sns:us-east-1:123456789012:pushdeploy-request.fifo") -> str:
+    """What SNS delivers to an SQS queue without raw delivery: the message inside a JSON notification."""
+    return json.dumps({"Type": "Notification", "MessageId": str(uuid.uuid4()), "TopicArn": topic_arn,
+                       "Message": message, "Timestamp": "2026-11-30T01:00:00.000Z", "SignatureVersion": "1"})
+
+
+def wake_event(client: Client, messages: str | list[str]) -> dict[str, Any]:
+    """What the wake queue's event source hands build_start: a batch of SNS envelopes of build requests."""
+    batch = [messages] if isinstance(messages, str) else messages
+    return client.events.generate_sqs_event(message_bodies=[sns_envelope(m) for m in batch],
+                                            queue_name="pushdeploy-wake")
+
+
 def function_invoker(rig: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, function: str,
                      make_event: Callable[[Client, Any], Any] | None = None) -> Callable[..., Any]:
     """``run(payload, **settings)``: one cold start of ``function`` in a stage with the rig's settings plus
@@ -96,6 +111,7 @@ class PipelineRig:
     queue_url: str
     instance_id: str
     dead_letter_queue_url: str = ""
+    wake_queue_arn: str = ""  # the standard queue build_start reads (issue 11); set it in env() to use it
     parameter: str = "/pushdeploy/slack-webhook-url"
     clients: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -148,6 +164,9 @@ def make_pipeline_rig(session: boto3.Session) -> PipelineRig:
         instance_id="",
         dead_letter_queue_url=dlq_url,
     )
+    wake_url = sqs.create_queue(QueueName="pushdeploy-wake")["QueueUrl"]
+    rig.wake_queue_arn = sqs.get_queue_attributes(QueueUrl=wake_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"]
     rig.instance_id = rig.new_instance(dict([BUILDER_TAG]))
     return rig
 

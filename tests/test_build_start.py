@@ -16,6 +16,7 @@ from tests.lambda_app import (
     make_pipeline_rig,
     sns_event,
     threaded_moto_rig,
+    wake_event,
 )
 
 COMMIT = "a" * 40
@@ -30,9 +31,13 @@ def rig(aws) -> PipelineRig:
     return make_pipeline_rig(aws)
 
 
-@pytest.fixture
-def invoke(rig, monkeypatch, tmp_path):
-    return function_invoker(rig, monkeypatch, tmp_path, "build_start", sns_event)
+@pytest.fixture(params=["topic", "wake-queue"])
+def invoke(request, rig, monkeypatch, tmp_path):
+    """Both ways a request reaches build_start: the standard request topic (before issue 11), the wake queue."""
+    if request.param == "topic":
+        return function_invoker(rig, monkeypatch, tmp_path, "build_start", sns_event)
+    run = function_invoker(rig, monkeypatch, tmp_path, "build_start", wake_event)
+    return lambda payload=None, **env: run(payload, **{"WAKE_QUEUE_ARN": rig.wake_queue_arn, **env})
 
 
 def test_stopped_builder_is_started(rig, invoke, caplog):
@@ -84,20 +89,25 @@ def test_missing_settings_are_listed_together(rig, invoke):
     with pytest.raises(SettingsError) as caught:
         invoke(request_message(), BUILDER_INSTANCE_ID="", BUILD_QUEUE_URL="", BUILDER_TAG="role")
     text = str(caught.value)
-    assert "missing BUILDER_INSTANCE_ID, BUILD_QUEUE_URL" in text
+    assert "missing BUILDER_INSTANCE_IDS (or BUILDER_INSTANCE_ID), BUILD_QUEUE_URL" in text
     assert "invalid BUILDER_TAG: expected key=value, got 'role'" in text
 
 
-def test_stopping_builder_raises_retryable_and_the_retry_starts_it(stopping_rig, monkeypatch, tmp_path):
-    """Lambda's async retry is the recovery path: the first attempt fails, a later one starts it."""
+@pytest.mark.parametrize("path", ["topic", "wake-queue"])
+def test_stopping_builder_raises_retryable_and_the_retry_starts_it(stopping_rig, monkeypatch, tmp_path, path):
+    """The retry is the recovery path: Lambda's async retry (topic), or the wake message that comes back after
+    the queue's visibility timeout because the batch failed (wake queue); the first attempt fails, a later one
+    starts it."""
     rig, set_state = stopping_rig
     set_state("stopping")
-    module = import_app(monkeypatch, rig.env())
+    wake = path == "wake-queue"
+    module = import_app(monkeypatch, rig.env(**({"WAKE_QUEUE_ARN": rig.wake_queue_arn} if wake else {})))
+    make_event = wake_event if wake else sns_event
     with chalice_client(module, tmp_path) as client:
         with pytest.raises(RetryableError, match=f"builder {rig.instance_id} is stopping"):
-            client.lambda_.invoke("build_start", sns_event(client, request_message()))
+            client.lambda_.invoke("build_start", make_event(client, request_message()))
         set_state("stopped")  # what EC2 reports a little later, when the retry runs
-        assert client.lambda_.invoke("build_start", sns_event(client, request_message())).payload == "started"
+        assert client.lambda_.invoke("build_start", make_event(client, request_message())).payload == "started"
     assert rig.state() == "running"
 
 

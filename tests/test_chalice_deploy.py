@@ -68,7 +68,8 @@ def test_dev_and_prod_stages_deploy_their_own_functions(aws, moto_server, projec
     config_path = project / ".chalice" / "config.json"
     config = json.loads(config_path.read_text())
     config["stages"]["dev"]["environment_variables"]["REQUEST_TOPIC_ARN"] = rig.request_topic_arn
-    config["stages"]["prod"]["environment_variables"].update(rig.env())
+    config["stages"]["prod"]["environment_variables"].update(rig.env(
+        BUILDER_INSTANCE_IDS=rig.instance_id, WAKE_QUEUE_ARN=rig.wake_queue_arn))
     config_path.write_text(json.dumps(config))
 
     deploy(project, "dev", moto_server)
@@ -89,7 +90,10 @@ def test_dev_and_prod_stages_deploy_their_own_functions(aws, moto_server, projec
         subs = aws.client("sns").list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
         return {parse_arn(s["Endpoint"], "lambda").resource_name for s in subs if s["Protocol"] == "lambda"}
 
-    assert subscribers(rig.request_topic_arn) == {"pushdeploy-prod-build_start"}
+    assert subscribers(rig.request_topic_arn) == set()  # build_start reads the wake queue (issue 11)
+    [wake] = [m for m in lam.list_event_source_mappings()["EventSourceMappings"]  # moto's FunctionName filter: ARN only
+              if m["FunctionArn"] == functions["pushdeploy-prod-build_start"]["FunctionArn"]]
+    assert (wake["EventSourceArn"], wake["BatchSize"]) == (rig.wake_queue_arn, 10)
     assert subscribers(rig.close_topic_arn) == {"pushdeploy-prod-close", "pushdeploy-prod-notify",
                                                 "pushdeploy-prod-history"}
 

@@ -20,6 +20,7 @@ from tests.lambda_app import (
 from tests.webhooks.rig import make_webhook_rig
 
 SEVERAL = "11_codecommit_trigger_several_refs.pushdeploy-GENERATED.json"
+WAKE = "arn:aws:sqs:us-east-1:123456789012:pushdeploy-wake"  # read at import only: the routes never use it
 
 
 @pytest.fixture
@@ -52,7 +53,8 @@ def test_the_request_function_publishes_each_branch_in_its_group_and_its_retry_i
 
 def test_a_webhook_delivery_is_published_in_its_pipelines_group(aws, fifo, monkeypatch, tmp_path):
     rig = make_webhook_rig(aws)
-    with chalice_client(import_app(monkeypatch, rig.env(REQUEST_TOPIC_ARN=fifo.topic_arn)), tmp_path) as client:
+    env = rig.env(REQUEST_TOPIC_ARN=fifo.topic_arn, WAKE_QUEUE_ARN=rig.pipeline.wake_queue_arn)
+    with chalice_client(import_app(monkeypatch, env), tmp_path) as client:
         status, _ = rig.send_sample(client, "github_push")
     assert status == 200
     received = fifo.received()
@@ -62,7 +64,8 @@ def test_a_webhook_delivery_is_published_in_its_pipelines_group(aws, fifo, monke
 
 def test_an_api_build_and_rollback_of_one_pipeline_share_its_group_in_order(aws, fifo, monkeypatch, tmp_path):
     rig = make_api_rig(aws)
-    with chalice_client(import_app(monkeypatch, rig.env(REQUEST_TOPIC_ARN=fifo.topic_arn)), tmp_path) as client:
+    env = rig.env(REQUEST_TOPIC_ARN=fifo.topic_arn, WAKE_QUEUE_ARN=WAKE)  # a pipeline stage with a FIFO topic
+    with chalice_client(import_app(monkeypatch, env), tmp_path) as client:
         assert post(client, "/pipelines/sample%2Fproduction/builds", {"force": True})[0] == 202
         assert post(client, "/pipelines/sample%2Fproduction/rollback")[0] == 202
     first = fifo.received()  # one message of the group per receive while the first is in flight: delete, receive again

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from chalicelib.arns import parse_arn
+from chalicelib.pool import CLAIM_TAG_KEY
 from infra.stage_settings import lambda_name
 from tests.lambda_app import import_app
 
@@ -135,20 +136,52 @@ def prod_policy(function: str) -> dict:
                       .read_text())
 
 
+def pool_arns(env: dict[str, str]) -> list[str]:
+    """The instance ARNs of the stage's builder pool, in the build queue's region and account."""
+    queue = urlsplit(env["BUILD_QUEUE_URL"])
+    region, account = queue.hostname.split(".")[1], queue.path.strip("/").split("/")[0]
+    ids = env.get("BUILDER_INSTANCE_IDS") or env["BUILDER_INSTANCE_ID"]
+    return [f"arn:aws:ec2:{region}:{account}:instance/{i.strip()}" for i in ids.split(",")]
+
+
 @pytest.mark.parametrize("function, action", [("build_start", "ec2:StartInstances"),
                                               ("reconcile", "ec2:StartInstances"),
                                               ("reconcile", "ec2:StopInstances"),
                                               ("close", "ec2:StopInstances")])
-def test_start_and_stop_only_the_tagged_builder(function, action):
+def test_start_and_stop_only_the_tagged_pool_builders(function, action):
     env = CONFIG["stages"]["prod"]["environment_variables"]
     [statement] = statements(prod_policy(function), action)
-    arn = parse_arn(statement["Resource"], "ec2")
-    assert arn.resource == f"instance/{env['BUILDER_INSTANCE_ID']}"
+    assert statement["Resource"] == pool_arns(env)
     key, value = env["BUILDER_TAG"].split("=", 1)
     assert statement["Condition"] == {"StringEquals": {f"aws:ResourceTag/{key}": value}}
     if function != "reconcile":  # the reconcile starts and stops; build_start only starts, close only stops
         other = "ec2:StartInstances" if action == "ec2:StopInstances" else "ec2:StopInstances"
         assert statements(prod_policy(function), other) == []
+
+
+def test_build_start_reads_only_its_wake_queue_and_starts_only_pool_builders():
+    """Chalice would add sqs:ReceiveMessage, DeleteMessage and GetQueueAttributes on "*" for an SQS event source
+    with a generated policy; ours names the one wake queue."""
+    env = CONFIG["stages"]["prod"]["environment_variables"]
+    granted = {(a, s["Resource"] if isinstance(s["Resource"], str) else tuple(s["Resource"]))
+               for s in prod_policy("build_start")["Statement"]
+               for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]) if not a.startswith("logs:")}
+    wake = env["WAKE_QUEUE_ARN"]
+    assert granted == {("ec2:DescribeInstances", "*"), ("ec2:StartInstances", tuple(pool_arns(env))),
+                       ("ec2:CreateTags", tuple(pool_arns(env))),
+                       ("sqs:ReceiveMessage", wake), ("sqs:DeleteMessage", wake), ("sqs:GetQueueAttributes", wake)}
+
+
+def test_build_start_writes_only_its_claim_tag_and_only_on_tagged_pool_builders():
+    """The claim says which pipeline a booting builder was started for (chalicelib/pool.py); it must not let
+    build_start write the builder tag itself, or the heartbeat."""
+    env = CONFIG["stages"]["prod"]["environment_variables"]
+    [statement] = statements(prod_policy("build_start"), "ec2:CreateTags")
+    key, value = env["BUILDER_TAG"].split("=", 1)
+    assert statement["Condition"] == {"StringEquals": {f"aws:ResourceTag/{key}": value},
+                                      "ForAllValues:StringEquals": {"aws:TagKeys": [CLAIM_TAG_KEY]}}
+    assert [s for f in ("close", "reconcile", "notify", "history", "api_handler")
+            for s in statements(prod_policy(f), "ec2:CreateTags")] == []
 
 
 @pytest.mark.parametrize("function", ["close", "reconcile"])
@@ -173,8 +206,7 @@ def test_reconcile_grants_exactly_what_it_calls_on_exactly_its_resources():
     granted = {(a, s["Resource"] if isinstance(s["Resource"], str) else tuple(s["Resource"]))
                for s in prod_policy("reconcile")["Statement"]
                for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]) if not a.startswith("logs:")}
-    region, account = build_queue.split(":")[3:5]
-    builder = f"arn:aws:ec2:{region}:{account}:instance/{env['BUILDER_INSTANCE_ID']}"
+    builder = tuple(pool_arns(env))
     assert granted == {
         ("ec2:DescribeInstances", "*"), ("ec2:StartInstances", builder), ("ec2:StopInstances", builder),
         ("sqs:GetQueueAttributes", build_queue), ("sqs:ListQueueTags", build_queue), ("sqs:TagQueue", build_queue),

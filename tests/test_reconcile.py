@@ -139,7 +139,8 @@ def test_delayed_request_on_a_stopped_builder_starts_it(rig, reconcile):
 
 def test_empty_queue_leaves_the_stopped_builder_stopped(rig, reconcile, watch, caplog):
     rig.stop()
-    assert reconcile() == {"builder": "queue-empty", "stale_request": "fresh", "dead_letters": 0}
+    assert reconcile() == {"builder": "queue-empty", "builders": {rig.instance_id: "queue-empty"},
+                           "stale_request": "fresh", "dead_letters": 0}
     assert rig.state() == "stopped"
     assert f"builder {rig.instance_id} is stopped and the build queue is empty; nothing to do" in caplog.text
     assert watch.alerts() == []
@@ -184,7 +185,8 @@ def test_terminated_builder_is_reported(rig, reconcile, caplog):
 
 
 def test_missing_settings_raise_one_error_listing_them(rig, reconcile):
-    with pytest.raises(SettingsError, match="missing BUILDER_INSTANCE_ID, BUILD_QUEUE_URL, DEAD_LETTER_QUEUE_URL"):
+    with pytest.raises(SettingsError, match=r"missing BUILDER_INSTANCE_IDS \(or BUILDER_INSTANCE_ID\), "
+                                            "BUILD_QUEUE_URL, DEAD_LETTER_QUEUE_URL"):
         reconcile(BUILDER_INSTANCE_ID="", BUILD_QUEUE_URL="", DEAD_LETTER_QUEUE_URL="")
 
 

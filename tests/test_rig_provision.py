@@ -17,15 +17,16 @@ from localrig.provision import (
 )
 
 SPEC = PipelineSpec(repository="sample")
-LAMBDA_SETTINGS = {"PUSHDEPLOY_FUNCTIONS", "REQUEST_TOPIC_ARN", "BRANCH_FILTER", "BUILDER_INSTANCE_ID", "BUILDER_TAG",
+LAMBDA_SETTINGS = {"PUSHDEPLOY_FUNCTIONS", "REQUEST_TOPIC_ARN", "BRANCH_FILTER", "BUILDER_INSTANCE_IDS", "BUILDER_TAG",
                    "BUILD_QUEUE_URL", "CLOSE_TOPIC_ARN", "SLACK_WEBHOOK_PARAMETER", "NOTIFY_TIMEOUT_SECONDS",
-                   "DEAD_LETTER_QUEUE_URL", "WEBHOOK_DELIVERIES_TABLE", "WEBHOOK_SECRET_PREFIX", "BUILD_HISTORY_TABLE"}
+                   "DEAD_LETTER_QUEUE_URL", "WEBHOOK_DELIVERIES_TABLE", "WEBHOOK_SECRET_PREFIX", "BUILD_HISTORY_TABLE",
+                   "WAKE_QUEUE_ARN"}
 
 
 OUTPUT_KEYS = {"REGION", "REQUEST_TOPIC_ARN", "CLOSE_TOPIC_ARN", "BUILD_QUEUE_URL", "BUILD_DLQ_URL",
-               "BUILDER_INSTANCE_ID", "BUILDER_TAG", "SLACK_WEBHOOK_PARAMETER", "LOG_GROUP", "DEAD_LETTER_QUEUE_URL",
-               "WEBHOOK_DELIVERIES_TABLE", "WEBHOOK_SECRET_PREFIX", "BUILD_HISTORY_TABLE",
-               *WEBHOOK_SECRET_OUTPUTS.values()}
+               "BUILDER_INSTANCE_ID", "BUILDER_INSTANCE_IDS", "BUILDER_TAG", "SLACK_WEBHOOK_PARAMETER", "LOG_GROUP",
+               "DEAD_LETTER_QUEUE_URL", "WEBHOOK_DELIVERIES_TABLE", "WEBHOOK_SECRET_PREFIX", "BUILD_HISTORY_TABLE",
+               "WAKE_QUEUE_URL", "WAKE_QUEUE_ARN", *WEBHOOK_SECRET_OUTPUTS.values()}
 
 
 @pytest.fixture(params=PROVISIONERS)
@@ -43,28 +44,89 @@ def test_an_unknown_provisioner_is_named():
         provision_with("terraform")
 
 
-def test_a_build_request_published_to_the_request_topic_lands_in_the_build_queue(aws, outputs):
-    aws.client("sns").publish(TopicArn=outputs["REQUEST_TOPIC_ARN"], Message="build")
-    got = aws.client("sqs").receive_message(QueueUrl=outputs["BUILD_QUEUE_URL"], WaitTimeSeconds=1)["Messages"]
+def _publish(aws, outputs, group: str, dedup: str, message: str) -> None:
+    aws.client("sns").publish(TopicArn=outputs["REQUEST_TOPIC_ARN"], Message=message, MessageGroupId=group,
+                              MessageDeduplicationId=dedup)
+
+
+def test_a_build_request_published_to_the_request_topic_lands_in_the_build_queue_and_wakes(aws, outputs):
+    """One FIFO publish reaches the build queue (with its group) and the wake queue, both in the SNS envelope."""
+    _publish(aws, outputs, "sample/production", "d-1", "build")
+    sqs = aws.client("sqs")
+    got = sqs.receive_message(QueueUrl=outputs["BUILD_QUEUE_URL"], WaitTimeSeconds=1,
+                              AttributeNames=["MessageGroupId"])["Messages"]
     assert json.loads(got[0]["Body"])["Message"] == "build"
+    assert got[0]["Attributes"]["MessageGroupId"] == "sample/production"
+    woke = sqs.receive_message(QueueUrl=outputs["WAKE_QUEUE_URL"], WaitTimeSeconds=1)["Messages"]
+    assert json.loads(woke[0]["Body"])["Message"] == "build"
 
 
-def test_the_build_queue_redrives_to_its_dead_letter_queue(aws, outputs):
+def test_the_request_path_is_fifo_and_a_pipeline_is_held_while_one_of_its_requests_is_in_flight(aws, outputs):
+    assert outputs["REQUEST_TOPIC_ARN"].endswith(".fifo")
+    sqs = aws.client("sqs")
+    for url in (outputs["BUILD_QUEUE_URL"], outputs["BUILD_DLQ_URL"]):
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert (attrs["FifoQueue"], attrs["ContentBasedDeduplication"]) == ("true", "false")
+    _publish(aws, outputs, "a/production", "a-1", "a1")
+    _publish(aws, outputs, "a/production", "a-2", "a2")
+    _publish(aws, outputs, "b/production", "b-1", "b1")
+    first = sqs.receive_message(QueueUrl=outputs["BUILD_QUEUE_URL"], MaxNumberOfMessages=1)["Messages"]
+    assert json.loads(first[0]["Body"])["Message"] == "a1"
+    others = sqs.receive_message(QueueUrl=outputs["BUILD_QUEUE_URL"], MaxNumberOfMessages=10)["Messages"]
+    assert [json.loads(m["Body"])["Message"] for m in others] == ["b1"], "a2 waits while a1 is in flight"
+
+
+def test_the_queues_redrive_and_only_the_request_topic_sends(aws, outputs):
     sqs = aws.client("sqs")
     attrs = sqs.get_queue_attributes(QueueUrl=outputs["BUILD_QUEUE_URL"], AttributeNames=["All"])["Attributes"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=outputs["BUILD_DLQ_URL"],
                                        AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     assert json.loads(attrs["RedrivePolicy"])["deadLetterTargetArn"] == dlq_arn
-    statement = json.loads(attrs["Policy"])["Statement"][0]
-    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == outputs["REQUEST_TOPIC_ARN"]
+    wake = sqs.get_queue_attributes(QueueUrl=outputs["WAKE_QUEUE_URL"], AttributeNames=["All"])["Attributes"]
+    assert wake["QueueArn"] == outputs["WAKE_QUEUE_ARN"] and wake.get("FifoQueue", "false") == "false"
+    assert json.loads(wake["RedrivePolicy"])["deadLetterTargetArn"].endswith(":pushdeploy-lambda-failures")
+    for queue in (attrs, wake):
+        statement = json.loads(queue["Policy"])["Statement"][0]
+        assert statement["Resource"] == queue["QueueArn"]
+        assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == outputs["REQUEST_TOPIC_ARN"]
 
 
 def test_the_builder_is_tagged_and_left_stopped(aws, outputs):
+    assert outputs["BUILDER_INSTANCE_IDS"] == outputs["BUILDER_INSTANCE_ID"], "a pool of one by default"
     found = aws.client("ec2").describe_instances(InstanceIds=[outputs["BUILDER_INSTANCE_ID"]])["Reservations"]
     instance = found[0]["Instances"][0]
     assert instance["State"]["Name"] == "stopped"
     key, value = outputs["BUILDER_TAG"].split("=")
     assert {"Key": key, "Value": value} in instance["Tags"]
+
+
+@pytest.mark.parametrize("provisioner", PROVISIONERS)
+def test_a_pool_of_three_is_three_tagged_stopped_builders(aws, provisioner):
+    make = provision_with(provisioner)
+    outputs = make(aws.client, [SPEC], "http://127.0.0.1:1/hook", {SPEC.key: "127.0.0.1:5000/production/sample:v0"},
+                   builders=3)
+    ids = outputs["BUILDER_INSTANCE_IDS"].split(",")
+    assert len(set(ids)) == 3 and ids[0] == outputs["BUILDER_INSTANCE_ID"]
+    found = aws.client("ec2").describe_instances(InstanceIds=ids)["Reservations"]
+    instances = {i["InstanceId"]: i for r in found for i in r["Instances"]}
+    key, value = outputs["BUILDER_TAG"].split("=")
+    names = []
+    for instance_id in ids:
+        instance = instances[instance_id]
+        tags = {t["Key"]: t["Value"] for t in instance["Tags"]}
+        assert instance["State"]["Name"] == "stopped" and tags[key] == value
+        assert instance["MetadataOptions"]["HttpTokens"] == "required"
+        names.append(tags["Name"])
+    assert names == ["pushdeploy-builder", "pushdeploy-builder-2", "pushdeploy-builder-3"]
+    everything = aws.client("ec2").describe_instances(Filters=[{"Name": f"tag:{key}", "Values": [value]}])
+    assert {i["InstanceId"] for r in everything["Reservations"] for i in r["Instances"]} == set(ids)
+    assert lambda_environment(outputs, [SPEC])["BUILDER_INSTANCE_IDS"] == ",".join(ids)
+
+
+def test_the_stack_makes_at_most_four_builders(aws):
+    with pytest.raises(ProvisionError, match="1 to 4 builders"):
+        provision_with("cloudformation")(aws.client, [SPEC], "http://127.0.0.1:1/hook",
+                                         {SPEC.key: "127.0.0.1:5000/production/sample:v0"}, builders=5)
 
 
 def test_the_history_table_has_the_template_s_keys_indexes_and_ttl(aws, outputs):
@@ -101,6 +163,7 @@ def test_the_lambda_stage_environment_has_every_setting(outputs):
     assert set(env) == LAMBDA_SETTINGS
     assert env["PUSHDEPLOY_FUNCTIONS"] == "all"
     assert json.loads(env["BRANCH_FILTER"]) == {"sample": ["production"], "other": ["production"]}
+    assert env["WAKE_QUEUE_ARN"] == outputs["WAKE_QUEUE_ARN"]
     loaded = settings.load_pipeline(env)  # every pipeline function (the reconcile too) starts with these
     assert loaded.dead_letter_queue_url == outputs["BUILD_DLQ_URL"]
     hooks = settings.load_webhooks(env)  # and the webhook routes

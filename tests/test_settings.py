@@ -42,8 +42,10 @@ def test_prod_stage_registers_only_the_pipeline_functions(monkeypatch):
                                    "/builds/{build_id}", "/status", "/dashboard"}
     topics = {s.name: s.topic for s in module.app.event_sources if hasattr(s, "topic")}
     env = stage_env("prod")
-    assert topics == {"build_start": env["REQUEST_TOPIC_ARN"], "close": env["CLOSE_TOPIC_ARN"],
-                      "notify": env["CLOSE_TOPIC_ARN"], "history": env["CLOSE_TOPIC_ARN"]}
+    assert topics == {"close": env["CLOSE_TOPIC_ARN"], "notify": env["CLOSE_TOPIC_ARN"],
+                      "history": env["CLOSE_TOPIC_ARN"]}
+    queues = {s.name: (s.queue_arn, s.batch_size) for s in module.app.event_sources if hasattr(s, "queue_arn")}
+    assert queues == {"build_start": (env["WAKE_QUEUE_ARN"], 10)}  # the FIFO request topic wakes it through a queue
     schedules = {s.name: s.schedule_expression.to_string() for s in module.app.event_sources
                  if hasattr(s, "schedule_expression")}
     assert schedules == {"reconcile": f"rate({settings.RECONCILE_EVERY_MINUTES} minutes)"}
@@ -55,10 +57,11 @@ def test_all_registers_both_sides_for_one_account(monkeypatch):
                                                          "history", "reconcile", "api_handler", "dashboard_auth"}
 
 
-def test_import_reads_no_pipeline_setting_beyond_the_topics(monkeypatch):
-    """Settings other than the topic ARNs (the webhook routes' too) are read at first invocation, not at import."""
+def test_import_reads_no_pipeline_setting_beyond_the_topics_and_the_wake_queue(monkeypatch):
+    """Settings other than the event sources (the webhook routes' too) are read at first invocation, not at import."""
     env = {"PUSHDEPLOY_FUNCTIONS": "pipeline", "REQUEST_TOPIC_ARN": stage_env("prod")["REQUEST_TOPIC_ARN"],
-           "CLOSE_TOPIC_ARN": stage_env("prod")["CLOSE_TOPIC_ARN"]}
+           "CLOSE_TOPIC_ARN": stage_env("prod")["CLOSE_TOPIC_ARN"],
+           "WAKE_QUEUE_ARN": stage_env("prod")["WAKE_QUEUE_ARN"]}
     assert registered(import_app(monkeypatch, env)) == {"build_start", "close", "notify", "history", "reconcile",
                                                         "api_handler", "dashboard_auth"}
 
@@ -72,6 +75,53 @@ def test_import_without_a_valid_function_set_says_so(monkeypatch, value, problem
         import_app(monkeypatch, {"PUSHDEPLOY_FUNCTIONS": value})
 
 
+@pytest.mark.parametrize("value, problem", [
+    ("", "missing WAKE_QUEUE_ARN (the request topic arn:aws:sns:ap-northeast-1:111122223333:pushdeploy-request.fifo "
+         "is FIFO: SNS cannot invoke build_start from it, the wake queue does)"),
+    ("arn:aws:sns:ap-northeast-1:111122223333:pushdeploy-wake", "invalid WAKE_QUEUE_ARN: expected an sqs ARN"),
+    ("arn:aws:sqs:ap-northeast-1:111122223333:pushdeploy-build.fifo",
+     "invalid WAKE_QUEUE_ARN: expected the standard wake queue"),
+])
+def test_a_fifo_request_topic_needs_a_standard_wake_queue_at_import(monkeypatch, value, problem):
+    env = stage_env("prod") | {"WAKE_QUEUE_ARN": value}
+    with pytest.raises(SettingsError) as caught:
+        import_app(monkeypatch, env)
+    assert caught.value.problems[0].startswith(problem)
+
+
+def test_a_standard_request_topic_still_invokes_build_start_itself(monkeypatch):
+    """An install not yet migrated to the FIFO path (docs/builder-pool.md) deploys and runs as before."""
+    topic = "arn:aws:sns:ap-northeast-1:111122223333:pushdeploy-request"
+    module = import_app(monkeypatch, stage_env("prod") | {"REQUEST_TOPIC_ARN": topic, "WAKE_QUEUE_ARN": ""})
+    topics = {s.name: s.topic for s in module.app.event_sources if hasattr(s, "topic")}
+    assert topics["build_start"] == topic
+
+
+@pytest.mark.parametrize("ids, problem", [
+    ("i-0123456789abcdef0,builder-2", "invalid BUILDER_INSTANCE_IDS: expected comma-separated instance ids i-<hex>, "
+                                      "got 'builder-2'"),
+    (" , ", "invalid BUILDER_INSTANCE_IDS: expected comma-separated instance ids i-<hex>, got an empty list"),
+    ("i-0123456789abcdef0,i-0123456789abcdef1,i-0123456789abcdef0",
+     "invalid BUILDER_INSTANCE_IDS: each builder once, got i-0123456789abcdef0 more than once"),
+])
+def test_a_bad_builder_pool_is_refused_naming_the_setting(ids, problem):
+    with pytest.raises(SettingsError) as caught:
+        settings.load_pipeline(stage_env("prod") | {"BUILDER_INSTANCE_IDS": ids})
+    [found] = caught.value.problems
+    assert found.startswith(problem)
+
+
+def test_the_builder_pool_and_the_single_builder_of_an_older_stage():
+    ids = " i-0123456789abcdef0 , i-00000000000000001"
+    pool = settings.load_pipeline(stage_env("prod") | {"BUILDER_INSTANCE_IDS": ids})
+    assert pool.builder_instance_ids == ("i-0123456789abcdef0", "i-00000000000000001")
+    older = {k: v for k, v in stage_env("prod").items() if k != "BUILDER_INSTANCE_IDS"}
+    one = settings.load_pipeline(older | {"BUILDER_INSTANCE_ID": "i-0123456789abcdef0"})
+    assert one.builder_instance_ids == ("i-0123456789abcdef0",)
+    both = settings.load_pipeline(stage_env("prod") | {"BUILDER_INSTANCE_ID": "i-0fffffffffffffff0"})
+    assert both.builder_instance_ids == ("i-0123456789abcdef0", "i-0123456789abcdef1"), "the list wins"
+
+
 def test_pipeline_import_without_topics_lists_both(monkeypatch):
     with pytest.raises(SettingsError, match="missing REQUEST_TOPIC_ARN, CLOSE_TOPIC_ARN"):
         import_app(monkeypatch, {"PUSHDEPLOY_FUNCTIONS": "pipeline"})
@@ -81,14 +131,15 @@ def test_every_missing_pipeline_setting_is_listed_at_once():
     with pytest.raises(SettingsError) as caught:
         settings.load_pipeline({})
     assert str(caught.value).startswith(
-        "pushdeploy settings: missing REQUEST_TOPIC_ARN, CLOSE_TOPIC_ARN, BUILDER_INSTANCE_ID, BUILD_QUEUE_URL, "
-        "DEAD_LETTER_QUEUE_URL, SLACK_WEBHOOK_PARAMETER (set them in .chalice/config.json "
-        "stages.<stage>.environment_variables)")
+        "pushdeploy settings: missing REQUEST_TOPIC_ARN, CLOSE_TOPIC_ARN, BUILDER_INSTANCE_IDS (or "
+        "BUILDER_INSTANCE_ID), BUILD_QUEUE_URL, DEAD_LETTER_QUEUE_URL, SLACK_WEBHOOK_PARAMETER (set them in "
+        ".chalice/config.json stages.<stage>.environment_variables)")
 
 
 def test_invalid_values_name_the_setting_and_value():
     env = stage_env("prod") | {"CLOSE_TOPIC_ARN": "arn:aws:sqs:us-east-1:123456789012:close",
-                               "BUILDER_INSTANCE_ID": "builder-1", "BUILD_QUEUE_URL": "pushdeploy-build",
+                               "BUILDER_INSTANCE_IDS": "", "BUILDER_INSTANCE_ID": "builder-1",
+                               "BUILD_QUEUE_URL": "pushdeploy-build",
                                "NOTIFY_TIMEOUT_SECONDS": "soon", "DEAD_LETTER_QUEUE_URL": "dlq",
                                "BUILDER_IDLE_MINUTES": "2", "STALE_REQUEST_MINUTES": "half an hour"}
     with pytest.raises(SettingsError) as caught:

@@ -42,7 +42,7 @@ def test_build_start_never_crashes_and_starts_the_builder_only_for_a_valid_reque
             result = client.lambda_.invoke("build_start", sns_event(client, message)).payload
             changes = [name for name, _ in ec2.changes()]
             if is_valid(message):
-                assert (result, changes) == ("started", ["StartInstances"])
+                assert (result, changes) == ("started", ["CreateTags", "StartInstances"])  # claim, then start
                 assert pipeline_rig.state() in ("pending", "running")
                 pipeline_rig.stop()
             else:

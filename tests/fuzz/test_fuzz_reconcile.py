@@ -29,7 +29,8 @@ from chalicelib.contracts import (
 )
 from chalicelib.dead_letters import DeadLetter, _letter, _sendable
 from chalicelib.heartbeat import TAG_KEY, make_beat
-from chalicelib.reconcile import dead_letter_alert, running_verdict
+from chalicelib.pool import running_verdict
+from chalicelib.reconcile import dead_letter_alert
 from tests.fuzz.harness import FUZZ_EXAMPLES, assert_enough, tally
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)

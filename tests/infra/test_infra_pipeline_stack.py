@@ -17,6 +17,7 @@ import boto3
 from tests.infra.infra_stacks import (
     AGENT_URL,
     PIPELINE_TEMPLATE,
+    REPO,
     SOURCE_ACCOUNT,
     PipelineStack,
     load_template,
@@ -35,7 +36,7 @@ def test_queue_redrives_to_a_dead_letter_queue_and_keeps_requests_for_days(aws: 
     attrs = sqs.get_queue_attributes(QueueUrl=pipeline_stack.outputs["BuildQueueUrl"],
                                      AttributeNames=["All"])["Attributes"]
     dlq = sqs.get_queue_attributes(QueueUrl=pipeline_stack.outputs["BuildDeadLetterQueueUrl"],
-                                   AttributeNames=["QueueArn", "MessageRetentionPeriod"])["Attributes"]
+                                   AttributeNames=["All"])["Attributes"]
     redrive = json.loads(attrs["RedrivePolicy"])
     assert redrive == {"deadLetterTargetArn": dlq["QueueArn"], "maxReceiveCount": 5}
     assert attrs["VisibilityTimeout"] == "900" == pipeline_stack.outputs["AgentVisibilityTimeoutSeconds"]
@@ -45,19 +46,63 @@ def test_queue_redrives_to_a_dead_letter_queue_and_keeps_requests_for_days(aws: 
     assert attrs["SqsManagedSseEnabled"] == "true"
 
 
-def test_only_the_request_topic_may_send_to_the_build_queue() -> None:
+def test_requests_travel_fifo_grouped_by_pipeline_without_content_deduplication(aws: boto3.Session,
+                                                                                 pipeline_stack: PipelineStack) -> None:
+    """Topic, queue and dead-letter queue are FIFO (a FIFO queue's DLQ must be); deduplication only by the id the
+    publisher derives from the push, never by content (two pushes may look alike; a letter's copy must stay)."""
+    out = pipeline_stack.outputs
+    assert out["RequestTopicArn"].endswith(":pushdeploy-pipeline-request.fifo")
+    topic = aws.client("sns").get_topic_attributes(TopicArn=out["RequestTopicArn"])["Attributes"]
+    assert topic["FifoTopic"] == "true" and topic["ContentBasedDeduplication"] == "false"
+    sqs = aws.client("sqs")
+    for url, name in ((out["BuildQueueUrl"], "pushdeploy-pipeline-build.fifo"),
+                      (out["BuildDeadLetterQueueUrl"], "pushdeploy-pipeline-build-dlq.fifo")):
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert attrs["QueueArn"].endswith(f":{name}")
+        assert (attrs["FifoQueue"], attrs["ContentBasedDeduplication"]) == ("true", "false"), name
+    template = load_template(PIPELINE_TEMPLATE)["Resources"]
+    assert template["RequestTopic"]["Properties"]["FifoTopic"] is True
+    assert template["RequestTopic"]["Properties"]["ContentBasedDeduplication"] is False
+
+
+def test_the_wake_queue_is_standard_and_redrives_to_the_lambda_failure_queue(aws: boto3.Session,
+                                                                            pipeline_stack: PipelineStack) -> None:
+    """build_start's event source: a standard queue (Lambda reads it; SNS FIFO delivers to it), retried by SQS."""
+    out = pipeline_stack.outputs
+    sqs = aws.client("sqs")
+    attrs = sqs.get_queue_attributes(QueueUrl=out["WakeQueueUrl"], AttributeNames=["All"])["Attributes"]
+    assert attrs["QueueArn"] == out["WakeQueueArn"]
+    assert out["WakeQueueArn"].endswith(":pushdeploy-pipeline-wake")
+    assert attrs.get("FifoQueue", "false") == "false"
+    assert json.loads(attrs["RedrivePolicy"]) == {"deadLetterTargetArn": out["LambdaFailureQueueArn"],
+                                                  "maxReceiveCount": 5}
+    config = json.loads((REPO / ".chalice" / "config.json").read_text())
+    prod = config["stages"]["prod"]
+    timeout = prod.get("lambda_functions", {}).get("build_start", {}).get(
+        "lambda_timeout", prod.get("lambda_timeout", config.get("lambda_timeout", 60)))  # chalice's default: 60
+    assert int(attrs["VisibilityTimeout"]) >= timeout, "Lambda refuses a queue whose visibility is under the timeout"
+    assert attrs["SqsManagedSseEnabled"] == "true"
+
+
+def test_only_the_request_topic_may_send_to_the_build_and_wake_queues() -> None:
     template = load_template(PIPELINE_TEMPLATE)
-    (policy,) = resources_of_type(template, "AWS::SQS::QueuePolicy").values()
-    assert policy["Properties"]["Queues"] == [{"Ref": "BuildQueue"}]
-    (stmt,) = policy["Properties"]["PolicyDocument"]["Statement"]
-    assert stmt["Principal"] == {"Service": "sns.amazonaws.com"}
-    assert stmt["Action"] == "sqs:SendMessage"
-    assert stmt["Resource"] == {"Fn::GetAtt": ["BuildQueue", "Arn"]}
-    assert stmt["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Ref": "RequestTopic"}}}
-    (subscription,) = resources_of_type(template, "AWS::SNS::Subscription").values()
-    assert subscription["Properties"]["TopicArn"] == {"Ref": "RequestTopic"}
-    assert subscription["Properties"]["Protocol"] == "sqs"
-    assert subscription["Properties"]["Endpoint"] == {"Fn::GetAtt": ["BuildQueue", "Arn"]}
+    policies = {p["Properties"]["Queues"][0]["Ref"]: p["Properties"]
+                for p in resources_of_type(template, "AWS::SQS::QueuePolicy").values()}
+    assert set(policies) == {"BuildQueue", "WakeQueue"}
+    for queue, policy in policies.items():
+        assert policy["Queues"] == [{"Ref": queue}]
+        (stmt,) = policy["PolicyDocument"]["Statement"]
+        assert stmt["Principal"] == {"Service": "sns.amazonaws.com"}
+        assert stmt["Action"] == "sqs:SendMessage"
+        assert stmt["Resource"] == {"Fn::GetAtt": [queue, "Arn"]}
+        assert stmt["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Ref": "RequestTopic"}}}
+    subscriptions = {s["Properties"]["Endpoint"]["Fn::GetAtt"][0]: s["Properties"]
+                     for s in resources_of_type(template, "AWS::SNS::Subscription").values()}
+    assert set(subscriptions) == {"BuildQueue", "WakeQueue"}
+    for subscription in subscriptions.values():
+        assert subscription["TopicArn"] == {"Ref": "RequestTopic"}
+        assert subscription["Protocol"] == "sqs"
+        assert subscription["RawMessageDelivery"] is False, "both readers unwrap the SNS envelope"
 
 
 def test_only_the_source_accounts_request_roles_may_publish_requests() -> None:

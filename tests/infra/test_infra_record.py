@@ -42,7 +42,9 @@ def test_record_then_chalice_deploy_prod(aws: boto3.Session, pipeline_stack: Pip
     env = _env(project, "prod")
     assert env["REQUEST_TOPIC_ARN"] == out["RequestTopicArn"]
     assert env["CLOSE_TOPIC_ARN"] == out["CloseTopicArn"]
-    assert env["BUILDER_INSTANCE_ID"] == out["BuilderInstanceId"]
+    assert env["BUILDER_INSTANCE_IDS"] == out["BuilderInstanceIds"]
+    assert "BUILDER_INSTANCE_ID" not in env, "the pool's setting replaces the one-builder one"
+    assert env["WAKE_QUEUE_ARN"] == out["WakeQueueArn"]
     assert env["BUILD_QUEUE_URL"] == out["BuildQueueUrl"]
     assert env["BUILDER_TAG"] == "pushdeploy:role=builder"
     assert env["SLACK_WEBHOOK_PARAMETER"] == "/pushdeploy/slack-webhook-url"
@@ -51,9 +53,10 @@ def test_record_then_chalice_deploy_prod(aws: boto3.Session, pipeline_stack: Pip
     after = json.loads((project / ".chalice" / "config.json").read_text())
     assert after["stages"]["dev"] == before["stages"]["dev"], "recording prod must not touch dev"
     assert after["stages"]["prod"]["lambda_functions"] == before["stages"]["prod"]["lambda_functions"]
-    instance_arn = f"arn:aws:ec2:us-east-1:123456789012:instance/{out['BuilderInstanceId']}"
+    instance_arn = [f"arn:aws:ec2:us-east-1:123456789012:instance/{out['BuilderInstanceId']}"]
     assert _resource(_policy(project, "policy-prod-build_start.json"), "StartOnlyTheBuilder") == instance_arn
     assert _resource(_policy(project, "policy-prod-close.json"), "StopOnlyTheBuilder") == instance_arn
+    assert _resource(_policy(project, "policy-prod-build_start.json"), "ConsumeWakeQueue") == out["WakeQueueArn"]
     assert _resource(_policy(project, "policy-prod-close.json"), "ReadBuildQueueDepth") == out["BuildQueueArn"]
     assert _resource(_policy(project, "policy-prod-notify.json"), "ReadSlackWebhookParameter") == \
         "arn:aws:ssm:us-east-1:123456789012:parameter/pushdeploy/slack-webhook-url"
@@ -97,11 +100,15 @@ def test_record_then_chalice_deploy_prod(aws: boto3.Session, pipeline_stack: Pip
     functions = {f["FunctionName"]: f for f in aws.client("lambda").list_functions()["Functions"]}
     assert {"pushdeploy-prod-build_start", "pushdeploy-prod-close", "pushdeploy-prod-notify"} <= set(functions)
     variables = functions["pushdeploy-prod-build_start"]["Environment"]["Variables"]
-    assert variables["BUILDER_INSTANCE_ID"] == out["BuilderInstanceId"]
+    assert variables["BUILDER_INSTANCE_IDS"] == out["BuilderInstanceIds"]
+    assert variables["WAKE_QUEUE_ARN"] == out["WakeQueueArn"]
     assert variables["BUILD_QUEUE_URL"] == out["BuildQueueUrl"]
     topics = {s["TopicArn"] for s in aws.client("sns").list_subscriptions()["Subscriptions"]
               if s["Protocol"] == "lambda"}
-    assert topics == {out["RequestTopicArn"], out["CloseTopicArn"]}
+    assert topics == {out["CloseTopicArn"]}, "a FIFO topic invokes no function: build_start reads the wake queue"
+    mappings = aws.client("lambda").list_event_source_mappings()["EventSourceMappings"]
+    assert [(m["EventSourceArn"], m["FunctionArn"].rsplit(":", 1)[-1]) for m in mappings] == [
+        (out["WakeQueueArn"], "pushdeploy-prod-build_start")]
 
 
 def test_record_is_idempotent(pipeline_stack: PipelineStack, project: Path) -> None:
