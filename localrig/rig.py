@@ -12,7 +12,6 @@ The demo, the end-to-end tests and the benchmark all drive this one class.
 from __future__ import annotations
 
 import bisect
-import inspect
 import itertools
 import json
 import os
@@ -157,7 +156,8 @@ class LocalRig:
         self.outputs = self._provision(initial)
         self._shorten_wake_retries()
         how = "stack from infra/pipeline.yaml" if self.provisioner == "cloudformation" else "API calls"
-        self.emit("cloudformation", f"provisioned ({how}): topics, queue+DLQ, ECR, builder (stopped), SSM "
+        pool = "builder (stopped)" if self.pool_size == 1 else f"{self.pool_size} builders (stopped)"
+        self.emit("cloudformation", f"provisioned ({how}): topics, queue+DLQ, ECR, {pool}, SSM "
                   "parameter, log group; ECS cluster+service", dict(self.outputs))
         self._start_lambda_host()
         self._create_repositories()
@@ -166,14 +166,9 @@ class LocalRig:
         self._narrator.start()
 
     def _provision(self, initial: dict[str, str]) -> dict[str, str]:
-        """The pipeline account; a pool of N > 1 asks the provisioner for N builder instances."""
+        """The pipeline account, with a pool of ``builders`` instances from the builders' launch template."""
         provision = provision_with(self.provisioner)
-        if self.pool_size == 1:
-            return provision(self.client, self.pipelines, self.slack.url, initial)
-        if "builders" in inspect.signature(provision).parameters:
-            return provision(self.client, self.pipelines, self.slack.url, initial, builders=self.pool_size)
-        outputs = provision(self.client, self.pipelines, self.slack.url, initial)
-        return dict(outputs, BUILDER_INSTANCE_IDS=",".join(_more_builders(self.client("ec2"), outputs, self.pool_size)))
+        return provision(self.client, self.pipelines, self.slack.url, initial, builders=self.pool_size)
 
     def _shorten_wake_retries(self) -> None:
         """build_start reads the wake queue (WAKE_QUEUE_ARN); a failed invocation's batch runs again after the
@@ -228,7 +223,7 @@ class LocalRig:
 
     def _start_lambda_host(self) -> None:
         env_file = self.run_dir / "lambda-env.json"
-        env_file.write_text(json.dumps(self._lambda_environment(), indent=2))
+        env_file.write_text(json.dumps(lambda_environment(self.outputs, self.pipelines), indent=2))
         self.journal = self.run_dir / "lambda-journal.jsonl"
         self.failure_queue_url = self._failure_queue()
         port_file = self.run_dir / "lambda-port"
@@ -246,13 +241,6 @@ class LocalRig:
         self.lambda_url = f"http://127.0.0.1:{port_file.read_text().strip()}"
         self._subscribe_lambda_host()
         self.emit("lambda", f"Chalice app loaded at {self.lambda_url}: {', '.join(self.lambda_functions())}")
-
-    def _lambda_environment(self) -> dict[str, str]:
-        """The stage environment; a pool's stage names every builder (BUILDER_INSTANCE_IDS)."""
-        env = lambda_environment(self.outputs, self.pipelines)
-        if self.pool_size > 1:
-            env.setdefault("BUILDER_INSTANCE_IDS", ",".join(self.builder_instance_ids()))
-        return env
 
     def _subscribe_lambda_host(self) -> None:
         """An SNS ``http`` subscription for each topic a function subscribes to, as Lambda's SNS triggers are:
@@ -715,19 +703,6 @@ class LocalRig:
 
 
 LIVELINESS = ("running", "pending", "stopping", "shutting-down", "stopped", "terminated")
-
-
-def _more_builders(ec2: Any, outputs: dict[str, str], count: int) -> list[str]:
-    """Until the provisioner makes the pool itself: copies of the provisioned builder (its image, type and
-    tags), stopped like it, so the pool has ``count`` instances. Its id comes first."""
-    first = outputs["BUILDER_INSTANCE_ID"]
-    [instance] = ec2.describe_instances(InstanceIds=[first])["Reservations"][0]["Instances"]
-    tags = [t for t in instance.get("Tags", []) if not t["Key"].startswith("aws:")]
-    made = ec2.run_instances(ImageId=instance["ImageId"], InstanceType=instance["InstanceType"], MinCount=count - 1,
-                             MaxCount=count - 1, TagSpecifications=[{"ResourceType": "instance", "Tags": tags}])
-    more = [i["InstanceId"] for i in made["Instances"]]
-    ec2.stop_instances(InstanceIds=more)
-    return [first, *more]
 
 
 def _topic_name(arn: str) -> str:
