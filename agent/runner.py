@@ -22,13 +22,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from types import FrameType
+from typing import Any
 
 from agent import AgentError
 from agent.builder import BuildContext, build_pipeline
 from agent.ecs.journal import DeployJournal
 from agent.heartbeat import BeatWriter
 from agent.queue.answered import AnsweredRequests
-from agent.queue.build_queue import BuildQueue, Heartbeat, Job, QueuedRequest, QueueError, Round, plan_round
+from agent.queue.build_queue import (
+    BuildQueue,
+    Heartbeat,
+    Job,
+    QueuedRequest,
+    QueueError,
+    Round,
+    message_group,
+    plan_round,
+    split_group,
+)
 from agent.queue.results import Publisher, PublishError
 from agent.retry import Backoff
 from agent.rollback import rollback_pipeline
@@ -136,14 +147,36 @@ class Runner:
 
     def _drain(self, wait_seconds: int) -> tuple[Round, int]:
         """The next round's work, and how many messages were received (rejected and duplicates included)."""
-        messages = self.backoff.call("queue receive", lambda: self.queue.receive_all(wait_seconds), self.log)
-        work = plan_round(messages, [p.id for p in self.ctx.config.pipelines], self.log)
+        messages = self._receive(wait_seconds)
+        pipelines = [p.id for p in self.ctx.config.pipelines]
+        work = plan_round(messages, pipelines, self.log, every_pipeline=not self.queue.fifo)
         self._dead_letter(work)
         self._drop_answered(work)
         if work:
             self.stats.rounds += 1
-            self.log(f"round {self.stats.rounds}: {len(messages)} message(s) -> pipelines {', '.join(work.order)}")
+            group = f" of group {work.group}" if work.group else ""
+            self.log(f"round {self.stats.rounds}: {len(messages)} message(s){group} -> pipelines "
+                     + ", ".join(work.order))
         return work, len(messages)
+
+    def _receive(self, wait_seconds: int) -> list[dict[str, Any]]:
+        """A standard queue: everything available. A FIFO queue: one receive, of which only the first message's
+        group is kept (one pipeline per round, so the pool's other builders serve the other groups); the rest
+        is released at once rather than held for this round's whole build."""
+        if not self.queue.fifo:
+            return self.backoff.call("queue receive", lambda: self.queue.receive_all(wait_seconds), self.log)
+        received = self.backoff.call("queue receive", lambda: self.queue.receive_one(wait_seconds), self.log)
+        kept, others = split_group(received)
+        if others:
+            groups = ", ".join(dict.fromkeys(message_group(m) for m in others))
+            try:
+                self.queue.release(others)
+            except QueueError as exc:
+                self.log(f"queue: could not release {len(others)} message(s) of group(s) {groups}; they return after "
+                         f"the visibility timeout: {exc}")
+            else:
+                self.log(f"queue: released {len(others)} message(s) of group(s) {groups} for the other builders")
+        return kept
 
     def _dead_letter(self, work: Round) -> None:
         if not work.rejected:
