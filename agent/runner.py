@@ -8,7 +8,9 @@ agent's requests come back; on SIGTERM they are released at once for the next ru
 
 Every round that received anything (built, rejected or found a duplicate) counts as activity: when
 the queue is empty again for the grace period, another EndOfRun goes out, so close can stop a
-builder whose last messages were ones it could not serve. Receive and EndOfRun failures are
+builder whose last messages were ones it could not serve. In a pool, close leaves a builder running
+while another builder holds messages; so after each further grace period with nothing received the
+EndOfRun is repeated, until close stops the machine. Receive and EndOfRun failures are
 retried with backoff for ``retry_budget_seconds`` before they end the run; whatever ends it (other
 than SIGTERM) is reported in an EndOfRun saying the agent exited.
 """
@@ -119,13 +121,17 @@ class Runner:
                     ended = False  # the queue had something: when it is empty again, say so again
                     idle_since = self.clock()
                     continue
-                if ended:
-                    self.stop.wait(POLL_AFTER_END_OF_RUN_SECONDS)
-                elif self.clock() - idle_since >= self.grace:
-                    self._end_of_run(f"queue empty for {self.grace}s")
-                    ended = True
+                if self.clock() - idle_since >= self.grace:
+                    # Again after another grace period: close leaves a builder running while messages are in flight
+                    # (another builder's build); once those are done, nothing else would ask for this one's stop.
+                    self._end_of_run(f"nothing received for {self.grace}s since the last EndOfRun" if ended
+                                     else f"queue empty for {self.grace}s")
+                    idle_since = self.clock()
                     if exit_when_idle:
                         return self.stats
+                    ended = True
+                if ended:
+                    self.stop.wait(POLL_AFTER_END_OF_RUN_SECONDS)
             return self.stats
         except Terminated:
             self.log("run: terminated by signal; unfinished requests are left in the queue for the next run")
