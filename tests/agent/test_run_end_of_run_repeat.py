@@ -5,6 +5,7 @@ the agent repeats EndOfRun after each further grace period in which it received 
 from __future__ import annotations
 
 import threading
+from itertools import pairwise
 
 from agent.runner import Runner
 from chalicelib.contracts import EndOfRun, parse_timestamp
@@ -38,5 +39,5 @@ def test_with_nothing_received_the_agent_says_end_of_run_again_after_each_grace_
         [f"nothing received for {GRACE}s since the last EndOfRun"] * 2
     assert not any(e.agent_exited for e in ends)
     sent = [parse_timestamp(e.sent_at) for e in ends[:3]]
-    assert all((later - earlier).total_seconds() >= GRACE * 0.9 for earlier, later in zip(sent, sent[1:]))
+    assert all((later - earlier).total_seconds() >= GRACE * 0.9 for earlier, later in pairwise(sent))
     assert world.queue_depth() == 1  # the other builder's message was never touched
