@@ -422,6 +422,8 @@ class BuildResult:
     services: tuple[ServiceDeployment, ...] = ()
     error: Optional[str] = None
     log: Optional[LogLocation] = None
+    # The instance that built it (the agent's own id; None off EC2). Since version 1, so with a pool of builders
+    # (issue 11) the history and notify already know which builder served a build: no second field for it.
     builder_instance_id: Optional[str] = None
     # Added after version 1 (an older notify ignores them): what was asked (build or rollback), how it
     # arrived (codecommit, github, gitlab, bitbucket, manual), and who pushed or asked.

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.aws_errors import AWS_EXCEPTIONS, classify
 from chalicelib.contracts import BuildRequest
+from chalicelib.fifo import publish_options
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -32,7 +33,9 @@ class RequestTopic:
         self.topic_arn = topic_arn
 
     def publish(self, request: BuildRequest) -> str:
-        """Publish with repository/branch attributes so subscriptions can filter; returns the message id.
+        """Publish with repository/branch attributes so subscriptions can filter; returns the message id. On a
+        FIFO topic the request also carries its pipeline's message group and its push's deduplication id
+        (chalicelib/fifo.py): one builder per pipeline at a time, and a publisher's retry is dropped.
 
         Raises RejectedInputError when SNS refuses this request's input (a retry would be refused too),
         RetryableError for a transient failure, AwsCallError for a configuration problem."""
@@ -42,6 +45,7 @@ class RequestTopic:
                 Message=request.to_json(),
                 Subject=safe_subject(f"build {request.pipeline}"),
                 MessageAttributes=request.message_attributes(),
+                **publish_options(self.topic_arn, request),
             )
         except AWS_EXCEPTIONS as exc:
             raise classify(exc, f"publishing the build request for {request.pipeline}") from exc

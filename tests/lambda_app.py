@@ -23,6 +23,7 @@ from chalice.test import Client
 
 from chalicelib import settings
 from chalicelib.arns import parse_arn
+from chalicelib.contracts import BuildRequest, parse_build_request, unwrap_sns_envelope
 
 BUILDER_TAG = ("pushdeploy:role", "builder")
 AMI = "ami-12c6146b"
@@ -186,6 +187,39 @@ def make_source_rig(session: boto3.Session, region: str = "us-east-1") -> Source
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
     return SourceRig(session, topic_arn, queue_url)
+
+
+@dataclass
+class FifoRequestPath:
+    """The FIFO request topic with a FIFO queue subscribed (issue 11): what the build queue receives, with the
+    message group and deduplication id SQS kept for each message."""
+
+    session: boto3.Session
+    topic_arn: str
+    queue_url: str
+
+    def received(self) -> list[tuple[BuildRequest, dict[str, str]]]:
+        """(request, {MessageGroupId, MessageDeduplicationId}) of every message delivered so far, oldest first
+        per group (each received batch is deleted, so a group's next message comes with the next call)."""
+        sqs, found = self.session.client("sqs"), []
+        while batch := sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                                           AttributeNames=["MessageGroupId", "MessageDeduplicationId"]
+                                           ).get("Messages", []):
+            for message in batch:
+                found.append((parse_build_request(unwrap_sns_envelope(message["Body"])), message["Attributes"]))
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return found
+
+
+def make_fifo_request_path(session: boto3.Session) -> FifoRequestPath:
+    """As infra/pipeline.yaml makes it: content-based deduplication off (publishers pass their own ids)."""
+    sns, sqs = session.client("sns"), session.client("sqs")
+    topic_arn = sns.create_topic(Name="pushdeploy-request.fifo", Attributes={
+        "FifoTopic": "true", "ContentBasedDeduplication": "false"})["TopicArn"]
+    queue_url = sqs.create_queue(QueueName="pushdeploy-build.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    return FifoRequestPath(session, topic_arn, queue_url)
 
 
 @contextmanager

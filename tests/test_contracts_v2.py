@@ -101,3 +101,16 @@ def test_a_result_carries_its_build_id_and_step_timings_and_an_old_result_reads_
     with pytest.raises(ContractError) as err:
         parse_close_message(json.dumps(broken))
     assert err.value.field == "steps[1].seconds"
+
+
+def test_a_result_names_the_builder_that_built_it_and_is_still_version_1_for_an_old_notify():
+    """A pool of builders (issue 11) needs no new field: builder_instance_id has carried it since version 1."""
+    from chalicelib.contracts import BuildResult, parse_close_message
+
+    result = BuildResult(pipeline="sample/production", repository="sample", branch="production",
+                         outcome="succeeded", commit=SHA, started_at="2026-11-29T10:00:00.000000Z",
+                         finished_at="2026-11-29T10:00:09.000000Z", builder_instance_id="i-0123456789abcdef2")
+    assert json.loads(result.to_json())["version"] == 1
+    assert parse_close_message(result.to_json()).builder_instance_id == "i-0123456789abcdef2"
+    old = old_agent_contracts().parse_close_message(result.to_json())
+    assert old.builder_instance_id == "i-0123456789abcdef2"
