@@ -233,7 +233,7 @@ class Runner:
                 self.log(f"queue: could not delete the duplicate {item.message_id} (it comes back, harmlessly): {exc}")
 
     def _round(self, work: Round) -> None:
-        self.beat.set("busy")
+        self.beat.set("busy", work.group)
         with Heartbeat(self.queue, work.held, self.log):
             try:
                 for pid in work.order:

@@ -34,6 +34,7 @@ from chalicelib.contracts import (
     parse_timestamp,
     unwrap_sns_envelope,
 )
+from chalicelib.fifo import is_fifo
 
 if TYPE_CHECKING:  # pragma: no cover
     from mypy_boto3_sqs import SQSClient
@@ -68,10 +69,6 @@ class Rejected:
     receipt_handle: str = ""
     body: str = ""
     group: str = ""  # its message group on a FIFO queue (a FIFO dead-letter queue wants one)
-
-
-def is_fifo_queue(queue_url: str) -> bool:
-    return queue_url.endswith(".fifo")
 
 
 def message_group(message: dict[str, Any]) -> str:
@@ -255,7 +252,7 @@ class BuildQueue:
         self.sqs = sqs
         self.url = queue_url
         self.visibility_timeout = visibility_timeout
-        self.fifo = is_fifo_queue(queue_url)
+        self.fifo = is_fifo(queue_url)
 
     def receive_one(self, wait_seconds: int = 0) -> list[dict[str, Any]]:
         """One receive of up to 10, with each message's group: a FIFO round serves what one receive gives."""
@@ -301,7 +298,7 @@ class BuildQueue:
         between the two leaves a duplicate in the DLQ rather than losing the message."""
         attributes = {DEAD_LETTER_REASON_ATTRIBUTE: {"DataType": "String", "StringValue": item.reason[:1000]}}
         fifo: dict[str, str] = {}
-        if is_fifo_queue(dlq_url):  # a FIFO queue's DLQ is FIFO: it wants a group, and a redelivery dedups
+        if is_fifo(dlq_url):  # a FIFO queue's DLQ is FIFO: it wants a group, and a redelivery dedups
             fifo = {"MessageGroupId": item.group or "pushdeploy-dead-letters",
                     "MessageDeduplicationId": item.message_id}
         self._call("dead-letter", self.sqs.send_message, QueueUrl=dlq_url, MessageBody=item.body or "(empty)",

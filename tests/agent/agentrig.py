@@ -22,11 +22,12 @@ from chalicelib.contracts import (
     parse_close_message,
     utc_now,
 )
+from chalicelib.fifo import EVERY_PIPELINE_GROUP, message_group_id
+from chalicelib.heartbeat import TAG_KEY, AgentBeat, parse_beat
 
 BRANCH = "production"
 BASE_IMAGE = "local/busybox:latest"  # made by the base_image session fixture
 REPOSITORY = "sample"
-EVERY_PIPELINE_GROUP = "pushdeploy-every-pipeline"  # chalicelib/fifo.py's group of a request naming no pipeline
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -112,7 +113,7 @@ class World:
         """Any request (a manual build, a rollback) as the request topic delivers it."""
         body = json.dumps({"Type": "Notification", "MessageId": str(uuid.uuid4()),
                            "TopicArn": "arn:aws:sns:us-east-1:123456789012:request", "Message": request.to_json()})
-        return self._send(body, request.pipeline or EVERY_PIPELINE_GROUP)
+        return self._send(body, message_group_id(request))
 
     def _send(self, body: str, group: str) -> str:
         fifo = {"MessageGroupId": group, "MessageDeduplicationId": uuid.uuid4().hex} if self.fifo else {}
@@ -218,6 +219,23 @@ wait_timeout_seconds = 60
 keep_revisions = 5
 {deploy_block}{extra_pipelines}""")
     return path
+
+
+def builder_instance(ec2: Any) -> str:
+    """A builder instance in moto, for the heartbeat tag."""
+    ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    return str(ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"])
+
+
+def beat_of(ec2: Any, instance: str) -> AgentBeat | None:
+    """The agent's heartbeat as the reconcile reads it from the instance's tag."""
+    tags = ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0].get("Tags", [])
+    return parse_beat(next((t["Value"] for t in tags if t["Key"] == TAG_KEY), None))
+
+
+def state_of(ec2: Any, instance: str) -> str | None:
+    beat = beat_of(ec2, instance)
+    return beat.state if beat else None
 
 
 def log_lines(session: boto3.Session, group: str, stream: str) -> list[str]:
