@@ -238,6 +238,12 @@ def state_of(ec2: Any, instance: str) -> str | None:
     return beat.state if beat else None
 
 
+def pipeline_block(world: World, repository: str, source_url: Path | str) -> str:
+    """Another [[pipelines]] entry for ``write_config(extra_pipelines=...)`` (branch BRANCH, no deploy)."""
+    return (f'\n[[pipelines]]\nrepository = "{repository}"\nbranch = "{BRANCH}"\nsource_url = "{source_url}"\n'
+            f'image_repository = "{world.image_repository}"\nregistry = "{world.registry}"\n')
+
+
 def log_lines(session: boto3.Session, group: str, stream: str) -> list[str]:
     events = session.client("logs").get_log_events(logGroupName=group, logStreamName=stream,
                                                    startFromHead=True)["events"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from agent.runner import Runner
 from localrig.services import wait_until
-from tests.agent.agentrig import BRANCH, REPOSITORY, agent_context, make_repo, make_world, write_config
+from tests.agent.agentrig import BRANCH, REPOSITORY, agent_context, make_repo, make_world, pipeline_block, write_config
 
 OTHER = "other"
 
@@ -15,8 +15,7 @@ OTHER = "other"
 def test_a_round_serves_the_first_group_and_releases_the_other_group_at_once(aws, tmp_path):
     world = make_world(aws, "127.0.0.1:5000", visibility=30, fifo=True)
     repo = make_repo(tmp_path)
-    other = (f'\n[[pipelines]]\nrepository = "{OTHER}"\nbranch = "{BRANCH}"\nsource_url = "{tmp_path}/missing.git"\n'
-             f'image_repository = "{world.image_repository}"\nregistry = "{world.registry}"\n')
+    other = pipeline_block(world, OTHER, tmp_path / "missing.git")
     config = write_config(tmp_path / "agent.toml", world, repo, tmp_path / "cache", extra_pipelines=other)
     config.write_text(config.read_text().replace(f'source_url = "{repo.bare}"', f'source_url = "{tmp_path}/gone.git"'))
     world.send()
