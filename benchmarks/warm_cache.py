@@ -1,6 +1,8 @@
-"""Warm caches in a pool: what one build costs on a builder that has the pipeline's git clone and image
-layers (warm), on a fresh one (cold: an empty ``cache_dir`` and an empty Docker engine), and on a fresh one
-that pulls the image the service runs and builds with ``--cache-from`` it (what the agent does now).
+"""Warm caches in a pool: seconds of one build on a cold builder, on a cold one with --cache-from, on a warm one.
+
+Warm: a builder that has the pipeline's git clone and image layers. Cold: a fresh one (an empty ``cache_dir``
+and an empty Docker engine). Cold with --cache-from: a fresh one that pulls the image the service runs and
+builds with ``--cache-from`` it (what the agent does now).
 
 Pipelines move between builders in a pool, so this is what a move costs. Each case is the agent's real
 build path (``build_pipeline``: fetch, ECR login, read what runs, pull, build, push to the registry, deploy on
