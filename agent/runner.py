@@ -104,6 +104,8 @@ class Runner:
         self.answered = AnsweredRequests(settings.cache_dir, self.log)
         self.journal = DeployJournal(settings.cache_dir, self.log)
         self._dlq_url: str | None = None
+        self._max_receive_count: int | None = None
+        self._max_receive_known = False
 
     def run(self, exit_when_idle: bool = False) -> RunStats:
         """Serve the queue; return after EndOfRun only with ``exit_when_idle``, or when stopped (SIGTERM,
@@ -160,7 +162,8 @@ class Runner:
         self._drop_answered(work)
         if work:
             self.stats.rounds += 1
-            group = f" of group {work.group}" if work.group else ""
+            groups = ", ".join(dict.fromkeys(work.groups.values()))
+            group = f" of group {groups}" if groups else ""
             self.log(f"round {self.stats.rounds}: {len(messages)} message(s){group} -> pipelines "
                      + ", ".join(work.order))
         return work, len(messages)
@@ -172,7 +175,11 @@ class Runner:
         if not self.queue.fifo:
             return self.backoff.call("queue receive", lambda: self.queue.receive_all(wait_seconds), self.log)
         received = self.backoff.call("queue receive", lambda: self.queue.receive_one(wait_seconds), self.log)
-        kept, others = split_group(received)
+        kept, others = split_group(received, self._max_receives())
+        extra = dict.fromkeys(message_group(m) for m in kept[1:] if message_group(m) != message_group(kept[0]))
+        if extra:
+            self.log(f"queue: also serving group(s) {', '.join(extra)} in this round: a message of each was received "
+                     f"{self._max_receive_count} times, and SQS dead-letters it at its next receive (maxReceiveCount)")
         if others:
             groups = ", ".join(dict.fromkeys(message_group(m) for m in others))
             try:
@@ -183,6 +190,17 @@ class Runner:
             else:
                 self.log(f"queue: released {len(others)} message(s) of group(s) {groups} for the other builders")
         return kept
+
+    def _max_receives(self) -> int | None:
+        """The build queue's maxReceiveCount, read once (asked again after a failed read)."""
+        if not self._max_receive_known:
+            try:
+                self._max_receive_count = self.queue.max_receive_count()
+            except QueueError as exc:
+                self.log(f"queue: cannot read the redrive policy (every other group is released): {exc}")
+                return None
+            self._max_receive_known = True
+        return self._max_receive_count
 
     def _dead_letter(self, work: Round) -> None:
         if not work.rejected:
@@ -233,10 +251,10 @@ class Runner:
                 self.log(f"queue: could not delete the duplicate {item.message_id} (it comes back, harmlessly): {exc}")
 
     def _round(self, work: Round) -> None:
-        self.beat.set("busy", work.group)
         with Heartbeat(self.queue, work.held, self.log):
             try:
                 for pid in work.order:
+                    self.beat.set("busy", work.groups.get(pid))
                     for job in work.jobs(pid):
                         self._run_job(work, job)
             except Terminated:

@@ -75,13 +75,23 @@ def message_group(message: dict[str, Any]) -> str:
     return str(message.get("Attributes", {}).get(GROUP_ATTRIBUTE, ""))
 
 
-def split_group(messages: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(the first message's group, every other message): a round serves one group, the rest go back at once."""
+def receive_count(message: dict[str, Any]) -> int:
+    return int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+
+
+def split_group(messages: Sequence[dict[str, Any]], max_receives: int | None = None,
+                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(the messages to serve, the messages to release): a round serves the first message's group and releases
+    the rest at once. Every release costs a receive, and SQS moves a message received ``max_receives`` times
+    (the RedrivePolicy's maxReceiveCount) to the dead-letter queue at its next receive: a group with such a
+    message is kept too (served in this round after the first), since releasing it would lose the request."""
     if not messages:
         return [], []
-    group = message_group(messages[0])
-    kept = [m for m in messages if message_group(m) == group]
-    return kept, [m for m in messages if message_group(m) != group]
+    kept_groups = {message_group(messages[0])}
+    if max_receives is not None:
+        kept_groups |= {message_group(m) for m in messages if receive_count(m) >= max_receives}
+    return ([m for m in messages if message_group(m) in kept_groups],
+            [m for m in messages if message_group(m) not in kept_groups])
 
 
 @dataclass
@@ -95,7 +105,7 @@ class Round:
     order: list[str] = field(default_factory=list)
     requests: dict[str, list[QueuedRequest]] = field(default_factory=dict)
     rejected: list[Rejected] = field(default_factory=list)
-    group: str | None = None  # the message group served (FIFO queue), named in the busy beat
+    groups: dict[str, str] = field(default_factory=dict)  # pipeline -> its message group, named in the busy beat
     _pending: dict[str, set[str]] = field(default_factory=dict)
     _by_id: dict[str, QueuedRequest] = field(default_factory=dict)
 
@@ -221,7 +231,6 @@ def plan_round(messages: Iterable[dict[str, Any]], pipelines: Sequence[str], log
     for message in messages:
         mid, body, handle = message.get("MessageId", "?"), message.get("Body", ""), message.get("ReceiptHandle", "")
         group = message_group(message)
-        work.group = work.group or group or None
         try:
             request = parse_build_request(unwrap_sns_envelope(body), event_id=mid)
         except ContractError as exc:
@@ -238,8 +247,9 @@ def plan_round(messages: Iterable[dict[str, Any]], pipelines: Sequence[str], log
             reason = f"unknown pipeline {request.pipeline!r} (not in the settings file)"
             work.rejected.append(Rejected(mid, reason, handle, body, group))
             continue
-        count = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
-        work.add(QueuedRequest(mid, message["ReceiptHandle"], request, count), targets)
+        work.add(QueuedRequest(mid, message["ReceiptHandle"], request, receive_count(message)), targets)
+        if group:
+            work.groups.update({pid: group for pid in targets})
     for item in work.rejected:
         log(f"queue: message {item.message_id} rejected: {item.reason}")
     return work
@@ -279,14 +289,25 @@ class BuildQueue:
             wait = 0
         return received
 
-    def dead_letter_url(self) -> str:
-        """The dead-letter queue named by this queue's RedrivePolicy, or "" when it has none."""
+    def _redrive_policy(self) -> dict[str, Any]:
         attrs = self._call("read the redrive policy of", self.sqs.get_queue_attributes, QueueUrl=self.url,
                            AttributeNames=["RedrivePolicy"]).get("Attributes", {})
         try:
-            arn = json.loads(attrs.get("RedrivePolicy") or "{}").get("deadLetterTargetArn", "")
-        except (ValueError, AttributeError):
-            arn = ""
+            policy = json.loads(attrs.get("RedrivePolicy") or "{}")
+        except ValueError:
+            return {}
+        return policy if isinstance(policy, dict) else {}
+
+    def max_receive_count(self) -> int | None:
+        """The RedrivePolicy's maxReceiveCount (SQS dead-letters a message received that often), None without."""
+        try:
+            return int(self._redrive_policy()["maxReceiveCount"])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def dead_letter_url(self) -> str:
+        """The dead-letter queue named by this queue's RedrivePolicy, or "" when it has none."""
+        arn = str(self._redrive_policy().get("deadLetterTargetArn") or "")
         if not arn:
             return ""
         account, name = arn.split(":")[4], arn.split(":")[-1]
