@@ -169,9 +169,10 @@ class Runner:
         return work, len(messages)
 
     def _receive(self, wait_seconds: int) -> list[dict[str, Any]]:
-        """A standard queue: everything available. A FIFO queue: one receive, of which only the first message's
-        group is kept (one pipeline per round, so the pool's other builders serve the other groups); the rest
-        is released at once rather than held for this round's whole build."""
+        """A standard queue: everything available. A FIFO queue: one receive, of which the first message's group
+        is kept (one pipeline per round, so the pool's other builders serve the other groups), and the rest is
+        released at once rather than held for this round's whole build; except a group that one more receive
+        would send to the dead-letter queue (``split_group``)."""
         if not self.queue.fifo:
             return self.backoff.call("queue receive", lambda: self.queue.receive_all(wait_seconds), self.log)
         received = self.backoff.call("queue receive", lambda: self.queue.receive_one(wait_seconds), self.log)
@@ -180,16 +181,21 @@ class Runner:
         if extra:
             self.log(f"queue: also serving group(s) {', '.join(extra)} in this round: a message of each was received "
                      f"{self._max_receive_count} times, and SQS dead-letters it at its next receive (maxReceiveCount)")
-        if others:
-            groups = ", ".join(dict.fromkeys(message_group(m) for m in others))
-            try:
-                self.queue.release(others)
-            except QueueError as exc:
-                self.log(f"queue: could not release {len(others)} message(s) of group(s) {groups}; they return after "
-                         f"the visibility timeout: {exc}")
-            else:
-                self.log(f"queue: released {len(others)} message(s) of group(s) {groups} for the other builders")
+        self._release_others(others)
         return kept
+
+    def _release_others(self, others: list[dict[str, Any]]) -> None:
+        """Other groups' messages go back at once; a failed release only delays them (their visibility timeout)."""
+        if not others:
+            return
+        groups = ", ".join(dict.fromkeys(message_group(m) for m in others))
+        try:
+            self.queue.release(others)
+        except QueueError as exc:
+            self.log(f"queue: could not release {len(others)} message(s) of group(s) {groups}; they return after "
+                     f"the visibility timeout: {exc}")
+            return
+        self.log(f"queue: released {len(others)} message(s) of group(s) {groups} for the other builders")
 
     def _max_receives(self) -> int | None:
         """The build queue's maxReceiveCount, read once (asked again after a failed read)."""
