@@ -113,7 +113,8 @@ def _build(ctx: BuildContext, state: _State, log: BuildLog, commit: str | None, 
         registry = ids["registry"] = ecr_login(ctx.clients.ecr, docker, pipeline.registry)
     name = f"{registry}/{pipeline.image_repository}"
     deployed = _deployed_image_ids(ctx, pipeline, docker, name)
-    image_id = state.image_id = _build_image(ctx, state, docker, name, [r for r, i in deployed.items() if i])
+    cache_from = [ref for ref, local_id in deployed.items() if local_id or _pulled(ctx, docker, ref)]
+    image_id = state.image_id = _build_image(ctx, state, docker, name, cache_from)
     housekeep(docker, name, {image_id, *deployed.values()}, ctx.config.agent.keep_images,
               ctx.config.agent.build_cache_limit_mb, ctx.progress.line)
     if not dry_run and _finish_interrupted(ctx, state, source):
@@ -162,11 +163,11 @@ def _skip(ctx: BuildContext, state: _State, deployed: dict[str, str | None], ima
 def _deployed_image_ids(ctx: BuildContext, pipeline: Pipeline, docker: Docker, name: str) -> dict[str, str | None]:
     """Local image IDs of what the targets run now, read BEFORE the build re-tags ``latest``.
 
-    An image this engine lacks (another builder built it, a fresh builder) is pulled first: the build
-    reuses its layers (``--cache-from``), and an unchanged commit then rebuilds to its very ID and is skipped.
-    One that still cannot be had counts as different (None): a needless deploy is harmless, a wrong skip
-    would lose one. Without deploy targets, ``latest`` is compared. A target service with no container from
-    the image repository fails here, before anything is built or pushed: the deploy would refuse it.
+    An image this engine does not have counts as different (None), even when it is pulled next for its
+    layers: a needless deploy is harmless and verified, a wrong skip would lose one (another builder's
+    interrupted deploy of that image, whose journal is on that builder). Without deploy targets, ``latest``
+    is compared. A target service with no container from the image repository fails here, before anything
+    is built or pushed: the deploy would refuse it after the push.
     """
     with ctx.progress.step("deployed", pipeline=pipeline.id) as ids:
         targets = targets_of(pipeline)
@@ -177,14 +178,12 @@ def _deployed_image_ids(ctx: BuildContext, pipeline: Pipeline, docker: Docker, n
             refs = list(dict.fromkeys(image for images in by_service.values() for image in images))
         found = {ref: docker.image_id(ref) for ref in refs}
         ids["images"] = ",".join(refs) or "none"
-    for ref in [r for r, image_id in found.items() if image_id is None]:
-        if _pulled(ctx, docker, ref):
-            found[ref] = docker.image_id(ref)
     return found
 
 
 def _pulled(ctx: BuildContext, docker: Docker, ref: str) -> bool:
-    """Pull an image for its layers; a failure (not pushed yet, another registry, no access) only costs them."""
+    """Pull an image the service runs, for ``--cache-from``: a builder that never built the pipeline reuses its
+    layers. A failure (not pushed yet, another registry, no access) only costs that reuse."""
     try:
         with ctx.progress.step("pull", image=ref):
             docker.pull(ref)

@@ -48,10 +48,7 @@ def test_a_builder_without_the_running_image_pulls_it_and_reuses_its_layers(setu
     repo, world, config, marker, engine = setup
     first, _, _ = build_once(world, config)
     assert first.outcome == "succeeded", first.error
-    running = world.service_task_definition()["containerDefinitions"][0]["image"]
-    image_id = engine.docker("image", "inspect", "--format", "{{.Id}}", running).stdout.decode().strip()
-    engine.docker("image", "rm", "--force", image_id)  # this engine now is a builder that never built it
-    assert engine.docker("image", "inspect", running, check=False).returncode != 0
+    running = forget_running_image(world, engine)
     repo.commit({"app.txt": "v2\n"}, "v2")
 
     second, lines, detail = build_once(world, config)
@@ -60,6 +57,28 @@ def test_a_builder_without_the_running_image_pulls_it_and_reuses_its_layers(setu
     assert any("] pull ok" in line and f"image={running}" in line for line in lines)
     assert any("] build ok" in line and f"cache_from={running}" in line for line in lines)
     assert "---> Using cache" in " ".join(step_output(detail, f"RUN echo {marker}"))
+
+
+def forget_running_image(world, engine) -> str:
+    """Make the shared engine a builder that never built what the service runs; return that image."""
+    running = world.service_task_definition()["containerDefinitions"][0]["image"]
+    image_id = engine.docker("image", "inspect", "--format", "{{.Id}}", running).stdout.decode().strip()
+    engine.docker("image", "rm", "--force", image_id)
+    assert engine.docker("image", "inspect", running, check=False).returncode != 0
+    return running
+
+
+def test_a_pulled_image_equal_to_the_build_still_deploys_rather_than_skips(setup):
+    """Its ID says nothing about whether its rollout was verified (another builder's deploy of it may have been
+    interrupted, and that builder holds the journal): only an image this builder had counts for a skip."""
+    _, world, config, _, engine = setup
+    first, _, _ = build_once(world, config)
+    forget_running_image(world, engine)
+
+    again, lines, _ = build_once(world, config)  # the same commit
+
+    assert any("] pull ok" in line for line in lines)
+    assert (again.commit, again.outcome) == (first.commit, "succeeded")
 
 
 def test_a_failed_pull_is_logged_and_the_build_goes_on_without_it(setup):
