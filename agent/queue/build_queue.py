@@ -79,8 +79,10 @@ def receive_count(message: dict[str, Any]) -> int:
     return int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
 
 
-def split_group(messages: Sequence[dict[str, Any]], max_receives: int | None = None,
-                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+Messages = list[dict[str, Any]]
+
+
+def split_group(messages: Sequence[dict[str, Any]], max_receives: int | None = None) -> tuple[Messages, Messages]:
     """(the messages to serve, the messages to release): a round serves the first message's group and releases
     the rest at once. Every release costs a receive, and SQS moves a message received ``max_receives`` times
     (the RedrivePolicy's maxReceiveCount) to the dead-letter queue at its next receive: a group with such a
