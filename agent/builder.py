@@ -113,7 +113,8 @@ def _build(ctx: BuildContext, state: _State, log: BuildLog, commit: str | None, 
         registry = ids["registry"] = ecr_login(ctx.clients.ecr, docker, pipeline.registry)
     name = f"{registry}/{pipeline.image_repository}"
     deployed = _deployed_image_ids(ctx, pipeline, docker, name)
-    image_id = state.image_id = _build_image(ctx, state, docker, name)
+    cache_from = [ref for ref, local_id in deployed.items() if local_id or _pulled(ctx, docker, ref)]
+    image_id = state.image_id = _build_image(ctx, state, docker, name, cache_from)
     housekeep(docker, name, {image_id, *deployed.values()}, ctx.config.agent.keep_images,
               ctx.config.agent.build_cache_limit_mb, ctx.progress.line)
     if not dry_run and _finish_interrupted(ctx, state, source):
@@ -137,13 +138,14 @@ def _fetch(ctx: BuildContext, state: _State, source: GitSource, commit: str | No
     return info
 
 
-def _build_image(ctx: BuildContext, state: _State, docker: Docker, name: str) -> str:
+def _build_image(ctx: BuildContext, state: _State, docker: Docker, name: str, cache_from: list[str]) -> str:
     pipeline, tag = state.pipeline, state.tag or ""
     assert state.source is not None
-    with ctx.progress.step("build", pipeline=pipeline.id, commit=state.source.short_sha) as ids:
+    with ctx.progress.step("build", pipeline=pipeline.id, commit=state.source.short_sha,
+                           cache_from=",".join(cache_from)) as ids:
         context = state.source.workdir / pipeline.context
         image_id = docker.build(context, context / pipeline.dockerfile, [f"{name}:{tag}", f"{name}:latest"],
-                                pipeline.build_args, pipeline.target)
+                                pipeline.build_args, pipeline.target, cache_from)
         ids.update(image=f"{name}:{tag}", id=image_id[:19])
     state.image = ImageInfo(reference=f"{name}:{tag}", tag=tag)
     return image_id
@@ -161,9 +163,10 @@ def _skip(ctx: BuildContext, state: _State, deployed: dict[str, str | None], ima
 def _deployed_image_ids(ctx: BuildContext, pipeline: Pipeline, docker: Docker, name: str) -> dict[str, str | None]:
     """Local image IDs of what the targets run now, read BEFORE the build re-tags ``latest``.
 
-    An image this engine does not have counts as different (None): a needless deploy is
-    harmless, a wrong skip would lose one. Without deploy targets, ``latest`` is compared.
-    A target service with no container from the image repository fails here, before anything
+    An image this engine does not have counts as different (None), even when it is pulled next for its
+    layers: a needless deploy is harmless and verified, a wrong skip would lose one (another builder's
+    interrupted deploy of that image, whose journal is on that builder). Without deploy targets, ``latest``
+    is compared. A target service with no container from the image repository fails here, before anything
     is built or pushed: the deploy would refuse it after the push.
     """
     with ctx.progress.step("deployed", pipeline=pipeline.id) as ids:
@@ -176,6 +179,18 @@ def _deployed_image_ids(ctx: BuildContext, pipeline: Pipeline, docker: Docker, n
         found = {ref: docker.image_id(ref) for ref in refs}
         ids["images"] = ",".join(refs) or "none"
     return found
+
+
+def _pulled(ctx: BuildContext, docker: Docker, ref: str) -> bool:
+    """Pull an image the service runs, for ``--cache-from``: a builder that never built the pipeline reuses its
+    layers. A failure (not pushed yet, another registry, no access) only costs that reuse."""
+    try:
+        with ctx.progress.step("pull", image=ref):
+            docker.pull(ref)
+    except AgentError as exc:
+        ctx.progress.line(f"cache: {ref} not pulled, the build goes on without its layers: {exc}")
+        return False
+    return True
 
 
 def _refuse_unmatched(pipeline: Pipeline, by_service: dict[str, list[str]]) -> None:

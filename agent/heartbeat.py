@@ -1,5 +1,7 @@
 """The agent's side of the heartbeat (format and reasons in chalicelib/heartbeat.py): a tag on its
-own instance saying ``starting``, ``busy`` or ``idle`` and when it last said so.
+own instance saying ``starting``, ``busy`` or ``idle`` and when it last said so; ``busy`` names the
+message group (the pipeline) it builds, so that with a pool of builders build_start and the reconcile
+start another builder only for pipelines nobody serves.
 
 The reconcile stops a builder whose agent is idle or silent for too long, so the beat is written
 on every state change and rewritten by a background thread at least every BEAT_EVERY_SECONDS,
@@ -36,6 +38,7 @@ class BeatWriter:
         self.every = every
         self.now = now
         self.state = ""
+        self.group: str | None = None
         self.since = now()
         self.writes = 0
         self._lock = threading.Lock()
@@ -54,13 +57,15 @@ class BeatWriter:
         self._thread.start()
         return self
 
-    def set(self, state: str) -> None:
-        """Enter ``state`` (a change moves ``since``); the beat thread writes it at once. Never blocks the
-        caller on EC2: a build must not wait for a tag."""
+    def set(self, state: str, group: str | None = None) -> None:
+        """Enter ``state`` (a change moves ``since``), ``busy`` with the message group served (FIFO queue); the
+        beat thread writes it at once. Never blocks the caller on EC2: a build must not wait for a tag."""
         with self._lock:
-            if state == self.state:
+            if (state, group) == (self.state, self.group):
                 return
-            self.state, self.since = state, self.now()
+            if state != self.state:
+                self.since = self.now()
+            self.state, self.group = state, group
         self._wake.set()
 
     def stop(self) -> None:
@@ -77,7 +82,7 @@ class BeatWriter:
 
     def _write(self) -> None:
         with self._lock:
-            value = make_beat(self.state, self.since, self.now()).tag_value()
+            value = make_beat(self.state, self.since, self.now(), self.group).tag_value()
         try:
             self.ec2.create_tags(Resources=[self.instance_id], Tags=[{"Key": TAG_KEY, "Value": value}])
         except (BotoCoreError, ClientError, ValueError) as exc:  # the beat thread must outlive any failure

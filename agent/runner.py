@@ -8,7 +8,9 @@ agent's requests come back; on SIGTERM they are released at once for the next ru
 
 Every round that received anything (built, rejected or found a duplicate) counts as activity: when
 the queue is empty again for the grace period, another EndOfRun goes out, so close can stop a
-builder whose last messages were ones it could not serve. Receive and EndOfRun failures are
+builder whose last messages were ones it could not serve. In a pool, close leaves a builder running
+while another builder holds messages; so after each further grace period with nothing received the
+EndOfRun is repeated, until close stops the machine. Receive and EndOfRun failures are
 retried with backoff for ``retry_budget_seconds`` before they end the run; whatever ends it (other
 than SIGTERM) is reported in an EndOfRun saying the agent exited.
 """
@@ -22,13 +24,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from types import FrameType
+from typing import Any
 
 from agent import AgentError
 from agent.builder import BuildContext, build_pipeline
 from agent.ecs.journal import DeployJournal
 from agent.heartbeat import BeatWriter
 from agent.queue.answered import AnsweredRequests
-from agent.queue.build_queue import BuildQueue, Heartbeat, Job, QueuedRequest, QueueError, Round, plan_round
+from agent.queue.build_queue import (
+    BuildQueue,
+    Heartbeat,
+    Job,
+    QueuedRequest,
+    QueueError,
+    Round,
+    message_group,
+    plan_round,
+    split_group,
+)
 from agent.queue.results import Publisher, PublishError
 from agent.retry import Backoff
 from agent.rollback import rollback_pipeline
@@ -91,6 +104,8 @@ class Runner:
         self.answered = AnsweredRequests(settings.cache_dir, self.log)
         self.journal = DeployJournal(settings.cache_dir, self.log)
         self._dlq_url: str | None = None
+        self._max_receive_count: int | None = None
+        self._max_receive_known = False
 
     def run(self, exit_when_idle: bool = False) -> RunStats:
         """Serve the queue; return after EndOfRun only with ``exit_when_idle``, or when stopped (SIGTERM,
@@ -108,13 +123,17 @@ class Runner:
                     ended = False  # the queue had something: when it is empty again, say so again
                     idle_since = self.clock()
                     continue
-                if ended:
-                    self.stop.wait(POLL_AFTER_END_OF_RUN_SECONDS)
-                elif self.clock() - idle_since >= self.grace:
-                    self._end_of_run(f"queue empty for {self.grace}s")
-                    ended = True
+                if self.clock() - idle_since >= self.grace:
+                    # Again after another grace period: close leaves a builder running while messages are in flight
+                    # (another builder's build); once those are done, nothing else would ask for this one's stop.
+                    self._end_of_run(f"nothing received for {self.grace}s since the last EndOfRun" if ended
+                                     else f"queue empty for {self.grace}s")
+                    idle_since = self.clock()
                     if exit_when_idle:
                         return self.stats
+                    ended = True
+                if ended:
+                    self.stop.wait(POLL_AFTER_END_OF_RUN_SECONDS)
             return self.stats
         except Terminated:
             self.log("run: terminated by signal; unfinished requests are left in the queue for the next run")
@@ -136,14 +155,58 @@ class Runner:
 
     def _drain(self, wait_seconds: int) -> tuple[Round, int]:
         """The next round's work, and how many messages were received (rejected and duplicates included)."""
-        messages = self.backoff.call("queue receive", lambda: self.queue.receive_all(wait_seconds), self.log)
-        work = plan_round(messages, [p.id for p in self.ctx.config.pipelines], self.log)
+        messages = self._receive(wait_seconds)
+        pipelines = [p.id for p in self.ctx.config.pipelines]
+        work = plan_round(messages, pipelines, self.log, every_pipeline=not self.queue.fifo)
         self._dead_letter(work)
         self._drop_answered(work)
         if work:
             self.stats.rounds += 1
-            self.log(f"round {self.stats.rounds}: {len(messages)} message(s) -> pipelines {', '.join(work.order)}")
+            groups = ", ".join(dict.fromkeys(work.groups.values()))
+            group = f" of group {groups}" if groups else ""
+            self.log(f"round {self.stats.rounds}: {len(messages)} message(s){group} -> pipelines "
+                     + ", ".join(work.order))
         return work, len(messages)
+
+    def _receive(self, wait_seconds: int) -> list[dict[str, Any]]:
+        """A standard queue: everything available. A FIFO queue: one receive, of which the first message's group
+        is kept (one pipeline per round, so the pool's other builders serve the other groups), and the rest is
+        released at once rather than held for this round's whole build; except a group that one more receive
+        would send to the dead-letter queue (``split_group``)."""
+        if not self.queue.fifo:
+            return self.backoff.call("queue receive", lambda: self.queue.receive_all(wait_seconds), self.log)
+        received = self.backoff.call("queue receive", lambda: self.queue.receive_one(wait_seconds), self.log)
+        kept, others = split_group(received, self._max_receives())
+        extra = dict.fromkeys(message_group(m) for m in kept[1:] if message_group(m) != message_group(kept[0]))
+        if extra:
+            self.log(f"queue: also serving group(s) {', '.join(extra)} in this round: a message of each was received "
+                     f"{self._max_receive_count} times, and SQS dead-letters it at its next receive (maxReceiveCount)")
+        self._release_others(others)
+        return kept
+
+    def _release_others(self, others: list[dict[str, Any]]) -> None:
+        """Other groups' messages go back at once; a failed release only delays them (their visibility timeout)."""
+        if not others:
+            return
+        groups = ", ".join(dict.fromkeys(message_group(m) for m in others))
+        try:
+            self.queue.release(others)
+        except QueueError as exc:
+            self.log(f"queue: could not release {len(others)} message(s) of group(s) {groups}; they return after "
+                     f"the visibility timeout: {exc}")
+            return
+        self.log(f"queue: released {len(others)} message(s) of group(s) {groups} for the other builders")
+
+    def _max_receives(self) -> int | None:
+        """The build queue's maxReceiveCount, read once (asked again after a failed read)."""
+        if not self._max_receive_known:
+            try:
+                self._max_receive_count = self.queue.max_receive_count()
+            except QueueError as exc:
+                self.log(f"queue: cannot read the redrive policy (every other group is released): {exc}")
+                return None
+            self._max_receive_known = True
+        return self._max_receive_count
 
     def _dead_letter(self, work: Round) -> None:
         if not work.rejected:
@@ -194,10 +257,10 @@ class Runner:
                 self.log(f"queue: could not delete the duplicate {item.message_id} (it comes back, harmlessly): {exc}")
 
     def _round(self, work: Round) -> None:
-        self.beat.set("busy")
         with Heartbeat(self.queue, work.held, self.log):
             try:
                 for pid in work.order:
+                    self.beat.set("busy", work.groups.get(pid))
                     for job in work.jobs(pid):
                         self._run_job(work, job)
             except Terminated:

@@ -32,7 +32,7 @@ import os
 import sys
 from typing import Any
 
-from localrig import moto_apigateway, moto_dynamodb, moto_fifo, moto_launch_templates, moto_metrics
+from localrig import moto_apigateway, moto_dynamodb, moto_fifo, moto_launch_templates, moto_metrics, moto_sqs_receive
 from localrig.moto_faults import install_fault_hooks
 
 
@@ -160,6 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     install_sns_http_attributes_patch()
     moto_metrics.install()  # SQS's age-of-oldest-message metric, EC2's LaunchTime on start (the reconcile reads both)
     install_fault_hooks()
+    moto_sqs_receive.install()  # one FIFO message group to one consumer at a time, under concurrent receives
     moto_apigateway.install()  # ImportRestApi/PutRestApi take chalice's Swagger 2.0 and its sigv4 security, as AWS does
     moto_dynamodb.install()  # a Query's cost depends on its page, not the table's size, as DynamoDB's does
     moto_launch_templates.install()  # a stack's AWS::EC2::Instance launches from its LaunchTemplate, as EC2 does

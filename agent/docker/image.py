@@ -101,9 +101,11 @@ class Docker:
         return json.loads(proc.stdout)
 
     def build(self, context: Path, dockerfile: Path, tags: Sequence[str], build_args: Sequence[tuple[str, str]] = (),
-              target: str = "") -> str:
+              target: str = "", cache_from: Sequence[str] = ()) -> str:
         """Build and tag; return the image ID (from --iidfile, not from parsing output). A failure's
-        reason carries the failing step's own last lines, build-arg values blanked (agent.docker.build_failure)."""
+        reason carries the failing step's own last lines, build-arg values blanked (agent.docker.build_failure).
+        ``cache_from``: local images whose layers the classic builder may reuse (after its own cache) when their
+        history matches, e.g. the image the service runs, pulled by a builder that did not build it."""
         with tempfile.TemporaryDirectory(prefix="pushdeploy-iid-") as tmp:
             iidfile = Path(tmp) / "iid"
             args = ["build", "--force-rm", "--file", str(dockerfile), "--iidfile", str(iidfile)]
@@ -111,6 +113,8 @@ class Docker:
                 args += ["--build-arg", f"{key}={value}"]
             if target:
                 args += ["--target", target]
+            for ref in cache_from:
+                args += ["--cache-from", ref]
             for tag in tags:
                 args += ["--tag", tag]
             what = f"build {tags[0] if tags else context}"
@@ -127,6 +131,9 @@ class Docker:
 
     def push(self, ref: str) -> None:
         self.run(f"push {ref}", "push", ref, timeout=PUSH_TIMEOUT)
+
+    def pull(self, ref: str) -> None:
+        self.run(f"pull {ref}", "pull", "--quiet", ref, timeout=PUSH_TIMEOUT)
 
     def repo_digest(self, ref: str, name: str) -> str | None:
         """The registry digest recorded for ``name`` (``registry/repository``) after a push."""

@@ -3,7 +3,10 @@ work it asked for has a published result.
 
 The seed deleted every message before building, so a crash lost the request. Here a received
 message stays invisible only while a heartbeat keeps extending it; if the agent dies, the
-heartbeat stops and SQS hands the request to the next run. Messages the agent cannot act on
+heartbeat stops and SQS hands the request to the next run. On a FIFO queue (a pool of builders) a round
+serves one message group, i.e. one pipeline: the messages of other groups are released at once, for
+whichever builder is free, and SQS's group lock keeps every other builder off this pipeline until the
+round deletes or releases its messages. Messages the agent cannot act on
 (malformed, unknown pipeline) are sent to the dead-letter queue at once with the reason in the
 ``pushdeploy-reason`` attribute, and deleted: an unservable request must not keep the builder up
 for five visibility timeouts. Without a known dead-letter queue they are left alone, and SQS's
@@ -31,6 +34,7 @@ from chalicelib.contracts import (
     parse_timestamp,
     unwrap_sns_envelope,
 )
+from chalicelib.fifo import is_fifo
 
 if TYPE_CHECKING:  # pragma: no cover
     from mypy_boto3_sqs import SQSClient
@@ -39,6 +43,10 @@ else:
 
 _BATCH = 10
 _MAX_PER_DRAIN = 1000
+GROUP_ATTRIBUTE = "MessageGroupId"
+EVERY_PIPELINE_ON_FIFO = ("a request for every pipeline (no repository/branch) is not served on a FIFO queue: it "
+                          "would build pipelines outside their message groups, perhaps while another builder "
+                          "builds one of them; ask for each pipeline instead (one request per repository/branch)")
 MAX_NAMED_REQUESTERS = 5  # a result names this many who asked, then "and N more"
 
 
@@ -60,6 +68,32 @@ class Rejected:
     reason: str
     receipt_handle: str = ""
     body: str = ""
+    group: str = ""  # its message group on a FIFO queue (a FIFO dead-letter queue wants one)
+
+
+def message_group(message: dict[str, Any]) -> str:
+    return str(message.get("Attributes", {}).get(GROUP_ATTRIBUTE, ""))
+
+
+def receive_count(message: dict[str, Any]) -> int:
+    return int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+
+
+Messages = list[dict[str, Any]]
+
+
+def split_group(messages: Sequence[dict[str, Any]], max_receives: int | None = None) -> tuple[Messages, Messages]:
+    """(the messages to serve, the messages to release): a round serves the first message's group and releases
+    the rest at once. Every release costs a receive, and SQS moves a message received ``max_receives`` times
+    (the RedrivePolicy's maxReceiveCount) to the dead-letter queue at its next receive: a group with such a
+    message is kept too (served in this round after the first), since releasing it would lose the request."""
+    if not messages:
+        return [], []
+    kept_groups = {message_group(messages[0])}
+    if max_receives is not None:
+        kept_groups |= {message_group(m) for m in messages if receive_count(m) >= max_receives}
+    return ([m for m in messages if message_group(m) in kept_groups],
+            [m for m in messages if message_group(m) not in kept_groups])
 
 
 @dataclass
@@ -73,6 +107,7 @@ class Round:
     order: list[str] = field(default_factory=list)
     requests: dict[str, list[QueuedRequest]] = field(default_factory=dict)
     rejected: list[Rejected] = field(default_factory=list)
+    groups: dict[str, str] = field(default_factory=dict)  # pipeline -> its message group, named in the busy beat
     _pending: dict[str, set[str]] = field(default_factory=dict)
     _by_id: dict[str, QueuedRequest] = field(default_factory=dict)
 
@@ -190,15 +225,21 @@ def plan_jobs(pid: str, items: Sequence[QueuedRequest]) -> list[Job]:
     return jobs
 
 
-def plan_round(messages: Iterable[dict[str, Any]], pipelines: Sequence[str], log: Callable[[str], None]) -> Round:
-    """Group raw SQS messages by pipeline; log and set aside what cannot be acted on."""
+def plan_round(messages: Iterable[dict[str, Any]], pipelines: Sequence[str], log: Callable[[str], None],
+               every_pipeline: bool = True) -> Round:
+    """Group raw SQS messages by pipeline; log and set aside what cannot be acted on. ``every_pipeline`` False
+    (a FIFO queue): a request naming no pipeline is rejected rather than built for every pipeline."""
     work = Round()
     for message in messages:
         mid, body, handle = message.get("MessageId", "?"), message.get("Body", ""), message.get("ReceiptHandle", "")
+        group = message_group(message)
         try:
             request = parse_build_request(unwrap_sns_envelope(body), event_id=mid)
         except ContractError as exc:
-            work.rejected.append(Rejected(mid, f"malformed request: {exc}", handle, body))
+            work.rejected.append(Rejected(mid, f"malformed request: {exc}", handle, body, group))
+            continue
+        if request.pipeline is None and not every_pipeline:
+            work.rejected.append(Rejected(mid, EVERY_PIPELINE_ON_FIFO, handle, body, group))
             continue
         if request.pipeline is None:
             targets = list(pipelines)
@@ -206,10 +247,11 @@ def plan_round(messages: Iterable[dict[str, Any]], pipelines: Sequence[str], log
             targets = [request.pipeline]
         else:
             reason = f"unknown pipeline {request.pipeline!r} (not in the settings file)"
-            work.rejected.append(Rejected(mid, reason, handle, body))
+            work.rejected.append(Rejected(mid, reason, handle, body, group))
             continue
-        count = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
-        work.add(QueuedRequest(mid, message["ReceiptHandle"], request, count), targets)
+        work.add(QueuedRequest(mid, message["ReceiptHandle"], request, receive_count(message)), targets)
+        if group:
+            work.groups.update({pid: group for pid in targets})
     for item in work.rejected:
         log(f"queue: message {item.message_id} rejected: {item.reason}")
     return work
@@ -222,6 +264,18 @@ class BuildQueue:
         self.sqs = sqs
         self.url = queue_url
         self.visibility_timeout = visibility_timeout
+        self.fifo = is_fifo(queue_url)
+
+    def receive_one(self, wait_seconds: int = 0) -> list[dict[str, Any]]:
+        """One receive of up to 10, with each message's group: a FIFO round serves what one receive gives."""
+        return list(self._call("receive", self.sqs.receive_message, QueueUrl=self.url, MaxNumberOfMessages=_BATCH,
+                               WaitTimeSeconds=wait_seconds, VisibilityTimeout=self.visibility_timeout,
+                               AttributeNames=["ApproximateReceiveCount", GROUP_ATTRIBUTE]).get("Messages", []))
+
+    def release(self, messages: Sequence[dict[str, Any]]) -> None:
+        """Make raw received messages visible again at once (ChangeMessageVisibility 0), for any consumer."""
+        self._change_visibility([str(m.get("MessageId", "?")) for m in messages],
+                                [m["ReceiptHandle"] for m in messages], 0)
 
     def receive_all(self, wait_seconds: int = 0) -> list[dict[str, Any]]:
         """Batches of 10 until a receive comes back empty; only the first call may long-poll."""
@@ -237,14 +291,25 @@ class BuildQueue:
             wait = 0
         return received
 
-    def dead_letter_url(self) -> str:
-        """The dead-letter queue named by this queue's RedrivePolicy, or "" when it has none."""
+    def _redrive_policy(self) -> dict[str, Any]:
         attrs = self._call("read the redrive policy of", self.sqs.get_queue_attributes, QueueUrl=self.url,
                            AttributeNames=["RedrivePolicy"]).get("Attributes", {})
         try:
-            arn = json.loads(attrs.get("RedrivePolicy") or "{}").get("deadLetterTargetArn", "")
-        except (ValueError, AttributeError):
-            arn = ""
+            policy = json.loads(attrs.get("RedrivePolicy") or "{}")
+        except ValueError:
+            return {}
+        return policy if isinstance(policy, dict) else {}
+
+    def max_receive_count(self) -> int | None:
+        """The RedrivePolicy's maxReceiveCount (SQS dead-letters a message received that often), None without."""
+        try:
+            return int(self._redrive_policy()["maxReceiveCount"])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def dead_letter_url(self) -> str:
+        """The dead-letter queue named by this queue's RedrivePolicy, or "" when it has none."""
+        arn = str(self._redrive_policy().get("deadLetterTargetArn") or "")
         if not arn:
             return ""
         account, name = arn.split(":")[4], arn.split(":")[-1]
@@ -255,22 +320,30 @@ class BuildQueue:
         """Move a rejected message to ``dlq_url`` with its reason: send first, then delete, so a failure
         between the two leaves a duplicate in the DLQ rather than losing the message."""
         attributes = {DEAD_LETTER_REASON_ATTRIBUTE: {"DataType": "String", "StringValue": item.reason[:1000]}}
+        fifo: dict[str, str] = {}
+        if is_fifo(dlq_url):  # a FIFO queue's DLQ is FIFO: it wants a group, and a redelivery dedups
+            fifo = {"MessageGroupId": item.group or "pushdeploy-dead-letters",
+                    "MessageDeduplicationId": item.message_id}
         self._call("dead-letter", self.sqs.send_message, QueueUrl=dlq_url, MessageBody=item.body or "(empty)",
-                   MessageAttributes=attributes)
+                   MessageAttributes=attributes, **fifo)
         self._call("delete", self.sqs.delete_message, QueueUrl=self.url, ReceiptHandle=item.receipt_handle)
 
     def delete(self, items: Sequence[QueuedRequest]) -> None:
         for chunk in _chunks(items):
             entries = [{"Id": str(i), "ReceiptHandle": r.receipt_handle} for i, r in enumerate(chunk)]
             resp = self._call("delete", self.sqs.delete_message_batch, QueueUrl=self.url, Entries=entries)
-            _raise_failed("delete", resp, chunk)
+            _raise_failed("delete", resp, [r.message_id for r in chunk])
 
     def set_visibility(self, items: Sequence[QueuedRequest], seconds: int) -> None:
-        for chunk in _chunks(items):
-            entries = [{"Id": str(i), "ReceiptHandle": r.receipt_handle, "VisibilityTimeout": seconds}
-                       for i, r in enumerate(chunk)]
-            resp = self._call("extend", self.sqs.change_message_visibility_batch, QueueUrl=self.url, Entries=entries)
-            _raise_failed("change visibility of", resp, chunk)
+        self._change_visibility([i.message_id for i in items], [i.receipt_handle for i in items], seconds)
+
+    def _change_visibility(self, ids: Sequence[str], handles: Sequence[str], seconds: int) -> None:
+        for start in range(0, len(handles), _BATCH):
+            chunk = handles[start:start + _BATCH]
+            entries = [{"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": seconds} for i, h in enumerate(chunk)]
+            resp = self._call("change visibility", self.sqs.change_message_visibility_batch, QueueUrl=self.url,
+                              Entries=entries)
+            _raise_failed("change visibility of", resp, ids[start:start + _BATCH])
 
     def _call(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
         try:
@@ -284,10 +357,10 @@ def _chunks(items: Sequence[QueuedRequest]) -> Iterable[Sequence[QueuedRequest]]
         yield items[start:start + _BATCH]
 
 
-def _raise_failed(what: str, resp: dict[str, Any], chunk: Sequence[QueuedRequest]) -> None:
+def _raise_failed(what: str, resp: dict[str, Any], message_ids: Sequence[str]) -> None:
     failed = resp.get("Failed") or []
     if failed:
-        ids = ", ".join(f"{chunk[int(f['Id'])].message_id} ({f.get('Code')})" for f in failed)
+        ids = ", ".join(f"{message_ids[int(f['Id'])]} ({f.get('Code')})" for f in failed)
         raise QueueError(f"could not {what} messages: {ids}")
 
 

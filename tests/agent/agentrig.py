@@ -22,6 +22,8 @@ from chalicelib.contracts import (
     parse_close_message,
     utc_now,
 )
+from chalicelib.fifo import EVERY_PIPELINE_GROUP, message_group_id
+from chalicelib.heartbeat import TAG_KEY, AgentBeat, parse_beat
 
 BRANCH = "production"
 BASE_IMAGE = "local/busybox:latest"  # made by the base_image session fixture
@@ -87,6 +89,7 @@ class World:
     initial_image: str = ""
     initial_revision: str = ""
     clients: dict[str, Any] = field(default_factory=dict)
+    fifo: bool = False  # the build queue (and its DLQ) are FIFO queues: a pool's request path
 
     def client(self, name: str) -> Any:
         if name not in self.clients:
@@ -95,20 +98,26 @@ class World:
 
     def send(self, repository: str = REPOSITORY, branch: str = BRANCH, commit: str | None = None,
              envelope: bool = True, body: str | None = None) -> str:
-        """A request as the request topic delivers it (SNS envelope), or a raw body."""
+        """A request as the request topic delivers it (SNS envelope), or a raw body. On a FIFO queue the group is
+        the pipeline (a body naming none: the every-pipeline group), as the FIFO request topic sets it."""
         if body is None:
             event_id = str(uuid.uuid4())
             body = BuildRequest(repository, branch, commit, "codecommit-trigger", event_id, utc_now()).to_json()
             if envelope:
                 body = json.dumps({"Type": "Notification", "MessageId": str(uuid.uuid4()),
                                    "TopicArn": "arn:aws:sns:us-east-1:123456789012:request", "Message": body})
-        return self.client("sqs").send_message(QueueUrl=self.queue_url, MessageBody=body)["MessageId"]
+            return self._send(body, f"{repository}/{branch}")
+        return self._send(body, EVERY_PIPELINE_GROUP)
 
     def send_request(self, request: BuildRequest) -> str:
         """Any request (a manual build, a rollback) as the request topic delivers it."""
         body = json.dumps({"Type": "Notification", "MessageId": str(uuid.uuid4()),
                            "TopicArn": "arn:aws:sns:us-east-1:123456789012:request", "Message": request.to_json()})
-        return self.client("sqs").send_message(QueueUrl=self.queue_url, MessageBody=body)["MessageId"]
+        return self._send(body, message_group_id(request))
+
+    def _send(self, body: str, group: str) -> str:
+        fifo = {"MessageGroupId": group, "MessageDeduplicationId": uuid.uuid4().hex} if self.fifo else {}
+        return self.client("sqs").send_message(QueueUrl=self.queue_url, MessageBody=body, **fifo)["MessageId"]
 
     def close_messages(self) -> list[CloseMessage]:
         """Everything published to the close topic so far (read through its SQS subscription)."""
@@ -151,13 +160,15 @@ class World:
         return ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
 
 
-def make_world(session: boto3.Session, registry: str, visibility: int = 30) -> World:
-    world = World(session, registry, f"t{uuid.uuid4().hex[:10]}/sample")
+def make_world(session: boto3.Session, registry: str, visibility: int = 30, fifo: bool = False) -> World:
+    """``fifo``: the build queue and its DLQ are FIFO queues (``pushdeploy-build.fifo``), as for a pool."""
+    world = World(session, registry, f"t{uuid.uuid4().hex[:10]}/sample", fifo=fifo)
     sqs, sns = world.client("sqs"), world.client("sns")
-    world.dlq_url = sqs.create_queue(QueueName="pushdeploy-build-dlq")["QueueUrl"]
+    suffix, fifo_attributes = (".fifo", {"FifoQueue": "true"}) if fifo else ("", {})
+    world.dlq_url = sqs.create_queue(QueueName=f"pushdeploy-build-dlq{suffix}", Attributes=fifo_attributes)["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=world.dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    world.queue_url = sqs.create_queue(QueueName="pushdeploy-build", Attributes={
-        "VisibilityTimeout": str(visibility),
+    world.queue_url = sqs.create_queue(QueueName=f"pushdeploy-build{suffix}", Attributes={
+        "VisibilityTimeout": str(visibility), **fifo_attributes,
         "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})})["QueueUrl"]
     world.close_topic_arn = sns.create_topic(Name="pushdeploy-close")["TopicArn"]
     world.results_url = sqs.create_queue(QueueName="close-listener")["QueueUrl"]
@@ -208,6 +219,29 @@ wait_timeout_seconds = 60
 keep_revisions = 5
 {deploy_block}{extra_pipelines}""")
     return path
+
+
+def builder_instance(ec2: Any) -> str:
+    """A builder instance in moto, for the heartbeat tag."""
+    ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    return str(ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"])
+
+
+def beat_of(ec2: Any, instance: str) -> AgentBeat | None:
+    """The agent's heartbeat as the reconcile reads it from the instance's tag."""
+    tags = ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0].get("Tags", [])
+    return parse_beat(next((t["Value"] for t in tags if t["Key"] == TAG_KEY), None))
+
+
+def state_of(ec2: Any, instance: str) -> str | None:
+    beat = beat_of(ec2, instance)
+    return beat.state if beat else None
+
+
+def pipeline_block(world: World, repository: str, source_url: Path | str) -> str:
+    """Another [[pipelines]] entry for ``write_config(extra_pipelines=...)`` (branch BRANCH, no deploy)."""
+    return (f'\n[[pipelines]]\nrepository = "{repository}"\nbranch = "{BRANCH}"\nsource_url = "{source_url}"\n'
+            f'image_repository = "{world.image_repository}"\nregistry = "{world.registry}"\n')
 
 
 def log_lines(session: boto3.Session, group: str, stream: str) -> list[str]:

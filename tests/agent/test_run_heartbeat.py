@@ -1,5 +1,6 @@
 """The agent's heartbeat as the reconcile reads it: the ``pushdeploy:agent`` tag on the builder
-instance says ``busy`` while a build runs (rewritten all along, however long it takes) and
+instance says ``busy`` while a build runs (rewritten all along, however long it takes), naming the
+message group it serves on a FIFO queue (a pool: which pipelines already have a builder), and
 ``idle`` otherwise; a tag that cannot be written costs a log line, never a build."""
 
 from __future__ import annotations
@@ -11,35 +12,25 @@ import pytest
 from agent.heartbeat import BeatWriter
 from agent.runner import Runner
 from chalicelib.contracts import BuildResult
-from chalicelib.heartbeat import TAG_KEY, parse_beat
 from localrig.services import wait_until
-from tests.agent.agentrig import agent_context, make_repo, make_world, write_config
+from tests.agent.agentrig import agent_context, beat_of, builder_instance, make_repo, make_world, state_of, write_config
 
 
 @pytest.fixture
-def builder(aws, tmp_path):
-    """A builder instance in moto, and settings naming it; the source is missing, so a build fails fast."""
+def builder(request, aws, tmp_path):
+    """A builder instance in moto, and settings naming it; the source is missing, so a build fails fast.
+    Parametrized True: the build queue is FIFO."""
     ec2 = aws.client("ec2")
-    ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    instance = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    instance = builder_instance(ec2)
     repo = make_repo(tmp_path)
-    world = make_world(aws, "127.0.0.1:5000")
+    world = make_world(aws, "127.0.0.1:5000", fifo=getattr(request, "param", False))
     config = write_config(tmp_path / "agent.toml", world, repo, tmp_path / "cache")
     config.write_text(config.read_text().replace("i-0123456789abcdef0", instance)
                       .replace(str(repo.bare), str(tmp_path / "missing.git")))
     return world, config, ec2, instance
 
 
-def beat_of(ec2, instance: str):
-    tags = ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0].get("Tags", [])
-    return parse_beat(next((t["Value"] for t in tags if t["Key"] == TAG_KEY), None))
-
-
-def state_of(ec2, instance: str) -> str | None:
-    beat = beat_of(ec2, instance)
-    return beat.state if beat else None
-
-
+@pytest.mark.parametrize("builder", [False, True], ids=["standard", "fifo"], indirect=True)
 def test_the_tag_says_busy_during_a_build_rewritten_all_along_and_idle_after(builder):
     world, config, ec2, instance = builder
     ctx = agent_context(config)
@@ -68,8 +59,9 @@ def test_the_tag_says_busy_during_a_build_rewritten_all_along_and_idle_after(bui
         thread.join(timeout=60)
 
     (busy,) = during
-    assert busy.state == "busy"
+    assert (busy.state, busy.group) == ("busy", "sample/production" if world.fifo else None)
     assert beat_of(ec2, instance).since >= busy.since
+    assert beat_of(ec2, instance).group is None
 
 
 def test_a_tag_that_cannot_be_written_is_logged_once_and_the_build_goes_on(builder):

@@ -14,12 +14,16 @@ from chalicelib.contracts import EndOfRun
 from localrig.services import wait_until
 from tests.agent.agentrig import agent_context, make_repo, make_world, write_config
 
+# Long enough that the second EndOfRun (the rejected request's round restarts the grace period) comes before the
+# repeat an agent sends anyway one more grace period after its last EndOfRun.
+GRACE = 3
+
 
 @pytest.fixture
 def world_config(aws, tmp_path):
     repo = make_repo(tmp_path)
     world = make_world(aws, "127.0.0.1:5000")
-    return world, write_config(tmp_path / "agent.toml", world, repo, tmp_path / "cache")
+    return world, write_config(tmp_path / "agent.toml", world, repo, tmp_path / "cache", grace=GRACE)
 
 
 def collect(world, seen: list, count: int, what: str) -> list:
@@ -45,6 +49,7 @@ def test_after_a_round_that_only_rejected_a_request_the_agent_asks_to_stop_again
 
     assert [type(m).__name__ for m in seen] == ["EndOfRun", "EndOfRun"]
     assert all(isinstance(m, EndOfRun) and not m.agent_exited for m in seen)
+    assert [m.reason for m in seen] == [f"queue empty for {GRACE}s"] * 2
     assert world.queue_depth() == 0
     ((body, reason),) = world.dead_letters()
     assert reason == "unknown pipeline 'not-served-here/production' (not in the settings file)"

@@ -48,7 +48,8 @@ def test_a_request_whose_agent_was_killed_mid_build_is_rebuilt_after_the_reconci
     assert rig.service_revision(SAMPLE) == 2
     assert len(rig.builder.boots) == 2 and rig.builder.boots[0].exit_code == -9
     assert "(delivery 2)" in rig.builder.boots[1].log_path.read_text()
-    assert [e.agent_exited for e in rig.end_of_runs()] == [True, False]
+    exited = [e.agent_exited for e in rig.end_of_runs()]  # an idle agent repeats EndOfRun until it is stopped
+    assert exited[:2] == [True, False] and not any(exited[2:])
     stopped, deployed = rig.notifications()  # the team hears that the agent died, then that the push deployed
     assert stopped["text"].startswith(":rotating_light: Builder agent stopped: agent service ended: signal")
     assert deployed["text"].startswith(":white_check_mark: Deployed: sample/production")
