@@ -75,7 +75,7 @@ def test_up_prints_and_writes_the_exports_that_reach_the_running_rig(up):
         "sqs", endpoint_url=env["AWS_ENDPOINT_URL"], aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], aws_session_token=env["AWS_SESSION_TOKEN"])
     attributes = sqs.get_queue_attributes(QueueUrl=env["BUILD_QUEUE_URL"], AttributeNames=["QueueArn"])
-    assert attributes["Attributes"]["QueueArn"].endswith(":pushdeploy-build")
+    assert attributes["Attributes"]["QueueArn"].endswith(":pushdeploy-build.fifo")
     assert json.loads(env["BRANCH_FILTER"]) == {"sample": ["production"]}
 
 
