@@ -44,7 +44,10 @@ IMAGE = "111122223333.dkr.ecr.ap-northeast-1.amazonaws.com/production/sample:202
 SAMPLES = {"AWS_REGION": "us-east-1", "SOURCE_ACCOUNT": "111122223333", "PIPELINE_ACCOUNT": "123456789012",
            "ACCOUNT": "123456789012", "BUCKET": "pushdeploy-artifacts-123456789012", "VPC": "vpc-0123",
            "SUBNET": "subnet-0123", "URL": "http://127.0.0.1:9/", "WEBHOOK": "https://hooks.example/x",
-           "SECRET": "0" * 64, "EDITOR": "true"}
+           "SECRET": "0" * 64, "EDITOR": "true",
+           "QUEUE": "https://sqs.us-east-1.amazonaws.com/123456789012/pushdeploy-pipeline-build.fifo",
+           "DLQ": "https://sqs.us-east-1.amazonaws.com/123456789012/pushdeploy-pipeline-build-dlq.fifo",
+           "BUILDER": "i-0123456789abcdef0", "TOPIC": "arn:aws:sns:us-east-1:123456789012:pushdeploy-pipeline-request.fifo"}
 
 # program (first word, or first two) -> why the rig cannot run it
 NOT_RUN = {
