@@ -47,7 +47,8 @@ SAMPLES = {"AWS_REGION": "us-east-1", "SOURCE_ACCOUNT": "111122223333", "PIPELIN
            "SECRET": "0" * 64, "EDITOR": "true",
            "QUEUE": "https://sqs.us-east-1.amazonaws.com/123456789012/pushdeploy-pipeline-build.fifo",
            "DLQ": "https://sqs.us-east-1.amazonaws.com/123456789012/pushdeploy-pipeline-build-dlq.fifo",
-           "BUILDER": "i-0123456789abcdef0", "TOPIC": "arn:aws:sns:us-east-1:123456789012:pushdeploy-pipeline-request.fifo"}
+           "BUILDER": "i-0123456789abcdef0",
+           "TOPIC": "arn:aws:sns:us-east-1:123456789012:pushdeploy-pipeline-request.fifo"}
 
 # program (first word, or first two) -> why the rig cannot run it
 NOT_RUN = {
