@@ -46,7 +46,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_APP = REPO_ROOT / "examples" / "sample"
 TRIGGER_FUNCTION = "request"
 FAILURE_QUEUE_NAME = "pushdeploy-lambda-failures"  # the pipeline stack's LambdaFailureQueue
-WAKE_VISIBILITY_SECONDS = 1  # build_start's retries of a failed wake batch: 1 s apart (5 receives, then the DLQ)
+WAKE_RETRY_SECONDS = 1  # build_start's retries of a failed wake batch: 1 s apart (5 receives, then the DLQ)
 
 
 @dataclass
@@ -173,14 +173,14 @@ class LocalRig:
     def _shorten_wake_retries(self) -> None:
         """build_start reads the wake queue (WAKE_QUEUE_ARN); a failed invocation's batch runs again after the
         queue's visibility timeout, up to its redrive's maxReceiveCount. The rig shortens that timeout to
-        WAKE_VISIBILITY_SECONDS, as it shortens Lambda's async retries from minutes to seconds."""
+        WAKE_RETRY_SECONDS, as it shortens Lambda's async retries from minutes to seconds."""
         arn = self.outputs.get("WAKE_QUEUE_ARN")
         if not arn:
             return
         sqs = self.client("sqs")
         url = queue_url(sqs, arn)
-        sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": str(WAKE_VISIBILITY_SECONDS)})
-        self.emit("sqs", f"{_queue_name(arn)}: visibility timeout {WAKE_VISIBILITY_SECONDS} s (build_start's "
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": str(WAKE_RETRY_SECONDS)})
+        self.emit("sqs", f"{_queue_name(arn)}: visibility timeout {WAKE_RETRY_SECONDS} s (build_start's "
                   "retries in seconds, not minutes)")
 
     def builder_instance_ids(self) -> list[str]:
