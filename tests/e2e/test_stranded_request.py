@@ -4,6 +4,7 @@ when the reconcile's EventBridge schedule fires: nothing waits for the next push
 
 import pytest
 
+from chalicelib import fifo
 from chalicelib.contracts import BuildRequest, utc_now
 from tests.e2e.conftest import SAMPLE
 
@@ -14,7 +15,9 @@ def _strand(rig, sha: str) -> None:
     """The branch moved and its request is queued, but no function acted on it."""
     rig.git(rig.bare[SAMPLE.repository], "update-ref", f"refs/heads/{SAMPLE.branch}", sha)
     request = BuildRequest(SAMPLE.repository, SAMPLE.branch, sha, "codecommit-trigger", "stranded-1", utc_now())
-    rig.client("sqs").send_message(QueueUrl=rig.outputs["BUILD_QUEUE_URL"], MessageBody=request.to_json())
+    queue = rig.outputs["BUILD_QUEUE_URL"]  # FIFO: the pipeline's message group and the push's dedup id
+    options = fifo.publish_options(queue, request)
+    rig.client("sqs").send_message(QueueUrl=queue, MessageBody=request.to_json(), **options)
 
 
 def test_a_stranded_request_is_built_when_the_reconcile_runs(rig):
