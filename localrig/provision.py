@@ -63,7 +63,8 @@ class AccountSpec:
     prefix: str = "pushdeploy"
     webhook_parameter: str = "/pushdeploy/slack-webhook-url"
     log_group: str = "/pushdeploy/builds"
-    max_receive_count: int = 5
+    max_receive_count: int = 10  # the build queue's, as infra/pipeline.yaml sets it
+    wake_max_receive_count: int = 5
     webhook_secret_prefix: str = "/pushdeploy/webhooks"
 
 
@@ -113,14 +114,14 @@ def _messaging(client: ClientFactory, account: AccountSpec) -> dict[str, str]:
         **FIFO,
         "VisibilityTimeout": "300",
         "MessageRetentionPeriod": str(4 * 86400),
-        "RedrivePolicy": json.dumps(_redrive(sqs, dlq_url, account)),
+        "RedrivePolicy": json.dumps(_redrive(sqs, dlq_url, account.max_receive_count)),
     })["QueueUrl"]
     failures_url = sqs.create_queue(QueueName=f"{account.prefix}-lambda-failures",
                                     Attributes={"MessageRetentionPeriod": str(14 * 86400)})["QueueUrl"]
     wake_url = sqs.create_queue(QueueName=f"{account.prefix}-wake", Attributes={
         "VisibilityTimeout": str(WAKE_VISIBILITY_SECONDS),
         "MessageRetentionPeriod": "86400",
-        "RedrivePolicy": json.dumps(_redrive(sqs, failures_url, account)),
+        "RedrivePolicy": json.dumps(_redrive(sqs, failures_url, account.wake_max_receive_count)),
     })["QueueUrl"]
     subscribe_queues(client, request_topic, [queue_url, wake_url])
     return {"REQUEST_TOPIC_ARN": request_topic, "CLOSE_TOPIC_ARN": close_topic,
@@ -128,8 +129,8 @@ def _messaging(client: ClientFactory, account: AccountSpec) -> dict[str, str]:
             "WAKE_QUEUE_URL": wake_url, "WAKE_QUEUE_ARN": _queue_arn(sqs, wake_url)}
 
 
-def _redrive(sqs: Any, dead_letter_url: str, account: AccountSpec) -> dict[str, str]:
-    return {"deadLetterTargetArn": _queue_arn(sqs, dead_letter_url), "maxReceiveCount": str(account.max_receive_count)}
+def _redrive(sqs: Any, dead_letter_url: str, max_receive_count: int) -> dict[str, str]:
+    return {"deadLetterTargetArn": _queue_arn(sqs, dead_letter_url), "maxReceiveCount": str(max_receive_count)}
 
 
 def subscribe_queues(client: ClientFactory, topic_arn: str, queue_urls: list[str]) -> None:

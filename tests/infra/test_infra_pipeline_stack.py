@@ -38,7 +38,7 @@ def test_queue_redrives_to_a_dead_letter_queue_and_keeps_requests_for_days(aws: 
     dlq = sqs.get_queue_attributes(QueueUrl=pipeline_stack.outputs["BuildDeadLetterQueueUrl"],
                                    AttributeNames=["All"])["Attributes"]
     redrive = json.loads(attrs["RedrivePolicy"])
-    assert redrive == {"deadLetterTargetArn": dlq["QueueArn"], "maxReceiveCount": 5}
+    assert redrive == {"deadLetterTargetArn": dlq["QueueArn"], "maxReceiveCount": 10}
     assert attrs["VisibilityTimeout"] == "900" == pipeline_stack.outputs["AgentVisibilityTimeoutSeconds"]
     assert int(attrs["MessageRetentionPeriod"]) == 4 * 24 * 3600
     assert int(dlq["MessageRetentionPeriod"]) == 14 * 24 * 3600
