@@ -43,9 +43,12 @@ def pipelines(count: int) -> list[PipelineSpec]:
 
 
 def _push_all(rig: LocalRig, specs: list[PipelineSpec]) -> float:
-    """Commit in every repository, then push them all at once; return when the first push began."""
+    """Commit in every repository, then push them all at once; return when the first push began. Each page names
+    the run, so no engine (the shared one of a pool of one) finds the build in a layer cache of an earlier run."""
+    run = time.time_ns()
     for spec in specs:
-        rig.commit(spec.repository, f"{spec.repository}: release", {"www/index.html": f"<p>{spec.key}</p>\n"})
+        page = f"<p>{spec.key} release {run}</p>\n"
+        rig.commit(spec.repository, f"{spec.repository}: release", {"www/index.html": page})
     began = time.time()
     with ThreadPoolExecutor(max_workers=len(specs)) as pool:
         list(pool.map(lambda spec: rig.push(spec.repository, spec.branch), specs))
