@@ -65,13 +65,22 @@ def read_context(client: Client) -> dict[str, Any]:
     arn = client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]["StackId"]
     _, partition, _, region, account, _ = arn.split(":", 5)
     facts = Facts(account, region, partition=partition)
-    builder_role = client("cloudformation").describe_stack_resource(
-        StackName=stack, LogicalResourceId="BuilderRole")["StackResourceDetail"]["PhysicalResourceId"]
+    builder_role = physical_id(client, stack, "BuilderRole")
     roles = {f: _lambda_role(f, stage) for f, stage in FUNCTION_STAGES.items()} | {BUILDER: builder_role}
     parts = {name: {"role": roles.get(name, name), "documents": list(p.documents)}
              for name, p in part_policies(client, stack).items()}
     return {"account": account, "region": region, "partition": partition, "stack": stack, "parts": parts,
             "resource_policies": resource_policies(client, stack, facts), "instance_tags": instance_tags(client)}
+
+
+def physical_id(client: Client, stack: str, logical_id: str) -> str:
+    """Through ListStackResources: moto's DescribeStackResource fails (500) on a stack holding a resource type
+    it does not model (AWS::SNS::TopicPolicy)."""
+    for page in client("cloudformation").get_paginator("list_stack_resources").paginate(StackName=stack):
+        for resource in page["StackResourceSummaries"]:
+            if resource["LogicalResourceId"] == logical_id:
+                return resource["PhysicalResourceId"]
+    raise LookupError(f"stack {stack} has no resource {logical_id}")
 
 
 def _lambda_role(function: str, stage: str) -> str:
@@ -116,3 +125,14 @@ def load_template(path: Path) -> dict[str, Any]:
     if matches:
         raise ValueError(f"{path.name}: {matches}")
     return template
+
+
+def refresh_instance_tags(run_dir: Path, client: Client) -> None:
+    """The instances' tags as they are now (before the rig stops), for the conditions judged later."""
+    path = run_dir / CONTEXT_FILE
+    if not path.exists():
+        return
+    context = json.loads(path.read_text())
+    if "error" not in context:
+        context["instance_tags"] = instance_tags(client)
+        path.write_text(json.dumps(context, indent=1, sort_keys=True))

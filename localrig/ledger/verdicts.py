@@ -57,7 +57,8 @@ class Verdicts:
     def failures(self, every_story_ran: bool) -> list[str]:
         """What makes the run fail: denied calls, unmapped operations and unjudged runs always; unused actions
         without a reason only when every story ran (a partial run leaves actions unused by design)."""
-        found = [f"denied: {d.part} {d.action} on {d.resource} ({d.why})" for d in self.denied]
+        denied = Counter(f"denied: {d.part} {d.action} on {d.resource} ({d.why})" for d in self.denied)
+        found = [text + (f" (x{n})" if n > 1 else "") for text, n in sorted(denied.items())]
         found += [f"unknown operation: {o}" for o in sorted(self.unknown_operations)]
         found += [f"not judged: {e}" for e in self.errors]
         if every_story_ran:
@@ -74,7 +75,7 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 
 def judge_runs(run_dirs: Iterable[Path], verdicts: Verdicts | None = None) -> Verdicts:
     verdicts = verdicts or Verdicts()
-    for run_dir in run_dirs:
+    for run_dir in sorted({Path(r).resolve() for r in run_dirs}):  # pytest's "...current" links name a run twice
         context_path = run_dir / CONTEXT_FILE
         if not context_path.exists():
             verdicts.errors.append(f"{run_dir}: no {CONTEXT_FILE}")
