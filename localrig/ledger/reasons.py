@@ -2,19 +2,20 @@
 
 Why a registry: issue 12 says an action no story uses either gets a story or a written reason, otherwise it
 is removed. The ledger's table flags every unused action; one listed here is shown with its reason instead of
-failing the run. Keys are ``service:Action`` (any part) or ``part service:Action`` (that part only). A reason
-says what needs the action on AWS and why the rig cannot show it.
+failing the run. Keys are ``part service:Action`` (that part only), ``Sid service:Action`` (that statement, in
+any part) or ``service:Action`` (anywhere). A reason says what needs the action on AWS and why the rig cannot
+show it.
 """
 
 from __future__ import annotations
 
+_LAMBDA_LOGS = ("Lambda's runtime writes each function's own log group on AWS (not the function's code); the "
+                "rig's Lambda host prints the functions' logs instead")
+
 REASONS: dict[str, str] = {
-    "logs:CreateLogGroup": "Lambda's runtime writes the function's own logs on AWS; the rig's Lambda host "
-                           "prints them instead (no CloudWatch Logs client in the product)",
-    "logs:CreateLogStream": "Lambda's runtime writes the function's own logs on AWS; the rig's Lambda host "
-                            "prints them instead",
-    "logs:PutLogEvents": "Lambda's runtime writes the function's own logs on AWS; the rig's Lambda host prints "
-                         "them instead",
+    "WriteOwnLogs logs:CreateLogGroup": _LAMBDA_LOGS,
+    "WriteOwnLogs logs:CreateLogStream": _LAMBDA_LOGS,
+    "WriteOwnLogs logs:PutLogEvents": _LAMBDA_LOGS,
     "builder ecr:BatchCheckLayerAvailability": "docker push to ECR (registry API, not botocore): the rig "
                                                "pushes to a real registry that stands in for ECR",
     "builder ecr:InitiateLayerUpload": "docker push to ECR (registry API, not botocore): stood in by a real registry",
@@ -27,7 +28,8 @@ REASONS: dict[str, str] = {
 }
 
 
-def reason_for(part: str, action: str) -> str | None:
-    """The written reason for ``part`` leaving ``action`` unused (actions compare case-insensitively, as IAM's)."""
+def reason_for(part: str, statement: str, action: str) -> str | None:
+    """The written reason for ``part`` leaving ``action`` of ``statement`` unused (compared case-insensitively)."""
     by_key = {key.lower(): reason for key, reason in REASONS.items()}
-    return by_key.get(f"{part} {action}".lower()) or by_key.get(action.lower())
+    return next((by_key[k.lower()] for k in (f"{part} {action}", f"{statement} {action}", action)
+                 if k.lower() in by_key), None)

@@ -52,7 +52,7 @@ class Verdicts:
     runs: int = 0
 
     def unused(self) -> list[Unused]:
-        return [Unused(p, s, a, reason_for(p, a)) for p, s, a in sorted(self.granted - self.used)]
+        return [Unused(p, s, a, reason_for(p, s, a)) for p, s, a in sorted(self.granted - self.used)]
 
     def failures(self, every_story_ran: bool) -> list[str]:
         """What makes the run fail: denied calls, unmapped operations and unjudged runs always; unused actions
