@@ -94,9 +94,13 @@ class Recorder:
                 os.close(fd)
 
 
-def install(path: str) -> Recorder:
-    """Register the recorder for every botocore Session created from now on (in this process)."""
-    from botocore import handlers
+def install(path: str) -> Recorder | None:
+    """Register the recorder for every botocore Session created from now on (in this process); a Python child
+    without botocore (a tool the rig runs) makes no AWS call to record."""
+    try:
+        from botocore import handlers
+    except ImportError:
+        return None
 
     recorder = Recorder(path)
     handlers.BUILTIN_HANDLERS.extend([

@@ -134,7 +134,8 @@ def principal(part: str, held: Mapping[str, Any], call: Call, context: Mapping[s
     """The role session a part signs as on AWS: the function's role (session = its name), or the builder role
     (session = the instance id)."""
     session = call.instance or part if part == "builder" else part
-    return f"arn:{context.get('partition', 'aws')}:sts::{context['account']}:assumed-role/{held['role']}/{session}"
+    account = held.get("account") or context["account"]  # a part in another account (the source account's)
+    return f"arn:{context.get('partition', 'aws')}:sts::{account}:assumed-role/{held['role']}/{session}"
 
 
 def _judge_request(part: str, name: str, held: Mapping[str, Any], request: IamRequest, call: Call,
