@@ -36,7 +36,7 @@ def deselected(config: pytest.Config, items: list[pytest.Item]) -> None:
 
 
 def reported(config: pytest.Config, report: pytest.TestReport) -> None:
-    if report.skipped and Path(str(report.fspath)).resolve().is_relative_to(E2E):
+    if report.skipped and (config.rootpath / report.nodeid.split("::")[0]).resolve().is_relative_to(E2E):
         state(config)["skipped"] += 1
 
 
