@@ -16,6 +16,10 @@ REASONS: dict[str, str] = {
     "WriteOwnLogs logs:CreateLogGroup": _LAMBDA_LOGS,
     "WriteOwnLogs logs:CreateLogStream": _LAMBDA_LOGS,
     "WriteOwnLogs logs:PutLogEvents": _LAMBDA_LOGS,
+    "OwnSettings ssm:GetParameter": "the builder unit's start reads agent.toml with the AWS CLI (infra/pipeline.yaml "
+                                    "user data, before every start); the rig writes agent.toml itself",
+    "builder sts:AssumeRole": "on AWS git-remote-codecommit assumes the source account's GitPullRole to fetch; the "
+                              "rig's CodeCommit is a local bare repository",
     "builder ecr:BatchCheckLayerAvailability": "docker push to ECR (registry API, not botocore): the rig "
                                                "pushes to a real registry that stands in for ECR",
     "builder ecr:InitiateLayerUpload": "docker push to ECR (registry API, not botocore): stood in by a real registry",
