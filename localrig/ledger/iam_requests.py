@@ -5,7 +5,8 @@ Why a table: the IAM action is not always the operation's name (``DeleteMessageB
 ``monitoring``), the resource is an ARN the call only implies (a queue URL, instance ids, a cluster and a
 service name), some calls are several requests (``StopInstances`` on two instances; ``RegisterTaskDefinition``
 with a task role is also ``iam:PassRole``), and conditions need keys from the request or from the resource
-(tags). Each entry follows the Service Authorization Reference; ``*`` where it documents no resource type.
+(tags). Each entry follows the Service Authorization Reference (parliament's offline copy: the tests check the
+table against it): ``*`` only where it documents no required resource type.
 An operation missing from the table is an error naming it: a silent guess would hide a missing permission.
 """
 
@@ -198,16 +199,18 @@ def _create_tags(call: Call, facts: Facts) -> Iterator[IamRequest]:
 
 
 def _register_task_definition(call: Call, facts: Facts) -> Iterator[IamRequest]:
-    """``*`` (no resource type), plus ``iam:PassRole`` for each role handed to the task, and
-    ``ecs:TagResource`` (``ecs:CreateAction``) when it tags the revision it creates."""
-    yield IamRequest("ecs:RegisterTaskDefinition", "*")
+    """On the family's task definition (the call assigns the revision, so any: ``family:*``), with the tags
+    asked for; plus ``iam:PassRole`` for each role handed to the task, and ``ecs:TagResource``
+    (``ecs:CreateAction``) when it tags the revision it creates."""
+    tags = {t["key"]: t.get("value", "") for t in _listed(call.params.get("tags"))}
+    yield IamRequest("ecs:RegisterTaskDefinition", facts.arn("ecs", f"task-definition/{call.params['family']}:*"),
+                     {"aws:TagKeys": sorted(tags), **_tag_context(("aws",), "RequestTag", tags)} if tags else {})
     for key in ("taskRoleArn", "executionRoleArn"):
         role = call.params.get(key)
         if role:
             arn = role if role.startswith("arn:") else f"arn:{facts.partition}:iam::{facts.account}:role/{role}"
             yield IamRequest("iam:PassRole", arn, {"iam:PassedToService": "ecs-tasks.amazonaws.com"},
                              implied_by=f"ecs:RegisterTaskDefinition {key}")
-    tags = {t["key"]: t.get("value", "") for t in _listed(call.params.get("tags"))}
     if tags:
         yield IamRequest("ecs:TagResource", facts.arn("ecs", f"task-definition/{call.params['family']}:*"),
                          {"ecs:CreateAction": "RegisterTaskDefinition", "aws:TagKeys": sorted(tags),
@@ -248,7 +251,7 @@ TABLE: dict[tuple[str, str], Builder] = {
     ("ec2", "StartInstances"): _instances("ec2:StartInstances"),
     ("ec2", "StopInstances"): _instances("ec2:StopInstances"),
     ("ec2", "CreateTags"): _create_tags,
-    # ECS: task definitions and the List* calls have no resource type
+    # ECS: reading task definitions and the List* calls have no resource type
     ("ecs", "DescribeTaskDefinition"): _anywhere("ecs:DescribeTaskDefinition"),
     ("ecs", "RegisterTaskDefinition"): _register_task_definition,
     ("ecs", "DeregisterTaskDefinition"): _anywhere("ecs:DeregisterTaskDefinition"),

@@ -5,10 +5,13 @@ must be in it."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
+from typing import Any
 
 import botocore.session
+import parliament
 import pytest
 from botocore import xform_name
 
@@ -59,14 +62,15 @@ def test_register_task_definition_implies_pass_role_and_tag_resource() -> None:
         "family": "web", "taskRoleArn": "arn:aws:iam::111122223333:role/app", "executionRoleArn": "exec",
         "tags": [{"key": "pushdeploy:commit", "value": "abc"}]}), FACTS)
     assert [(r.action, r.resource) for r in found] == [
-        ("ecs:RegisterTaskDefinition", "*"),
+        ("ecs:RegisterTaskDefinition", "arn:aws:ecs:ap-northeast-1:111122223333:task-definition/web:*"),
         ("iam:PassRole", "arn:aws:iam::111122223333:role/app"),
         ("iam:PassRole", "arn:aws:iam::111122223333:role/exec"),
         ("ecs:TagResource", "arn:aws:ecs:ap-northeast-1:111122223333:task-definition/web:*")]
     assert found[1].context == {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
     assert found[1].implied_by and found[3].implied_by
     assert found[3].context["ecs:CreateAction"] == "RegisterTaskDefinition"
-    assert one("ecs", "RegisterTaskDefinition", family="web") == [("ecs:RegisterTaskDefinition", "*")]
+    assert one("ecs", "RegisterTaskDefinition", family="web") == [
+        ("ecs:RegisterTaskDefinition", "arn:aws:ecs:ap-northeast-1:111122223333:task-definition/web:*")]
 
 
 def test_service_cluster_parameter_log_and_table_arns() -> None:
@@ -108,3 +112,37 @@ def test_every_operation_the_product_code_names_is_in_the_table() -> None:
     used = {(svc, op) for snake, svc, op in operations if snake in named and ("_" in snake or snake == "publish")}
     assert len(used) > 25, "the scan found too few operations to be trusted"
     assert sorted(f"{svc} {op}" for svc, op in used if (svc, op) not in TABLE) == []
+
+
+# one set of parameters every table entry can read what it needs from
+EVERY_PARAMETER = {
+    "QueueUrl": QUEUE_URL, "QueueName": "q", "TopicArn": "arn:aws:sns:ap-northeast-1:111122223333:t",
+    "InstanceIds": ["i-0a"], "Resources": ["i-0a"], "Tags": [{"Key": "k", "Value": "v"}], "cluster": "c",
+    "services": ["s"], "service": "s", "family": "f", "TableName": "t", "Name": "/p", "logGroupName": "g",
+    "logStreamName": "s", "repositoryName": "r", "SecretId": "s", "RoleArn": "arn:aws:iam::111122223333:role/r",
+}
+
+
+def _privileges() -> dict[str, dict[str, Any]]:
+    """IAM's actions as parliament's offline copy of the Service Authorization Reference lists them."""
+    definition = json.loads((Path(parliament.__file__).parent / "iam_definition.json").read_text())
+    return {f"{s['prefix']}:{p['privilege']}".lower(): p for s in definition for p in s["privileges"]}
+
+
+def test_each_entry_names_an_iam_action_with_a_resource_exactly_where_aws_documents_one() -> None:
+    """``*`` only for actions without a required resource type (``type*`` in the reference), an ARN only for
+    actions with resource types."""
+    privileges = _privileges()
+    wrong = []
+    for (service_name, operation), build in TABLE.items():
+        for request in build(Call(service_name, operation, EVERY_PARAMETER), FACTS):
+            privilege = privileges.get(request.action.lower())
+            if privilege is None:
+                wrong.append(f"{service_name} {operation}: {request.action} is not an IAM action")
+                continue
+            types = [r["resource_type"] for r in privilege["resource_types"] if r["resource_type"]]
+            required = any(t.endswith("*") for t in types)
+            if (request.resource == "*" and required) or (request.resource != "*" and not types):
+                wrong.append(f"{service_name} {operation}: {request.action} on {request.resource} (resource types "
+                             f"{types or 'none'})")
+    assert wrong == []
