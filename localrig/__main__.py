@@ -7,6 +7,7 @@
     python -m localrig sign-github [--secret-env VAR | --secret-parameter NAME] FILE
     python -m localrig github-payload --repository NAME --branch BRANCH [--run-dir DIR]
     python -m localrig webhook-hook --config FILE   (run by git's post-receive: the provider's push webhook)
+    python -m localrig ledger [--every-story-ran] RUN_DIR_OR_LEDGER ...   (the IAM call ledger's table)
 """
 
 from __future__ import annotations
@@ -81,6 +82,12 @@ def _add_local_commands(sub: argparse._SubParsersAction) -> None:  # type: ignor
     payload.add_argument("--pusher", default=github_webhook.DEFAULT_PUSHER)
     hook = sub.add_parser("webhook-hook", help="post-receive hook: send the push as the provider's webhook")
     hook.add_argument("--config", type=Path, required=True)
+    ledger = sub.add_parser("ledger", help="judge rig runs' recorded AWS calls against each part's policies; "
+                                           "print the table; exit 1 on a denied call")
+    ledger.add_argument("runs", type=Path, nargs="+", metavar="RUN_DIR_OR_LEDGER",
+                        help="a rig run directory, or its ledger.jsonl (ledger-context.json must sit next to it)")
+    ledger.add_argument("--every-story-ran", action="store_true",
+                        help="these runs are every story: an action no call used, without a written reason, fails")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "webhook-hook":
         return _webhook_hook(args.config)
+    if args.command == "ledger":
+        return _ledger(args.runs, args.every_story_ran)
     if args.command in ("sign-github", "github-payload"):
         return _webhook_tool(args)
     if args.command == "faults":
@@ -114,6 +123,17 @@ def main(argv: list[str] | None = None) -> int:
         return run_demo(args.state_dir.resolve(), provisioner=args.provision)
     except services.ServiceError as exc:
         return report_error(f"demo cannot start: {exc}", 2, PROG)
+
+
+def _ledger(runs: list[Path], every_story_ran: bool) -> int:
+    from localrig.ledger.verdicts import judge_runs, table
+
+    verdicts = judge_runs(path.parent if path.is_file() else path for path in runs)
+    print(table(verdicts, every_story_ran))
+    failures = verdicts.failures(every_story_ran)
+    for failure in failures:
+        print(f"FAIL {failure}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 def _webhook_hook(config: Path) -> int:

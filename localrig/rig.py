@@ -37,6 +37,7 @@ from chalicelib.contracts import Alert, BuildResult, ContractError, EndOfRun, pa
 from localrig import agent_config, chalice_local, codecommit, local_stage, services
 from localrig.builder import BuilderMachine, instance_state, queue_depth
 from localrig.imds import MetadataService
+from localrig.ledger.context import child_variables as ledger_variables
 from localrig.moto_faults import FaultSwitch
 from localrig.provision import PipelineSpec, lambda_environment, provision_with
 from localrig.slack import SlackReceiver, render_message
@@ -219,6 +220,7 @@ class LocalRig:
         env["DOCKER_HOST"] = self.engine.host if self.engine else ""
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
         env["PYTHONUNBUFFERED"] = "1"
+        env.update(ledger_variables(self.run_dir, self.client, env["PYTHONPATH"]))  # every child records its calls
         return env
 
     def _start_lambda_host(self) -> None:

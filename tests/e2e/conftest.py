@@ -11,8 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from localrig.ledger.context import refresh_instance_tags
 from localrig.provision import PipelineSpec
 from localrig.rig import LocalRig
+from tests.e2e import ledger_report
 
 SAMPLE = PipelineSpec(repository="sample", image_repository="production/sample", service="web",
                       family="production-task", container="web")
@@ -25,7 +27,10 @@ def _rig(tmp_path, docker_engine, pipelines) -> Iterator[LocalRig]:
     try:
         yield rig
     finally:
-        rig.stop()
+        try:
+            refresh_instance_tags(rig.run_dir, rig.client)
+        finally:
+            rig.stop()
 
 
 @pytest.fixture
@@ -37,3 +42,34 @@ def rig(tmp_path, docker_engine, base_image) -> Iterator[LocalRig]:
 @pytest.fixture
 def two_pipeline_rig(tmp_path, docker_engine, base_image) -> Iterator[LocalRig]:
     yield from _rig(tmp_path, docker_engine, [SAMPLE, OTHER])
+
+
+# The IAM call ledger's table and verdict at the end of the session (tests/e2e/ledger_report.py says why here).
+_config: list[pytest.Config] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _config.append(config)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    ledger_report.collected(config, items)
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if items:
+        ledger_report.deselected(items[0].config, items)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if _config:
+        ledger_report.reported(_config[-1], report)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    ledger_report.finish(session)
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    ledger_report.summary(terminalreporter, config)
