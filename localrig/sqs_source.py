@@ -93,9 +93,14 @@ class Host(Protocol):
 class QueuePoller:
     """One mapping's poller thread."""
 
-    def __init__(self, source: QueueSource, host: Host, make_client: Callable[[], Any], region: str) -> None:
+    def __init__(self, source: QueueSource, host: Host, make_client: Callable[[], Any], region: str,
+                 make_resolver: Callable[[], Any] | None = None) -> None:
+        """``make_client``: the SQS client the mapping reads with (the function's execution role); ``make_resolver``:
+        the one that finds the queue's URL and ARN (default: the same). On AWS the mapping is made with the queue's
+        ARN by the deployer, so the execution role never needs sqs:GetQueueUrl."""
         self.source, self.host, self.region = source, host, region
         self._sqs = make_client()  # boto3 clients are thread-safe; the session that made it is not shared
+        self._resolver = make_resolver() if make_resolver is not None else self._sqs
         self.url = ""
         self.arn = ""
         self._thread = threading.Thread(target=self._run, name=f"sqs-{source.function}", daemon=True)
@@ -123,8 +128,9 @@ class QueuePoller:
 
     def _resolve(self) -> bool:
         try:
-            url = queue_url(self._sqs, self.source.queue)
-            arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            url = queue_url(self._resolver, self.source.queue)
+            attributes = self._resolver.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+            arn = attributes["QueueArn"]
         except Exception as exc:  # noqa: BLE001 - the mapping keeps trying, as Lambda's does; the journal says why
             self.host.journal_write("sqs-error", function=self.source.function, queue=self.source.queue,
                                     error=f"queue not found: {exc}")
