@@ -35,19 +35,15 @@ ACCEPTED: dict[tuple[str, str], str] = {
     ("role pushdeploy-pipeline-builder pushdeploy-builder", "PERMISSIONS_MANAGEMENT_ACTIONS"):
         "iam:PassRole names only the PassRoleNames roles, and only for iam:PassedToService ecs-tasks.amazonaws.com: "
         "registering a task definition that uses them requires it",
+    ("role pushdeploy-pipeline-builder pushdeploy-builder", "UNKNOWN_CONDITION_FOR_ACTION"):
+        "HeartbeatTagOnItsOwnInstanceOnly compares aws:ARN (the instance tagged) with ${ec2:SourceInstanceARN} (the "
+        "instance whose role credentials sign): the one way a role shared by every builder limits each to its own "
+        "instance. IAM evaluates aws:ARN though EC2's key list does not name it. The documented-looking "
+        "alternative, Resource '${ec2:SourceInstanceARN}', was tried (2026-11-30): cfn-lint refuses it (E3510, "
+        "a Resource must be an ARN or *)",
 }
 # (policy, parliament issue) -> what to change in which product file (true findings; not ours to fix here)
-OPEN: dict[tuple[str, str], str] = {
-    ("role pushdeploy-pipeline-builder pushdeploy-builder", "UNKNOWN_CONDITION_FOR_ACTION"):
-        "infra/pipeline.yaml HeartbeatTagOnItsOwnInstanceOnly conditions on aws:ARN, a key AWS does not document "
-        "(it works today; the IAM console's policy editor flags it): use Resource '${ec2:SourceInstanceARN}' (a "
-        "documented key, as a policy variable) and drop the aws:ARN condition; parliament then reports INVALID_ARN "
-        "for the variable, a false positive to accept",
-    ("role pushdeploy-pipeline-builder pushdeploy-builder", "RESOURCE_STAR"):
-        "ecs:RegisterTaskDefinition now has a resource type (task-definition): grant it on "
-        "arn:...:task-definition/* (or the deployed families) in infra/pipeline.yaml, and drop it from "
-        "RESOURCE_STAR_ALLOWED in tests/infra/test_infra_iam_least_privilege.py",
-}
+OPEN: dict[tuple[str, str], str] = {}
 COMMUNITY_CONFIG = Path(parliament.__file__).parent / "community_auditors" / "config_override.yaml"
 
 

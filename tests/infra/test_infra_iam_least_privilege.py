@@ -18,7 +18,6 @@ from tests.infra.infra_stacks import PIPELINE_TEMPLATE, REPO, SOURCE_TEMPLATE, l
 # action -> why it must be granted on Resource "*" (AWS Service Authorization Reference: no resource type)
 RESOURCE_STAR_ALLOWED = {
     "ecr:GetAuthorizationToken": "the registry login token is account-wide; the action has no resource type",
-    "ecs:RegisterTaskDefinition": "no resource type: the revision does not exist before the call",
     "ecs:DescribeTaskDefinition": "no resource type for task-definition reads",
     "ecs:DeregisterTaskDefinition": "no resource type (old revisions are pruned by the agent)",
     "ecs:ListTaskDefinitions": "list actions have no resource type",

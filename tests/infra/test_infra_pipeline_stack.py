@@ -227,6 +227,8 @@ def test_builder_role_is_scoped_to_the_named_resources(aws: boto3.Session, pipel
     assert resources(tagging) == [f"arn:aws:ec2:{region}:{ACCOUNT}:instance/*"]
     assert tagging["Condition"] == {"StringEquals": {"aws:ARN": "${ec2:SourceInstanceARN}"},
                                     "ForAllValues:StringEquals": {"aws:TagKeys": ["pushdeploy:agent"]}}
+    assert resources(statement(policy, "RegisterTaskDefinitionRevisions")) == [
+        f"arn:aws:ecs:{region}:{ACCOUNT}:task-definition/*"]
     assert resources(statement(policy, "CloseTopic")) == [out["CloseTopicArn"]]
     assert resources(statement(policy, "BuildLogs")) == [
         f"arn:aws:logs:{region}:{ACCOUNT}:log-group:/pushdeploy/builds:*"]
