@@ -39,6 +39,7 @@ import json
 import os
 import queue
 import re
+import subprocess
 import sys
 import threading
 import time
@@ -160,6 +161,7 @@ class Workers:
         if missing:
             raise SystemExit(f"no credentials for functions {missing}: each function signs as its own role")
         base = dict(os.environ)
+        self._mappings: list[subprocess.Popen[bytes]] = []  # stdin held open: a mapping ends with the host
         self._workers = {
             name: Worker(name, worker_argv(app_dir, env_file, name),
                          function_env(base, name, credentials.get(name) if credentials else None), sys.stderr.buffer,
@@ -168,6 +170,16 @@ class Workers:
 
     def __getitem__(self, function: str) -> Worker:
         return self._workers[function]
+
+    def start_mapping(self, poller: QueuePoller, host_url: str, journal: Path) -> None:
+        """The mapping's reading loop as its own process, signing as its function (the execution role)."""
+        source = poller.source
+        argv = [sys.executable, "-m", "localrig.sqs_source", "--function", source.function, "--queue-url", poller.url,
+                "--queue-arn", poller.arn, "--region", poller.region, "--host-url", host_url,
+                "--batch-size", str(source.batch_size), "--journal", str(journal)]
+        env = function_env(dict(os.environ), source.function, (self.credentials or {}).get(source.function))
+        self._mappings.append(subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=sys.stderr.buffer,
+                                               stderr=sys.stderr.buffer, env=env))
 
     def sqs_client(self, function: str, region: str) -> Any:
         """An SQS client signing as ``function`` (the event source mapping's execution role), else the host's."""
@@ -198,14 +210,13 @@ class FunctionHost:
         self._worker = threading.Thread(target=self._run, name="lambda-worker", daemon=True)
         self._worker.start()
 
-    def start_queue_sources(self) -> None:
-        """One poller per ``@app.on_sqs_message`` (localrig.sqs_source), each with its own boto3 session and its
-        function's credentials."""
+    def start_queue_sources(self, host_url: str) -> None:
+        """One mapping per ``@app.on_sqs_message`` (localrig.sqs_source): the host finds its queue with its own
+        credentials (the deployer's), then the mapping reads it in its own process as its function."""
         region = region_from_env() or "us-east-1"
         for source in queue_sources(self.app):
-            poller = QueuePoller(source, self,
-                                 lambda name=source.function: self.workers.sqs_client(name, region), region,
-                                 lambda: self.workers.sqs_client("", region))  # the deployer's: the host's own
+            poller = QueuePoller(source, self, lambda: self.workers.sqs_client("", region), region,
+                                 spawn=lambda found: self.workers.start_mapping(found, host_url, self.journal.path))
             self.pollers.append(poller.start())
 
     def call(self, function: str, event: dict[str, Any], trigger: str, attempt: int = 1) -> BaseException | None:
@@ -414,6 +425,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._sns(body)
         elif self.path.startswith("/schedule/"):
             self._schedule(self.path.removeprefix("/schedule/"))
+        elif self.path.startswith("/call/"):
+            self._call(self.path.removeprefix("/call/"), body)
         else:
             self._reply(404, {"error": f"no such path {self.path}"})
 
@@ -425,6 +438,15 @@ class _Handler(BaseHTTPRequestHandler):
         invocation = Invocation(function, event, trigger=self.headers.get("X-Trigger", "invoke"))
         self.host.submit(invocation)
         self._reply(202, {"request_id": invocation.request_id})
+
+    def _call(self, function: str, body: dict[str, Any]) -> None:
+        """A synchronous invocation for an event source mapping's process: answered when the function is done."""
+        if function not in self.host.functions():
+            self._reply(404, {"error": {"type": "ResourceNotFoundException", "message": function, "line": function}})
+            return
+        error = self.host.call(function, body.get("event"), body.get("trigger", ""), int(body.get("attempt", 1)))
+        found = None if error is None else {"type": error_type(error), "message": str(error), "line": error_line(error)}
+        self._reply(200, {"error": found})
 
     def _schedule(self, function: str) -> None:
         if function not in self.host.schedules():
@@ -499,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
     workers = Workers(lambda_functions(app), args.app_dir, args.env_file, credentials)
     server, host = serve(app, journal, workers)
     host.start_schedules()
-    host.start_queue_sources()
+    host.start_queue_sources(f"http://127.0.0.1:{server.server_address[1]}")
     journal.write("ready", functions=host.functions(), port=server.server_address[1])
     tmp = args.port_file.with_suffix(".tmp")
     tmp.write_text(str(server.server_address[1]))

@@ -46,6 +46,7 @@ from localrig.sqs_source import queue_url
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_APP = REPO_ROOT / "examples" / "sample"
 TRIGGER_FUNCTION = "request"
+ADMIN_PART = "admin"  # the rig and the tests: provisioning, fixtures, checks (not a part of the product)
 BUILDER_PART = "builder"  # the part every agent process signs as: the pipeline stack's BuilderRole
 FAILURE_QUEUE_NAME = "pushdeploy-lambda-failures"  # the pipeline stack's LambdaFailureQueue
 WAKE_RETRY_SECONDS = 1  # build_start's retries of a failed wake batch: 1 s apart (5 receives, then the DLQ)
@@ -277,7 +278,10 @@ class LocalRig:
         argv = [sys.executable, "-m", "localrig.lambda_host", "--app-dir", str(REPO_ROOT), "--env-file",
                 str(env_file), "--journal", str(self.journal), "--port-file", str(port_file)]
         log = self.run_dir / "lambda-host.log"
-        env = dict(self._child_env(), PUSHDEPLOY_RIG_FAILURE_QUEUE_URL=self.failure_queue_url)
+        # the host is Lambda itself: it only finds the event sources' queues (as the deployer) and counts what they
+        # hold, as the rig's admin; each function and each queue mapping signs as the function (lambda_host)
+        env = dict(self._child_env(), PUSHDEPLOY_RIG_FAILURE_QUEUE_URL=self.failure_queue_url,
+                   **{PART_VARIABLE: ADMIN_PART})
         if self.enforce_iam:
             credentials = self.run_dir / "lambda-credentials.json"
             credentials.write_text(json.dumps({part: keys.to_json() for part, keys in self.part_keys.items()}))
