@@ -18,12 +18,17 @@ It serves HTTP on 127.0.0.1:
   with the SQS event, delete the batch on success, leave it for the visibility timeout on failure
   (localrig/sqs_source.py).
 
-Invocations run one at a time on a worker thread (boto3's default session is not
-thread-safe) and a failed one is retried like Lambda's async retries, with short delays; after
-the last retry the event goes to the on-failure destination queue, when the rig names one.
+Each function runs in its own process (localrig.lambda_worker), as each Lambda function has its own
+container, signing with its own execution role's credentials when ``--credentials`` names them (a JSON object:
+function -> {AccessKeyId, SecretAccessKey, Token}); the host imports app.py only to read its event sources.
+Invocations are dispatched one at a time by one thread, as before the split, and a failed one is retried like
+Lambda's async retries, with short delays; after the last retry the event goes to the on-failure destination
+queue, when the rig names one, sent by the function's own process (Lambda sends with the execution role).
+An SQS event source reads its queue with its function's credentials (the mapping uses the execution role).
 Every step is appended to a JSON-lines journal that the rig narrates and checks.
 
-Usage: ``python -m localrig.lambda_host --app-dir DIR --env-file FILE --journal FILE --port-file FILE``
+Usage: ``python -m localrig.lambda_host --app-dir DIR --env-file FILE --journal FILE --port-file FILE
+[--credentials FILE]``
 """
 
 from __future__ import annotations
@@ -34,10 +39,10 @@ import json
 import os
 import queue
 import re
+import subprocess
 import sys
 import threading
 import time
-import traceback
 import urllib.request
 import uuid
 from collections.abc import Callable
@@ -48,6 +53,7 @@ from typing import Any
 
 from chalicelib.arns import ArnError, parse_arn
 from chalicelib.region import region_from_env
+from localrig.lambda_worker import PART_VARIABLE, Worker, error_line, error_type, worker_argv
 from localrig.sqs_source import QueuePoller, queue_sources
 
 ENV_FAILURE_QUEUE = "PUSHDEPLOY_RIG_FAILURE_QUEUE_URL"
@@ -133,12 +139,69 @@ class Invocation:
     on_done: Callable[[BaseException | None], None] | None = None
 
 
-class FunctionHost:
-    """The imported app: its handlers by name, which of them each SNS topic feeds, and its SQS event sources."""
+CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
-    def __init__(self, app: Any, journal: Journal, retry_delays: tuple[float, ...] = RETRY_DELAYS) -> None:
+
+def function_env(base: dict[str, str], function: str, keys: dict[str, str] | None) -> dict[str, str]:
+    """A worker's environment: the host's, its part's name, and (when given) only its own role's keys."""
+    env = dict(base, **{PART_VARIABLE: function})
+    if keys is not None:
+        env.update(AWS_ACCESS_KEY_ID=keys["AccessKeyId"], AWS_SECRET_ACCESS_KEY=keys["SecretAccessKey"],
+                   AWS_SESSION_TOKEN=keys.get("Token", ""))
+    return env
+
+
+class Workers:
+    """One worker process per function, all started at once (their app imports overlap), asked by name."""
+
+    def __init__(self, functions: list[str], app_dir: Path, env_file: Path,
+                 credentials: dict[str, dict[str, str]] | None) -> None:
+        self.credentials = credentials
+        missing = sorted(set(functions) - set(credentials)) if credentials is not None else []
+        if missing:
+            raise SystemExit(f"no credentials for functions {missing}: each function signs as its own role")
+        base = dict(os.environ)
+        self._mappings: list[subprocess.Popen[bytes]] = []  # stdin held open: a mapping ends with the host
+        self._workers = {
+            name: Worker(name, worker_argv(app_dir, env_file, name),
+                         function_env(base, name, credentials.get(name) if credentials else None), sys.stderr.buffer,
+                         cwd=app_dir)
+            for name in functions}
+
+    def __getitem__(self, function: str) -> Worker:
+        return self._workers[function]
+
+    def start_mapping(self, poller: QueuePoller, host_url: str, journal: Path) -> None:
+        """The mapping's reading loop as its own process, signing as its function (the execution role)."""
+        source = poller.source
+        argv = [sys.executable, "-m", "localrig.sqs_source", "--function", source.function, "--queue-url", poller.url,
+                "--queue-arn", poller.arn, "--region", poller.region, "--host-url", host_url,
+                "--batch-size", str(source.batch_size), "--journal", str(journal)]
+        env = function_env(dict(os.environ), source.function, (self.credentials or {}).get(source.function))
+        self._mappings.append(subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=sys.stderr.buffer,
+                                               stderr=sys.stderr.buffer, env=env))
+
+    def sqs_client(self, function: str, region: str) -> Any:
+        """An SQS client signing as ``function`` (the event source mapping's execution role), else the host's."""
+        import boto3
+
+        keys = (self.credentials or {}).get(function)
+        if keys is None:
+            return boto3.session.Session().client("sqs", region_name=region)
+        return boto3.session.Session(aws_access_key_id=keys["AccessKeyId"],
+                                     aws_secret_access_key=keys["SecretAccessKey"],
+                                     aws_session_token=keys.get("Token") or None).client("sqs", region_name=region)
+
+
+class FunctionHost:
+    """The imported app's metadata (its functions, which of them each SNS topic feeds, its SQS event sources) and
+    the workers that run them."""
+
+    def __init__(self, app: Any, journal: Journal, workers: Workers,
+                 retry_delays: tuple[float, ...] = RETRY_DELAYS) -> None:
         self.app = app
         self.journal = journal
+        self.workers = workers
         self.retry_delays = retry_delays
         self.pollers: list[QueuePoller] = []
         self._work: queue.Queue[Invocation | None] = queue.Queue()
@@ -147,14 +210,13 @@ class FunctionHost:
         self._worker = threading.Thread(target=self._run, name="lambda-worker", daemon=True)
         self._worker.start()
 
-    def start_queue_sources(self) -> None:
-        """One poller per ``@app.on_sqs_message`` (localrig.sqs_source), each with its own boto3 session."""
-        import boto3
-
+    def start_queue_sources(self, host_url: str) -> None:
+        """One mapping per ``@app.on_sqs_message`` (localrig.sqs_source): the host finds its queue with its own
+        credentials (the deployer's), then the mapping reads it in its own process as its function."""
         region = region_from_env() or "us-east-1"
         for source in queue_sources(self.app):
-            poller = QueuePoller(source, self, lambda: boto3.session.Session().client("sqs", region_name=region),
-                                 region)
+            poller = QueuePoller(source, self, lambda: self.workers.sqs_client("", region), region,
+                                 spawn=lambda found: self.workers.start_mapping(found, host_url, self.journal.path))
             self.pollers.append(poller.start())
 
     def call(self, function: str, event: dict[str, Any], trigger: str, attempt: int = 1) -> BaseException | None:
@@ -174,7 +236,7 @@ class FunctionHost:
         self.journal.write(kind, **fields)
 
     def functions(self) -> list[str]:
-        return sorted(self.app.handler_map)
+        return lambda_functions(self.app)
 
     def subscribers(self, topic_arn: str) -> list[str]:
         """Functions the app subscribed to this topic (by ARN or by topic name, as Chalice allows)."""
@@ -236,13 +298,10 @@ class FunctionHost:
             self._execute(invocation)
 
     def _execute(self, invocation: Invocation) -> None:
-        from chalice.local import LambdaContext
-
-        handler: Callable[..., Any] = self.app.handler_map[invocation.function]
         started = time.monotonic()
         try:
-            result = handler(invocation.event, LambdaContext(invocation.function, memory_size=128))
-        except Exception as exc:  # noqa: BLE001 - any handler error is an async-invoke failure
+            result = self.workers[invocation.function].invoke(invocation.event)
+        except Exception as exc:  # noqa: BLE001 - any handler error (or a dead worker) is an async-invoke failure
             if invocation.on_done is not None:
                 self._failed_sync(invocation, exc, time.monotonic() - started)
             else:
@@ -257,7 +316,7 @@ class FunctionHost:
 
     def _failed_sync(self, invocation: Invocation, exc: Exception, seconds: float) -> None:
         """A synchronous caller (an event source mapping) decides what happens next: the host retries nothing."""
-        last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        last = error_line(exc)
         self.journal.write("error", function=invocation.function, request_id=invocation.request_id,
                            attempt=invocation.attempt, seconds=round(seconds, 3), error=last, will_retry=True,
                            retry="after the queue's visibility timeout")
@@ -266,7 +325,7 @@ class FunctionHost:
         self._done()
 
     def _failed(self, invocation: Invocation, exc: Exception, seconds: float) -> None:
-        last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        last = error_line(exc)
         retry = invocation.attempt <= len(self.retry_delays)
         self.journal.write("error", function=invocation.function, request_id=invocation.request_id,
                            attempt=invocation.attempt, seconds=round(seconds, 3), error=last, will_retry=retry)
@@ -290,10 +349,7 @@ class FunctionHost:
             return
         record = failure_record(invocation, exc)
         try:
-            import boto3
-
-            sqs = boto3.client("sqs", region_name=region_from_env())
-            sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(record, default=str))
+            self.workers[invocation.function].send(queue_url, json.dumps(record, default=str))
         except Exception as send_error:  # noqa: BLE001 - Lambda would log it; the journal says so
             self.journal.write("destination-error", function=invocation.function, error=str(send_error))
             return
@@ -322,7 +378,7 @@ def failure_record(invocation: Invocation, exc: Exception) -> dict[str, Any]:
                            "approximateInvokeCount": invocation.attempt},
         "requestPayload": invocation.event,
         "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-        "responsePayload": {"errorMessage": str(exc), "errorType": type(exc).__name__},
+        "responsePayload": {"errorMessage": str(exc), "errorType": error_type(exc)},
     }
 
 
@@ -369,17 +425,28 @@ class _Handler(BaseHTTPRequestHandler):
             self._sns(body)
         elif self.path.startswith("/schedule/"):
             self._schedule(self.path.removeprefix("/schedule/"))
+        elif self.path.startswith("/call/"):
+            self._call(self.path.removeprefix("/call/"), body)
         else:
             self._reply(404, {"error": f"no such path {self.path}"})
 
     def _invoke(self, function: str, event: Any) -> None:
-        if function not in self.host.app.handler_map:
+        if function not in self.host.functions():
             self.host.journal.write("reject", function=function, error="function not found")
             self._reply(404, {"error": f"function {function!r} not found; have {self.host.functions()}"})
             return
         invocation = Invocation(function, event, trigger=self.headers.get("X-Trigger", "invoke"))
         self.host.submit(invocation)
         self._reply(202, {"request_id": invocation.request_id})
+
+    def _call(self, function: str, body: dict[str, Any]) -> None:
+        """A synchronous invocation for an event source mapping's process: answered when the function is done."""
+        if function not in self.host.functions():
+            self._reply(404, {"error": {"type": "ResourceNotFoundException", "message": function, "line": function}})
+            return
+        error = self.host.call(function, body.get("event"), body.get("trigger", ""), int(body.get("attempt", 1)))
+        found = None if error is None else {"type": error_type(error), "message": str(error), "line": error_line(error)}
+        self._reply(200, {"error": found})
 
     def _schedule(self, function: str) -> None:
         if function not in self.host.schedules():
@@ -414,6 +481,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(200, {"functions": functions})
 
 
+def lambda_functions(app: Any) -> list[str]:
+    """The functions Lambda invokes by name: every handler but the routes' views (API Gateway invokes those through
+    one function, ``api_handler``, which the rig serves with `chalice local`)."""
+    views = {entry.view_name for methods in getattr(app, "routes", {}).values() for entry in methods.values()}
+    return sorted(set(app.handler_map) - views)
+
+
 def make_handler(host: FunctionHost) -> type[BaseHTTPRequestHandler]:
     return type("Handler", (_Handler,), {"host": host})
 
@@ -426,8 +500,8 @@ def load_app(app_dir: Path, env: dict[str, str]) -> Any:
     return module.app
 
 
-def serve(app: Any, journal: Journal, port: int = 0) -> tuple[ThreadingHTTPServer, FunctionHost]:
-    host = FunctionHost(app, journal)
+def serve(app: Any, journal: Journal, workers: Workers, port: int = 0) -> tuple[ThreadingHTTPServer, FunctionHost]:
+    host = FunctionHost(app, journal, workers)
     server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(host))
     server.daemon_threads = True
     return server, host
@@ -439,12 +513,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env-file", type=Path, required=True, help="JSON object: the stage environment")
     parser.add_argument("--journal", type=Path, required=True)
     parser.add_argument("--port-file", type=Path, required=True, help="written with the port once serving")
+    parser.add_argument("--credentials", type=Path, help="JSON object: function -> its role's credentials")
     args = parser.parse_args(argv)
     journal = Journal(args.journal)
+    credentials = json.loads(args.credentials.read_text()) if args.credentials else None
     app = load_app(args.app_dir, json.loads(args.env_file.read_text()))
-    server, host = serve(app, journal)
+    workers = Workers(lambda_functions(app), args.app_dir, args.env_file, credentials)
+    server, host = serve(app, journal, workers)
     host.start_schedules()
-    host.start_queue_sources()
+    host.start_queue_sources(f"http://127.0.0.1:{server.server_address[1]}")
     journal.write("ready", functions=host.functions(), port=server.server_address[1])
     tmp = args.port_file.with_suffix(".tmp")
     tmp.write_text(str(server.server_address[1]))

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOCAL_STAGE = "local"
+API_PART = "api_handler"  # the function API Gateway invokes for every route: `chalice local` signs as it
 WEBHOOK_SECRET_PREFIX = "/pushdeploy/webhooks"  # the routes' default, when a stage does not name one
 AGENT_SETTINGS_PARAMETER = "/pushdeploy/agent.toml"  # the pipeline template's default name
 RUN_DIR_VARIABLE = "PUSHDEPLOY_RIG_RUN_DIR"  # where `python -m localrig github-payload` finds the rig's repositories
@@ -76,7 +77,9 @@ def upload_agent_settings(ssm: Any, text: str, name: str = AGENT_SETTINGS_PARAME
 def prepare(rig: LocalRig) -> dict[str, str]:
     """Upload what GET /pipelines reads and the rig's Lambda host does not need (the agent settings; the webhook
     secrets and the deliveries table are provisioned); return the exports. Safe to call again."""
-    exports = local_exports(rig.moto.client_env(), rig.outputs, rig.pipelines, rig.run_dir)
+    # the routes run as the api_handler function's role (IAM enforced: its credentials; else the rig's)
+    aws = dict(rig.moto.client_env(), **rig.part_env(API_PART))
+    exports = local_exports(aws, rig.outputs, rig.pipelines, rig.run_dir)
     upload_agent_settings(rig.client("ssm"), rig.agent_config.read_text(), exports["AGENT_SETTINGS_PARAMETER"])
     return exports
 

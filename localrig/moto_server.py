@@ -32,7 +32,15 @@ import os
 import sys
 from typing import Any
 
-from localrig import moto_apigateway, moto_dynamodb, moto_fifo, moto_launch_templates, moto_metrics, moto_sqs_receive
+from localrig import (
+    moto_apigateway,
+    moto_dynamodb,
+    moto_fifo,
+    moto_iam,
+    moto_launch_templates,
+    moto_metrics,
+    moto_sqs_receive,
+)
 from localrig.moto_faults import install_fault_hooks
 
 
@@ -164,6 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     moto_apigateway.install()  # ImportRestApi/PutRestApi take chalice's Swagger 2.0 and its sigv4 security, as AWS does
     moto_dynamodb.install()  # a Query's cost depends on its page, not the table's size, as DynamoDB's does
     moto_launch_templates.install()  # a stack's AWS::EC2::Instance launches from its LaunchTemplate, as EC2 does
+    moto_iam.install()  # SNS's SubscribeURL answers unsigned under IAM enforcement, as on AWS
     moto_fifo.install()  # FIFO deduplication lasts five minutes from the first send (deleted or not), as in SQS/SNS
     from moto.server import main as moto_main
 

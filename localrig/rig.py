@@ -29,23 +29,27 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from agent.progress import read_stamp
 from chalicelib.arns import ArnError, parse_arn, parse_task_definition
 from chalicelib.contracts import Alert, BuildResult, ContractError, EndOfRun, parse_build_request, parse_close_message
-from localrig import agent_config, chalice_local, codecommit, local_stage, services
+from infra.failure_destinations import send_policy
+from localrig import agent_config, chalice_local, codecommit, local_stage, principals, services
 from localrig.builder import BuilderMachine, instance_state, queue_depth
 from localrig.imds import MetadataService
+from localrig.lambda_worker import PART_VARIABLE
 from localrig.ledger.context import child_variables as ledger_variables
+from localrig.ledger.recorder import INSTANCE_VARIABLE as LEDGER_INSTANCE_VARIABLE
 from localrig.moto_faults import FaultSwitch
-from localrig.provision import PipelineSpec, lambda_environment, provision_with
+from localrig.principals import Keys
+from localrig.provision import AccountSpec, PipelineSpec, lambda_environment, provision_with
 from localrig.slack import SlackReceiver, render_message
 from localrig.sqs_source import queue_url
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_APP = REPO_ROOT / "examples" / "sample"
 TRIGGER_FUNCTION = "request"
+ADMIN_PART = "admin"  # the rig and the tests: provisioning, fixtures, checks (not a part of the product)
+BUILDER_PART = "builder"  # the part every agent process signs as: the pipeline stack's BuilderRole
 FAILURE_QUEUE_NAME = "pushdeploy-lambda-failures"  # the pipeline stack's LambdaFailureQueue
 WAKE_RETRY_SECONDS = 1  # build_start's retries of a failed wake batch: 1 s apart (5 receives, then the DLQ)
 
@@ -78,7 +82,8 @@ class LocalRig:
                  idle_grace_seconds: int = 1, example_app: Path = EXAMPLE_APP,
                  provisioner: str = "cloudformation", visibility_timeout_seconds: int | None = 10,
                  wait_timeout_seconds: int = 120, builders: int = 1,
-                 build_args: dict[str, str] | None = None) -> None:
+                 build_args: dict[str, str] | None = None, enforce_iam: bool | None = None,
+                 drop_actions: dict[str, str] | None = None) -> None:
         """``visibility_timeout_seconds`` is the agent's (None: its 300 s default). The rig's 10 s matters
         because a machine stop SIGTERMs the agent in the middle of its 20 s long poll, and SQS (moto as
         well) still completes that receive: a request arriving in those seconds is taken by nobody and
@@ -87,7 +92,11 @@ class LocalRig:
         ``builders`` is the pool's size N: N instances, each its own machine (agent process, settings with its
         own ``instance_id`` and ``cache_dir``, log dir); with N > 1 each also gets its own Docker engine, as
         separate EC2 machines have separate layer caches (the registry stays shared, as ECR is).
-        ``build_args`` go to every pipeline's build (the sample's ``build_seconds=3``: a build that waits)."""
+        ``build_args`` go to every pipeline's build (the sample's ``build_seconds=3``: a build that waits).
+
+        ``enforce_iam`` (default: on with the CloudFormation provisioner, whose stack holds the builder's role):
+        moto enforces IAM, the rig signs as its admin user and every part as its own role (localrig.principals).
+        ``drop_actions`` (part -> action) leaves one action out of a part's role: a planted missing permission."""
         if builders < 1:
             raise ValueError(f"a pool has at least one builder, not {builders}")
         self.pool_size = builders
@@ -105,6 +114,10 @@ class LocalRig:
         self.wait_timeout_seconds = wait_timeout_seconds  # the agent's rollout wait before it rolls back
         self.example_app = example_app
         self.provisioner = provisioner
+        self.enforce_iam = provisioner == "cloudformation" if enforce_iam is None else enforce_iam
+        self.drop_actions = dict(drop_actions or {})
+        self.part_keys: dict[str, Keys] = {}  # part -> its role's credentials (IAM enforced)
+        self.part_roles: dict[str, str] = {}  # part -> its role's ARN
         self.started = time.time()
         self.events: list[RigEvent] = []
         self._events_lock = threading.Lock()
@@ -142,8 +155,9 @@ class LocalRig:
     def _start_parts(self) -> None:
         self.faults = FaultSwitch(self.run_dir / "moto" / "faults.json")
         self.moto = self._parts.add(services.start_moto(self.run_dir / "moto", running_tasks=1,
-                                                        faults_file=self.faults.path))
-        self.emit("aws", f"moto server at {self.moto.url}")
+                                                        faults_file=self.faults.path, enforce_iam=self.enforce_iam))
+        enforced = f", IAM enforced (the rig signs as {self.moto.keys.arn})" if self.enforce_iam else ""
+        self.emit("aws", f"moto server at {self.moto.url}{enforced}")
         if self.engine is None:
             self.engine = self._parts.add(services.find_or_start_docker(self.docker_dir))
         self.emit("docker", f"engine at {self.engine.host}")
@@ -151,11 +165,11 @@ class LocalRig:
         self.registry = self._parts.add(services.start_registry(self.run_dir / "registry"))
         self.emit("ecr", f"registry at {self.registry.address} (stands in for the ECR endpoint)")
         self.slack = SlackReceiver(self.run_dir / "slack.jsonl", on_payload=self._on_slack)
-        self.session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                                     aws_session_token="testing", region_name=self.moto.region)
+        self.session = self.moto.session()
         initial = {p.key: f"{self.registry.address}/{p.image_repository}:initial" for p in self.pipelines}
         self.outputs = self._provision(initial)
         self._shorten_wake_retries()
+        self._make_principals()
         how = "stack from infra/pipeline.yaml" if self.provisioner == "cloudformation" else "API calls"
         pool = "builder (stopped)" if self.pool_size == 1 else f"{self.pool_size} builders (stopped)"
         self.emit("cloudformation", f"provisioned ({how}): topics, queue+DLQ, ECR, {pool}, SSM "
@@ -183,6 +197,40 @@ class LocalRig:
         sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": str(WAKE_RETRY_SECONDS)})
         self.emit("sqs", f"{_queue_name(arn)}: visibility timeout {WAKE_RETRY_SECONDS} s (build_start's "
                   "retries in seconds, not minutes)")
+
+    def _make_principals(self) -> None:
+        """With IAM enforced: a role per part carrying that part's policies as moto is given them, and its
+        credentials (localrig.principals)."""
+        if not self.enforce_iam:
+            return
+        self.failure_queue_url = self._failure_queue()
+        documents = principals.part_documents(self.client, AccountSpec().prefix, drop=self.drop_actions,
+                                              function_extra=self._failure_send_policy())
+        self.part_roles = principals.make_part_roles(self.client, self.moto.keys.arn, documents)
+        sts = self.client("sts")
+        self.part_keys = {part: principals.assume(sts, arn, part) for part, arn in self.part_roles.items()}
+        dropped = "".join(f"; planted: {part} without {action}" for part, action in self.drop_actions.items())
+        self.emit("iam", f"a role per part, assumed by the rig's admin: {', '.join(sorted(self.part_roles))}{dropped}")
+
+    def _failure_send_policy(self) -> dict[str, Any]:
+        """What `python -m infra failure-destinations` puts on every function's role on AWS: sqs:SendMessage to the
+        failure queue (Lambda sends a failed event to the destination with the execution role)."""
+        arn = self.client("sqs").get_queue_attributes(QueueUrl=self.failure_queue_url,
+                                                      AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return send_policy(arn)
+
+    def part_env(self, part: str) -> dict[str, str]:
+        """The AWS_* credentials a part's process signs with (IAM enforced: its role's; else the rig's) and its
+        name in PUSHDEPLOY_RIG_PART."""
+        keys = self.part_keys.get(part, self.moto.keys) if self.enforce_iam else self.moto.keys
+        if self.enforce_iam and part not in self.part_keys:
+            raise RigError(f"no role for part {part!r}: the parts with policies are {sorted(self.part_keys)}")
+        return {**keys.env(), PART_VARIABLE: part}
+
+    def part_client(self, part: str, name: str) -> Any:
+        """A boto3 client signing as ``part`` (its role's credentials), for checks of what a part may do."""
+        keys = self.part_keys[part] if self.enforce_iam else self.moto.keys
+        return keys.session(self.moto.region).client(name, endpoint_url=self.moto.url)
 
     def builder_instance_ids(self) -> list[str]:
         """The pool's instances in the provisioner's order: BUILDER_INSTANCE_IDS, or BUILDER_INSTANCE_ID alone."""
@@ -215,7 +263,8 @@ class LocalRig:
                         shutil.rmtree(runtime, ignore_errors=True)
 
     def _child_env(self) -> dict[str, str]:
-        env = dict(os.environ)
+        """A child's environment, signing as the rig's admin until the caller gives it a part's credentials."""
+        env = {name: value for name, value in os.environ.items() if name not in AWS_CREDENTIAL_VARIABLES}
         env.update(self.moto.client_env())
         env["DOCKER_HOST"] = self.engine.host if self.engine else ""
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
@@ -227,12 +276,20 @@ class LocalRig:
         env_file = self.run_dir / "lambda-env.json"
         env_file.write_text(json.dumps(lambda_environment(self.outputs, self.pipelines), indent=2))
         self.journal = self.run_dir / "lambda-journal.jsonl"
-        self.failure_queue_url = self._failure_queue()
+        self.failure_queue_url = getattr(self, "failure_queue_url", "") or self._failure_queue()
         port_file = self.run_dir / "lambda-port"
         argv = [sys.executable, "-m", "localrig.lambda_host", "--app-dir", str(REPO_ROOT), "--env-file",
                 str(env_file), "--journal", str(self.journal), "--port-file", str(port_file)]
         log = self.run_dir / "lambda-host.log"
-        env = dict(self._child_env(), PUSHDEPLOY_RIG_FAILURE_QUEUE_URL=self.failure_queue_url)
+        # the host is Lambda itself: it only finds the event sources' queues (as the deployer) and counts what they
+        # hold, as the rig's admin; each function and each queue mapping signs as the function (lambda_host)
+        env = dict(self._child_env(), PUSHDEPLOY_RIG_FAILURE_QUEUE_URL=self.failure_queue_url,
+                   **{PART_VARIABLE: ADMIN_PART})
+        if self.enforce_iam:
+            credentials = self.run_dir / "lambda-credentials.json"
+            credentials.write_text(json.dumps({part: keys.to_json() for part, keys in self.part_keys.items()}))
+            credentials.chmod(0o600)
+            argv += ["--credentials", str(credentials)]
         with open(log, "ab") as out:
             popen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT,
                                      start_new_session=True)
@@ -263,6 +320,7 @@ class LocalRig:
     def start_chalice_local(self) -> str:
         """Start a real `chalice local --stage local` against this rig (stopped with it); return its URL."""
         env = local_stage.child_environment(self._child_env(), self.local_exports())
+        env[PART_VARIABLE] = local_stage.API_PART
         self.chalice_local = chalice_local.start(env, self.run_dir / "chalice-local.log")
         self._parts.add(self.chalice_local)
         self.emit("apigateway", f"chalice local --stage local at {self.chalice_local.url}")
@@ -341,14 +399,37 @@ class LocalRig:
         config = str(home / "agent.toml")
         argv = [sys.executable, "-m", "agent", "run", "--config", config]
         stop_hook = [sys.executable, "-m", "agent", "end-of-run", "--if-service-failed", "--config", config]
-        imds = MetadataService(instance_id).start()  # its own identity, as EC2's 169.254.169.254 gives it
+        imds = self._metadata_service(instance_id).start()  # its own identity, as EC2's 169.254.169.254 gives it
         self._metadata.append(imds)
-        env = dict(self._child_env(), PUSHDEPLOY_CONFIG=config, DOCKER_HOST=engine.host, PUSHDEPLOY_IMDS_URL=imds.url)
+        env = dict(self._agent_env(home, imds), PUSHDEPLOY_CONFIG=config, DOCKER_HOST=engine.host,
+                   PUSHDEPLOY_IMDS_URL=imds.url, **{LEDGER_INSTANCE_VARIABLE: instance_id})  # ec2:SourceInstanceARN
         if self.pool_size > 1:
             env["DOCKER_CONFIG"] = str(home / "docker-config")  # its own `docker login`, as its own machine
         return BuilderMachine(self.client("ec2"), instance_id, argv, env, home / "builder", cwd=REPO_ROOT,
                               on_event=lambda kind, data: self._on_builder(kind, dict(data, builder=index)),
                               stop_hook=stop_hook, environment_file=agent_env).start()
+
+    def _metadata_service(self, instance_id: str) -> MetadataService:
+        """The builder's IMDS; with IAM enforced it also serves the instance profile's (the builder role's)
+        credentials, fresh from sts:AssumeRole on each read, as EC2 rotates them."""
+        if not self.enforce_iam:
+            return MetadataService(instance_id)
+        sts, role_arn = self.client("sts"), self.part_roles[BUILDER_PART]
+        return MetadataService(instance_id, principals.role_name(BUILDER_PART),
+                               lambda: principals.assume(sts, role_arn, BUILDER_PART))
+
+    def _agent_env(self, home: Path, imds: MetadataService) -> dict[str, str]:
+        """The agent's environment, as the unit gives it on EC2: no keys (IAM enforced), so botocore's chain ends
+        at the instance metadata service (``AWS_EC2_METADATA_SERVICE_ENDPOINT``), which serves the builder role;
+        no shared credentials or config file either, as the AMI has none."""
+        env = dict(self._child_env(), **{PART_VARIABLE: BUILDER_PART})
+        if self.enforce_iam:
+            for name in AWS_CREDENTIAL_VARIABLES:
+                env.pop(name, None)
+            env.update(AWS_EC2_METADATA_SERVICE_ENDPOINT=imds.url, AWS_EC2_METADATA_DISABLED="false",
+                       AWS_SHARED_CREDENTIALS_FILE=str(home / "no-aws-credentials"),
+                       AWS_CONFIG_FILE=str(home / "no-aws-config"))
+        return env
 
     def _builder_engine(self, index: int, home: Path) -> services.DockerEngine:
         """The rig's engine in a pool of one; otherwise the builder's own dockerd, with the base image its AMI
@@ -704,6 +785,8 @@ class LocalRig:
         return "".join(machine.log_text() for machine in self.builders)
 
 
+AWS_CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                            "AWS_DEFAULT_PROFILE")
 LIVELINESS = ("running", "pending", "stopping", "shutting-down", "stopped", "terminated")
 
 

@@ -19,6 +19,9 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from localrig.principals import BOOTSTRAP_CALLS, DEFAULT_KEYS, Keys, bootstrap_admin
 
 BASE_IMAGE = "local/busybox:latest"
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
@@ -119,17 +122,18 @@ def ready_or_stopped(part: Process, check: Callable[[], bool], timeout: float, w
 class MotoServer(Process):
     url: str = ""
     region: str = "us-east-1"
+    # who signs as "the rig": moto's default keys, or (IAM enforced) the admin user made at start
+    keys: Keys = DEFAULT_KEYS
+    enforce_iam: bool = False
 
     def client_env(self) -> dict[str, str]:
-        """Environment for any boto3 client or child process that must talk to this server."""
-        return {
-            "AWS_ENDPOINT_URL": self.url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": self.region,
-            "AWS_REGION": self.region,
-        }
+        """Environment for any boto3 client or child process that must talk to this server as the rig's admin."""
+        return {"AWS_ENDPOINT_URL": self.url, **self.keys.env(), "AWS_DEFAULT_REGION": self.region,
+                "AWS_REGION": self.region}
+
+    def session(self) -> Any:
+        """A boto3 session signing as the rig's admin."""
+        return self.keys.session(self.region)
 
     def reset(self) -> None:
         """Forget every resource (moto's reset API), so tests can share one server."""
@@ -138,11 +142,16 @@ class MotoServer(Process):
 
 
 def start_moto(workdir: Path, running_tasks: int = 1, region: str = "us-east-1",
-               faults_file: Path | None = None) -> MotoServer:
+               faults_file: Path | None = None, enforce_iam: bool = False) -> MotoServer:
     """moto in server mode, with ECS services reporting ``running_tasks`` running tasks; ``faults_file`` is
-    the file the rig switches faults with (localrig.moto_faults)."""
+    the file the rig switches faults with (localrig.moto_faults). ``enforce_iam``: moto checks every request's
+    signature and identity policies after the first ``BOOTSTRAP_CALLS``, which make the rig's admin user
+    (localrig.principals); the server's ``keys`` are then that admin's."""
     port = free_port()
     env = dict(os.environ, MOTO_ECS_SERVICE_RUNNING=str(running_tasks))
+    env.pop("INITIAL_NO_AUTH_ACTION_COUNT", None)
+    if enforce_iam:
+        env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(BOOTSTRAP_CALLS)
     if faults_file is not None:
         env["PUSHDEPLOY_RIG_FAULTS"] = str(faults_file)
     env.pop("AWS_ENDPOINT_URL", None)
@@ -152,6 +161,13 @@ def start_moto(workdir: Path, running_tasks: int = 1, region: str = "us-east-1",
     proc = _spawn("moto", argv, workdir / f"moto-{port}.log", env)
     server = MotoServer(proc.name, proc.popen, proc.log_path, url=f"http://127.0.0.1:{port}", region=region)
     ready_or_stopped(server, lambda: _http_ok(f"{server.url}/moto-api/data.json"), 30, "moto server")
+    if enforce_iam:
+        try:
+            server.keys = bootstrap_admin(server.url, region)
+        except BaseException:
+            server.stop()
+            raise
+        server.enforce_iam = True
     return server
 
 

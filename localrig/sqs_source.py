@@ -11,7 +11,12 @@ itself, as nothing is on AWS. (Partial batch responses, ``ReportBatchItemFailure
 Chalice does not turn them on.)
 
 AWS runs several pollers per mapping and invokes concurrently; the rig runs one poller per mapping and
-its invocations take their turn on the host's single worker, like every other invocation. Each step is
+its invocations take their turn on the host's single dispatcher, like every other invocation.
+
+The mapping reads with its function's execution role, as on AWS: under the rig's IAM enforcement the host finds
+the queue (as the deployer that made the mapping) and then starts the reading loop as its own process
+(``python -m localrig.sqs_source``) with that function's credentials and ``PUSHDEPLOY_RIG_PART``, which asks the
+host to invoke the function over HTTP (``POST /call/<function>``) and journals to the same file. Each step is
 journaled (``sqs`` received, then the invocation's own records, then ``sqs-deleted`` or ``sqs-left``).
 """
 
@@ -21,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from chalicelib.arns import ArnError, parse_arn
@@ -93,9 +99,15 @@ class Host(Protocol):
 class QueuePoller:
     """One mapping's poller thread."""
 
-    def __init__(self, source: QueueSource, host: Host, make_client: Callable[[], Any], region: str) -> None:
+    def __init__(self, source: QueueSource, host: Host, make_client: Callable[[], Any], region: str,
+                 spawn: Callable[[QueuePoller], None] | None = None) -> None:
+        """``make_client``: the SQS client that finds the queue (and, without ``spawn``, reads it); ``spawn``: starts
+        the reading loop elsewhere (its own process, signing as the function) once the queue's URL and ARN are known.
+        On AWS the mapping is made with the queue's ARN by the deployer, so the execution role never needs
+        sqs:GetQueueUrl."""
         self.source, self.host, self.region = source, host, region
         self._sqs = make_client()  # boto3 clients are thread-safe; the session that made it is not shared
+        self._spawn = spawn
         self.url = ""
         self.arn = ""
         self._thread = threading.Thread(target=self._run, name=f"sqs-{source.function}", daemon=True)
@@ -118,13 +130,21 @@ class QueuePoller:
     def _run(self) -> None:
         while not self._resolve():
             time.sleep(RETRY_SECONDS)
+        if self._spawn is not None:
+            self._spawn(self)
+            return
+        self.serve()
+
+    def serve(self) -> None:
+        """The mapping's loop, on a resolved queue."""
         while True:
             self._poll_once()
 
     def _resolve(self) -> bool:
         try:
             url = queue_url(self._sqs, self.source.queue)
-            arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            attributes = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+            arn = attributes["QueueArn"]
         except Exception as exc:  # noqa: BLE001 - the mapping keeps trying, as Lambda's does; the journal says why
             self.host.journal_write("sqs-error", function=self.source.function, queue=self.source.queue,
                                     error=f"queue not found: {exc}")
@@ -177,3 +197,64 @@ def _name(queue_arn: str) -> str:
         return parse_arn(queue_arn, "sqs").resource
     except ArnError:
         return queue_arn
+
+
+class HttpHost:
+    """The Lambda host as a mapping process reaches it: invocations over HTTP, the journal file appended to."""
+
+    def __init__(self, host_url: str, journal: Path) -> None:
+        from localrig.lambda_host import Journal
+
+        self.host_url, self.journal = host_url, Journal(journal)
+
+    def call(self, function: str, event: dict[str, Any], trigger: str, attempt: int) -> BaseException | None:
+        import json
+        import urllib.request
+
+        from localrig.lambda_worker import HandlerError
+
+        body = json.dumps({"event": event, "trigger": trigger, "attempt": attempt}).encode()
+        request = urllib.request.Request(f"{self.host_url}/call/{function}", data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=960) as resp:  # Lambda's longest run, 15 minutes
+            error = json.load(resp).get("error")
+        return None if error is None else HandlerError(error.get("type", "Error"), error.get("message", ""),
+                                                       error.get("line", ""))
+
+    def journal_write(self, kind: str, **fields: Any) -> None:
+        self.journal.write(kind, **fields)
+
+
+def _exit_when_orphaned() -> None:
+    """The host holds this process's stdin: when the host ends, so does its mapping."""
+    import os
+    import sys
+
+    sys.stdin.read()
+    os._exit(0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    import boto3
+
+    parser = argparse.ArgumentParser(prog="python -m localrig.sqs_source", description="one SQS event source mapping")
+    for name in ("--function", "--queue-url", "--queue-arn", "--region", "--host-url"):
+        parser.add_argument(name, required=True)
+    parser.add_argument("--batch-size", type=int, required=True)
+    parser.add_argument("--journal", type=Path, required=True)
+    args = parser.parse_args(argv)
+    threading.Thread(target=_exit_when_orphaned, name="orphan-watch", daemon=True).start()
+    source = QueueSource(args.function, args.queue_arn, args.batch_size)
+    poller = QueuePoller(source, HttpHost(args.host_url, args.journal),
+                         lambda: boto3.session.Session().client("sqs", region_name=args.region), args.region)
+    poller.url, poller.arn = args.queue_url, args.queue_arn
+    poller.serve()
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())
