@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-LANE = re.compile(r"^(?P<part>builder|ec2)#(?P<index>\d+)$")
+LANE = re.compile(r"^(?P<part>builder|ec2)(#(?P<index>\d+))?$")  # a pool of one: no "#1"
 BUILD_STARTED = re.compile(r"^build (?P<pipeline>\S+) started")
 RESULT = re.compile(r"^result published: (?P<pipeline>\S+) ")
 RELEASED = re.compile(r"^queue: released (?P<count>\d+) message")
@@ -78,7 +78,8 @@ def builders(began: float, events: list[dict[str, Any]]) -> dict[int, Builder]:
         match = LANE.match(event["stage"])
         if not match or event["time"] < began - 30:
             continue
-        builder = pool.setdefault(int(match["index"]), Builder(int(match["index"])))
+        index = int(match["index"] or 1)
+        builder = pool.setdefault(index, Builder(index))
         at = event["time"] - began
         if match["part"] == "builder":
             builder.line(at, event["text"])
@@ -143,8 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-builds", action="store_true", help="leave out each builder's list of builds")
     args = parser.parse_args(argv)
     for run_dir in args.run_dir:
+        print(f"== {run_dir}")
+        if not (run_dir / "events.jsonl").exists():
+            print("no events.jsonl (the run did not finish)")
+            continue
         began, events = read(run_dir)
-        print(f"== {run_dir.name}")
         print(report(began, events, not args.no_builds))
     return 0
 
