@@ -12,6 +12,9 @@ The 20 pushes land at once (one thread each, as a release merged across twenty r
 - speedup: makespan with 1 builder / makespan with N;
 - builder-seconds per push: every builder's pending + running time from the first push until the pool is
   stopped again (idle grace and EndOfRun included), summed, divided by the pushes.
+
+Each run's rig events go to ``events.jsonl`` in its directory (``--state-dir``/bench-pool/<time>-n<N>); the
+command printed after the run, ``benchmarks/pool_timeline.py``, reads it into a timeline per builder.
 """
 
 from __future__ import annotations
