@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra.failure_destinations import send_policy
 from infra.stack_outputs import StackOutputs, read_outputs
 from localrig.cfn_policies import without_nulls
 
@@ -50,9 +51,14 @@ ClientFactory = Callable[[str], Any]
 
 
 def part_policies(client: ClientFactory, stack_name: str, project: Path = REPO_ROOT) -> dict[str, PartPolicy]:
-    """Every part's policies: each Chalice function's file recorded for ``stack_name``, and the builder's role."""
+    """Every part's policies: each Chalice function's file recorded for ``stack_name`` plus the failure-destination
+    grant, and the builder's role."""
     pipeline = read_outputs(client("cloudformation"), stack_name)
-    found = {name: PartPolicy(name, (document,)) for name, document in _chalice_policies(pipeline, project).items()}
+    # `python -m infra failure-destinations` adds this to every function's role: Lambda sends an asynchronous
+    # invocation's event to the failure queue with the function's own execution role
+    failures = send_policy(pipeline.get("LambdaFailureQueueArn"))
+    found = {name: PartPolicy(name, (document, failures))
+             for name, document in _chalice_policies(pipeline, project).items()}
     found[BUILDER] = PartPolicy(BUILDER, tuple(_role_policies(client, stack_name, BUILDER_ROLE)))
     return found
 

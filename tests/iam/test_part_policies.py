@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 
+from infra.failure_destinations import send_policy
 from localrig.part_policies import BUILDER, FUNCTION_STAGES, part_policies, widened
 from tests.iam.conftest import Deployed
 from tests.infra.infra_stacks import statement
@@ -25,8 +26,9 @@ def _actions(document: dict[str, Any]) -> set[str]:
 def test_each_function_holds_its_recorded_policy_file(aws: boto3.Session, deployed: Deployed,
                                                       recorded: dict[str, dict[str, Any]]) -> None:
     parts = part_policies(aws.client, deployed.pipeline.name)
+    failures = send_policy(deployed.pipeline.outputs["LambdaFailureQueueArn"])
     for function, stage in FUNCTION_STAGES.items():
-        assert len(parts[function].documents) == 1, function
+        assert parts[function].documents[1:] == (failures,), function  # what infra failure-destinations adds
         if stage == "prod":
             assert parts[function].documents[0] == recorded[f"policy-prod-{function}"], function
     topic = aws.client("cloudformation").describe_stacks(StackName=deployed.pipeline.name)["Stacks"][0]["Outputs"]
