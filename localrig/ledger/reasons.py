@@ -29,6 +29,45 @@ REASONS: dict[str, str] = {
     "builder ecr:BatchGetImage": "docker pull from ECR (registry API, not botocore): stood in by a real registry",
     "builder ecr:GetDownloadUrlForLayer": "docker pull from ECR (registry API, not botocore): stood in by a real "
                                           "registry",
+    # every function's role: what `python -m infra failure-destinations` adds on AWS
+    "AsyncFailureDestination sqs:SendMessage": (
+        "Lambda sends an asynchronous invocation's event to the failure queue with the function's role, only "
+        "after the invocation and its retries failed; the stories fail some functions' invocations (notify's, "
+        "Slack down), and infra failure-destinations grants it to every function of the stage alike"),
+    "build_start sqs:GetQueueAttributes": (
+        "Lambda's SQS event source mapping requires ReceiveMessage, DeleteMessage and GetQueueAttributes of the "
+        "execution role and checks the queue with it when the mapping is created; the rig's mapping "
+        "(localrig/sqs_source.py) is created by the rig, so only the first two appear as build_start's calls"),
+    "dashboard_auth ssm:GetParameter": (
+        "API Gateway runs this authorizer before the dashboard's read routes on AWS; chalice local has no "
+        "authorizer (the local stage says PUSHDEPLOY_API_AUTH=none). tests/test_dashboard_auth.py and "
+        "tests/test_dashboard_token.py read the token parameter through it against moto"),
+    "api_handler dynamodb:DeleteItem": (
+        "a webhook delivery is forgotten when its publish fails, so the provider's retry is taken "
+        "(chalicelib/webhooks/ledger.py); no rig story fails SNS under a webhook: "
+        "tests/webhooks/test_webhook_publish_failure.py does, against moto"),
+    "builder sqs:GetQueueUrl": (
+        "the agent finds the dead-letter queue from the build queue's RedrivePolicy only when agent.toml names "
+        "none (agent/queue/build_queue.py); the rig's settings name it, as infra record writes them. "
+        "tests/agent/test_run_unservable.py covers the lookup against moto"),
+    "builder secretsmanager:GetSecretValue": (
+        "a hosted repository's token may live in Secrets Manager or in SSM (agent/git/credentials.py reads "
+        "either); the rig's hosted stories keep it in SSM. tests/git/test_fetch_with_token.py fetches with a "
+        "token from each store against moto"),
+    "builder ecs:DeregisterTaskDefinition": (
+        "pruning deregisters a family's revisions beyond keep_revisions (10 by default, as in the rig's "
+        "settings); no story registers more than 10 revisions of a family. tests/agent/test_deploy_cleanup.py "
+        "prunes against moto"),
+    "reconcile sqs:TagQueue": (
+        "the reconcile tags the build queue when a request has waited STALE_REQUEST_MINUTES (30 by default, "
+        "which the rig keeps): no story waits that long; tests/test_reconcile.py covers it against moto"),
+    "reconcile sqs:UntagQueue": (
+        "the reconcile clears its stale-request tag when the queue has moved again after STALE_REQUEST_MINUTES "
+        "(30): no story waits that long; tests/test_reconcile.py covers it against moto"),
+    "reconcile ec2:StopInstances": (
+        "the reconcile stops a builder whose agent was idle or silent for BUILDER_IDLE_MINUTES (15 by default, "
+        "which the rig keeps); in the stories close stops every builder first. tests/test_reconcile.py covers "
+        "both rules against moto"),
 }
 
 
