@@ -213,6 +213,11 @@ class BuilderMachine:
     def _unit_env(self) -> dict[str, str]:
         return dict(self.env, **read_environment_file(self.environment_file))
 
+    def shell_env(self) -> dict[str, str]:
+        """What an operator's shell on this machine has, for commands such as ``pushdeploy-agent history``: the
+        unit's environment, so the instance's role (through its metadata service) and its settings."""
+        return self._unit_env()
+
     def _end(self, boot: Boot, why: str, hook: bool = True) -> None:
         """Stop the unit as a shutdown does: SIGTERM, SIGKILL after the grace period (then the hook runs)."""
         timed_out = False

@@ -4,7 +4,6 @@ recorded and what the service runs, drift included."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -21,7 +20,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def agent(rig: LocalRig, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, **rig.moto.client_env(), PYTHONPATH=str(REPO))
+    """The command as an operator runs it on the builder: signed as the builder's role (IAM enforced)."""
+    env = rig.builder.shell_env()
     return subprocess.run([sys.executable, "-m", "agent", *args, "--config", str(rig.agent_config)],
                           capture_output=True, text=True, env=env, cwd=REPO, timeout=60, check=False)
 
