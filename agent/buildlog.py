@@ -101,11 +101,14 @@ class BuildLog:
         return self._buffered_bytes
 
     def open(self, stream: str) -> LogLocation | None:
-        """Create the stream (and the group if missing); buffered lines go there on the next flush."""
+        """Create the stream; buffered lines go there on the next flush. The group is created only when the
+        stream's call says it is missing: the stack makes it, and the builder's role is not granted
+        logs:CreateLogGroup, so asking at every build would be refused at every build."""
         with self._lock:
             self.stream = stream
-            self._create("group", self.logs.create_log_group, fatal=False, logGroupName=self.group)
-            self._create("stream", self.logs.create_log_stream, logGroupName=self.group, logStreamName=stream)
+            if self._group_missing(stream):
+                self._create("group", self.logs.create_log_group, fatal=False, logGroupName=self.group)
+                self._create("stream", self.logs.create_log_stream, logGroupName=self.group, logStreamName=stream)
             if self._dropped_before_open:
                 self._add(f"[build log: {self._dropped_before_open} lines dropped before the stream was opened]")
                 self._dropped_before_open = 0
@@ -143,9 +146,22 @@ class BuildLog:
         return (self._buffered_bytes >= FLUSH_BYTES or len(self._buffer) >= FLUSH_EVENTS
                 or self.clock() - self._last_flush >= FLUSH_SECONDS)
 
+    def _group_missing(self, stream: str) -> bool:
+        """Create the stream; True only when CloudWatch answers that the group does not exist."""
+        try:
+            self.logs.create_log_stream(logGroupName=self.group, logStreamName=stream)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code == "ResourceNotFoundException":
+                return True
+            if code != "ResourceAlreadyExistsException":
+                self._fail(f"creating log stream {stream} in {self.group}", exc)
+        except BotoCoreError as exc:
+            self._fail(f"creating log stream {stream} in {self.group}", exc)
+        return False
+
     def _create(self, what: str, fn: Callable[..., Any], fatal: bool = True, **kwargs: Any) -> None:
-        """``fatal=False`` for the group: infrastructure usually creates it, and the agent's role may
-        lack CreateLogGroup while still allowed to create streams."""
+        """``fatal=False`` for the group: a role without logs:CreateLogGroup may still create the stream."""
         if self._broken:
             return
         try:

@@ -12,11 +12,15 @@ The 20 pushes land at once (one thread each, as a release merged across twenty r
 - speedup: makespan with 1 builder / makespan with N;
 - builder-seconds per push: every builder's pending + running time from the first push until the pool is
   stopped again (idle grace and EndOfRun included), summed, divided by the pushes.
+
+Each run's rig events go to ``events.jsonl`` in its directory (``--state-dir``/bench-pool/<time>-n<N>); the
+command printed after the run, ``benchmarks/pool_timeline.py``, reads it into a timeline per builder.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -70,10 +74,22 @@ def run_pool(state_dir: Path, specs: list[PipelineSpec], builders: int, build_se
         results = rig.build_results(began)
         last = max(parse_timestamp(r.finished_at).timestamp() for r in results)
         rig.wait_quiet(SETTLE_SECONDS)
+        write_events(rig, run_dir / "events.jsonl", began)
+        print(f"timeline: .venv/bin/python benchmarks/pool_timeline.py {run_dir}", file=sys.stderr, flush=True)
         return {"makespan": last - began, "builder_seconds": rig.builder_seconds() - spent_before,
                 "builds": float(len(results)), "used": float(len({r.builder_instance_id for r in results}))}
     finally:
         rig.stop()
+
+
+def write_events(rig: LocalRig, path: Path, began: float) -> None:
+    """Every rig event of the run (instance states, agent lines, Lambda invocations), one JSON line each, after a
+    first line naming when the pushes began: ``benchmarks/pool_timeline.py`` reads it into a timeline."""
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(json.dumps({"began": began}) + "\n")
+        for event in list(rig.events):
+            out.write(json.dumps({"time": event.time, "stage": event.stage, "text": event.text,
+                                  "data": event.data}, default=str) + "\n")
 
 
 def table(figures: dict[int, dict[str, float]], pushes: int) -> list[Row]:

@@ -33,15 +33,18 @@ from localrig import services  # noqa: E402
 from tests.agent.agentrig import agent_context, make_repo, make_world, pipeline_block, write_config  # noqa: E402
 
 
-def building(line: str, seconds: float) -> None:
-    """The pause standing for a build: at the agent's "build <pipeline> started" line."""
+def building(line: str, seconds: float, kept: list[str]) -> None:
+    """The pause standing for a build: at the agent's "build <pipeline> started" line. Counts the rounds that kept
+    a second group (a message at maxReceiveCount): each makes one builder build two pipelines in a row."""
     if "] build p" in line and line.endswith(" started"):
         time.sleep(seconds)
+    if "queue: also serving" in line:
+        kept.append(line)
 
 
 def one_run(tmp: Path, moto: services.MotoServer, builders: int, pipelines: int, max_receives: int,
-            build_seconds: float) -> tuple[int, int, float]:
-    """(built, dead-lettered by SQS, makespan seconds)."""
+            build_seconds: float) -> tuple[int, int, float, str, int]:
+    """(built, dead-lettered by SQS, makespan seconds, builds per agent, rounds that kept a second group)."""
     moto.reset()
     world = make_world(boto3.Session(region_name=moto.region), "127.0.0.1:5000", fifo=True)
     sqs = world.client("sqs")
@@ -51,10 +54,11 @@ def one_run(tmp: Path, moto: services.MotoServer, builders: int, pipelines: int,
     repo = make_repo(tmp / "repo")
     extra = "".join(pipeline_block(world, f"p{i:02d}", tmp / "missing.git") for i in range(pipelines))
     runners = []
+    kept: list[str] = []
     for b in range(builders):
         config = write_config(tmp / f"b{b}.toml", world, repo, tmp / f"cache{b}", extra_pipelines=extra, grace=3)
         ctx = agent_context(config, [])
-        ctx.progress.sinks[:] = [lambda line: building(line, build_seconds)]
+        ctx.progress.sinks[:] = [lambda line: building(line, build_seconds, kept)]
         runners.append(Runner(ctx))
     for i in range(pipelines):
         world.send(repository=f"p{i:02d}")
@@ -66,7 +70,8 @@ def one_run(tmp: Path, moto: services.MotoServer, builders: int, pipelines: int,
         thread.join()
     makespan = time.monotonic() - started
     built = sum(isinstance(m, BuildResult) for m in world.close_messages())
-    return built, len(world.dead_letters()), makespan
+    per_agent = "/".join(str(r.stats.builds) for r in runners)
+    return built, len(world.dead_letters()), makespan, per_agent, len(kept)
 
 
 def main() -> int:
@@ -89,9 +94,9 @@ def main() -> int:
         finally:
             moto.stop()
     print(f"{args.builders} agents, {args.pipelines} pipelines x 1 push, builds of {args.build_seconds}s (FIFO queue)")
-    print(f"{'maxReceiveCount':>15} {'built':>6} {'to DLQ':>7} {'makespan s':>11}")
-    for max_receives, built, lost, makespan in rows:
-        print(f"{max_receives:>15} {built:>6} {lost:>7} {makespan:>11.1f}")
+    print(f"{'maxReceiveCount':>15} {'built':>6} {'to DLQ':>7} {'makespan s':>11} {'per agent':>12} {'kept 2nd':>9}")
+    for max_receives, built, lost, makespan, per_agent, kept in rows:
+        print(f"{max_receives:>15} {built:>6} {lost:>7} {makespan:>11.1f} {per_agent:>12} {kept:>9}")
     return 0
 
 

@@ -86,13 +86,7 @@ def _add_local_commands(sub: argparse._SubParsersAction) -> None:  # type: ignor
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "hook":
-        try:
-            request_id = codecommit.run_hook(args.rig_state, args.repository, sys.stdin.read())
-        except codecommit.HookError as exc:
-            print(f"pushdeploy trigger: {exc}", file=sys.stderr)
-            return 1
-        print(f"pushdeploy trigger: request function invoked (request {request_id})", file=sys.stderr)
-        return 0
+        return codecommit.main(["--rig-state", str(args.rig_state), "--repository", args.repository])
     if args.command == "webhook-hook":
         return _webhook_hook(args.config)
     if args.command in ("sign-github", "github-payload"):

@@ -87,3 +87,16 @@ def test_an_unreachable_lambda_host_fails_the_hook_with_the_url(tmp_path):
     line = f"{'0' * 40} {'a' * 40} refs/heads/production\n"
     with pytest.raises(codecommit.HookError, match="127.0.0.1:9"):
         codecommit.run_hook(state, "sample", line)
+
+
+def test_the_hook_fires_the_trigger_without_importing_the_rig(pushed):
+    """CodeCommit fires its trigger on AWS's machines: the hook must not cost the pusher's machine an import of the
+    whole rig (boto3, the fault suite), which made twenty pushes at once queue their events for seconds."""
+    work, server = pushed
+    env = dict(GIT_ENV, PYTHONPROFILEIMPORTTIME="1")  # each import the hook makes, on its stderr ("remote: ...")
+    push = subprocess.run(["git", "-C", str(work), "push", "origin", "HEAD:refs/heads/production"], check=True,
+                          capture_output=True, text=True, env=env, timeout=60)
+    imported = [line.rsplit("|", 1)[-1].strip() for line in push.stderr.splitlines() if "import time:" in line]
+    assert "urllib.request" in imported, push.stderr[-2000:]  # the variable reached the hook
+    assert not [name for name in imported if name.split(".")[0] in ("boto3", "botocore") or name == "localrig.faults"]
+    assert len(_events(server)) == 1

@@ -42,6 +42,13 @@ else:
     SQSClient = Any
 
 _BATCH = 10
+# A FIFO round asks for at most this many messages. Every message of another group that a round receives is
+# released, and a release counts as a receive: in a pool a waiting message is received by about as many rounds as
+# one receive holds before its group comes first (benchmarks/fifo_release_churn.py), so a receive of 10 brings the
+# template's maxReceiveCount of 10 within reach, where the keep rule (``split_group``) makes one builder build two
+# pipelines in a row while others go idle. Five keeps that rule the exception and halves the releases; a round
+# still coalesces up to five pushes of its pipeline, and any more are the next round's (one build, or a skip).
+FIFO_RECEIVE = 5
 _MAX_PER_DRAIN = 1000
 GROUP_ATTRIBUTE = "MessageGroupId"
 EVERY_PIPELINE_ON_FIFO = ("a request for every pipeline (no repository/branch) is not served on a FIFO queue: it "
@@ -267,8 +274,9 @@ class BuildQueue:
         self.fifo = is_fifo(queue_url)
 
     def receive_one(self, wait_seconds: int = 0) -> list[dict[str, Any]]:
-        """One receive of up to 10, with each message's group: a FIFO round serves what one receive gives."""
-        return list(self._call("receive", self.sqs.receive_message, QueueUrl=self.url, MaxNumberOfMessages=_BATCH,
+        """One receive of up to FIFO_RECEIVE, with each message's group: a FIFO round serves what one receive
+        gives."""
+        return list(self._call("receive", self.sqs.receive_message, QueueUrl=self.url, MaxNumberOfMessages=FIFO_RECEIVE,
                                WaitTimeSeconds=wait_seconds, VisibilityTimeout=self.visibility_timeout,
                                AttributeNames=["ApproximateReceiveCount", GROUP_ATTRIBUTE]).get("Messages", []))
 
