@@ -139,9 +139,6 @@ class Invocation:
     on_done: Callable[[BaseException | None], None] | None = None
 
 
-CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
-
-
 def function_env(base: dict[str, str], function: str, keys: dict[str, str] | None) -> dict[str, str]:
     """A worker's environment: the host's, its part's name, and (when given) only its own role's keys."""
     env = dict(base, **{PART_VARIABLE: function})
