@@ -139,9 +139,6 @@ class Invocation:
     on_done: Callable[[BaseException | None], None] | None = None
 
 
-CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
-
-
 def function_env(base: dict[str, str], function: str, keys: dict[str, str] | None) -> dict[str, str]:
     """A worker's environment: the host's, its part's name, and (when given) only its own role's keys."""
     env = dict(base, **{PART_VARIABLE: function})
@@ -181,16 +178,11 @@ class Workers:
         self._mappings.append(subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=sys.stderr.buffer,
                                                stderr=sys.stderr.buffer, env=env))
 
-    def sqs_client(self, function: str, region: str) -> Any:
-        """An SQS client signing as ``function`` (the event source mapping's execution role), else the host's."""
+    def deployer_sqs(self, region: str) -> Any:
+        """The host's own SQS client (the deployer's, who made the mapping: it finds the queue; the rig's admin)."""
         import boto3
 
-        keys = (self.credentials or {}).get(function)
-        if keys is None:
-            return boto3.session.Session().client("sqs", region_name=region)
-        return boto3.session.Session(aws_access_key_id=keys["AccessKeyId"],
-                                     aws_secret_access_key=keys["SecretAccessKey"],
-                                     aws_session_token=keys.get("Token") or None).client("sqs", region_name=region)
+        return boto3.session.Session().client("sqs", region_name=region)
 
 
 class FunctionHost:
@@ -215,7 +207,7 @@ class FunctionHost:
         credentials (the deployer's), then the mapping reads it in its own process as its function."""
         region = region_from_env() or "us-east-1"
         for source in queue_sources(self.app):
-            poller = QueuePoller(source, self, lambda: self.workers.sqs_client("", region), region,
+            poller = QueuePoller(source, self, lambda: self.workers.deployer_sqs(region), region,
                                  spawn=lambda found: self.workers.start_mapping(found, host_url, self.journal.path))
             self.pollers.append(poller.start())
 

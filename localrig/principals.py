@@ -107,9 +107,6 @@ def assume(sts: Any, role_arn: str, part: str) -> Keys:
                 creds["AssumedRoleUser"]["Arn"])
 
 
-PolicySource = Callable[[], Mapping[str, tuple[dict[str, Any], ...]]]
-
-
 def make_part_roles(client: Callable[[str], Any], admin_arn: str,
                     documents: Mapping[str, tuple[dict[str, Any], ...]]) -> dict[str, str]:
     """A role per part, from each part's widened documents; part -> role ARN."""

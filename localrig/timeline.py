@@ -29,7 +29,7 @@ LANE_TITLES = {"codecommit": "git host: CodeCommit", "github": "git host: GitHub
                "ec2": "EC2 builder instance", "builder": "builder: agent steps", "ecr": "ECR registry",
                "slack": "Slack", "rig": "the rig: setup"}
 
-RIG_STAGES = ("aws", "docker", "cloudformation", "lambda", "git", "events")
+RIG_STAGES = ("aws", "docker", "cloudformation", "iam", "lambda", "git", "events")
 LEFT, RIGHT, TOP, BOTTOM = 190, 30, 70, 40
 ROW_HEIGHT, LABEL_ROWS, CHAR_WIDTH = 16, 8, 6.2
 LABEL_CHARS = 26

@@ -71,11 +71,15 @@ def test_up_prints_and_writes_the_exports_that_reach_the_running_rig(up):
     assert exports and all(line in printed.splitlines() for line in exports)
     env = sourced(env_file)
     assert "AWS_PROFILE" not in env
-    sqs = boto3.Session(region_name=env["AWS_DEFAULT_REGION"]).client(
-        "sqs", endpoint_url=env["AWS_ENDPOINT_URL"], aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], aws_session_token=env["AWS_SESSION_TOKEN"])
-    attributes = sqs.get_queue_attributes(QueueUrl=env["BUILD_QUEUE_URL"], AttributeNames=["QueueArn"])
-    assert attributes["Attributes"]["QueueArn"].endswith(":pushdeploy-build.fifo")
+    session = boto3.Session(region_name=env["AWS_DEFAULT_REGION"], aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                            aws_session_token=env["AWS_SESSION_TOKEN"] or None)
+    # `chalice local` serves the routes, so the exports sign as the api_handler function's role (IAM enforced)
+    caller = session.client("sts", endpoint_url=env["AWS_ENDPOINT_URL"]).get_caller_identity()
+    assert "assumed-role/pushdeploy-rig-api-handler/" in caller["Arn"]
+    ssm = session.client("ssm", endpoint_url=env["AWS_ENDPOINT_URL"])
+    settings = ssm.get_parameter(Name=env["AGENT_SETTINGS_PARAMETER"])["Parameter"]["Value"]
+    assert env["BUILD_QUEUE_URL"] in settings
     assert json.loads(env["BRANCH_FILTER"]) == {"sample": ["production"]}
 
 
