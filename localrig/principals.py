@@ -116,22 +116,19 @@ def make_part_roles(client: Callable[[str], Any], admin_arn: str,
     return roles
 
 
-NOT_FUNCTIONS = frozenset({"builder", "git_pull", "admin"})  # the parts that are not Lambda functions
 
 
-def part_documents(client: Callable[[str], Any], stack_name: str, drop: Mapping[str, str] | None = None,
-                   function_extra: dict[str, Any] | None = None) -> dict[str, tuple[dict[str, Any], ...]]:
-    """What moto is given for each part: ``widened`` of each of its documents (localrig.part_policies), and for
-    each Lambda function ``function_extra`` too (a policy a deploy step adds to every function's role).
-    ``drop`` (part -> action) removes one action from a part's widened documents: the planted bug a test uses to
-    watch a story fail."""
+def part_documents(client: Callable[[str], Any], stack_name: str,
+                   drop: Mapping[str, str] | None = None) -> dict[str, tuple[dict[str, Any], ...]]:
+    """What moto is given for each part: ``widened`` of each of its documents (localrig.part_policies, the
+    failure-destination grant included). ``drop`` (part -> action) removes one action from a part's widened
+    documents: the planted bug a test uses to watch a story fail."""
     from localrig.part_policies import part_policies, widened
 
     policies = part_policies(client, stack_name)
     found: dict[str, tuple[dict[str, Any], ...]] = {}
     for part, policy in policies.items():
-        extra = (function_extra,) if function_extra and part not in NOT_FUNCTIONS else ()
-        docs = tuple(widened(doc) for doc in (*policy.documents, *extra))
+        docs = tuple(widened(doc) for doc in policy.documents)
         if drop and part in drop:
             docs = tuple(without_action(doc, drop[part]) for doc in docs)
         found[part] = docs

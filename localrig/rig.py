@@ -32,7 +32,6 @@ from typing import Any
 from agent.progress import read_stamp
 from chalicelib.arns import ArnError, parse_arn, parse_task_definition
 from chalicelib.contracts import Alert, BuildResult, ContractError, EndOfRun, parse_build_request, parse_close_message
-from infra.failure_destinations import send_policy
 from localrig import agent_config, chalice_local, codecommit, local_stage, principals, services
 from localrig.builder import BuilderMachine, instance_state, queue_depth
 from localrig.imds import MetadataService
@@ -204,20 +203,12 @@ class LocalRig:
         if not self.enforce_iam:
             return
         self.failure_queue_url = self._failure_queue()
-        documents = principals.part_documents(self.client, AccountSpec().prefix, drop=self.drop_actions,
-                                              function_extra=self._failure_send_policy())
+        documents = principals.part_documents(self.client, AccountSpec().prefix, drop=self.drop_actions)
         self.part_roles = principals.make_part_roles(self.client, self.moto.keys.arn, documents)
         sts = self.client("sts")
         self.part_keys = {part: principals.assume(sts, arn, part) for part, arn in self.part_roles.items()}
         dropped = "".join(f"; planted: {part} without {action}" for part, action in self.drop_actions.items())
         self.emit("iam", f"a role per part, assumed by the rig's admin: {', '.join(sorted(self.part_roles))}{dropped}")
-
-    def _failure_send_policy(self) -> dict[str, Any]:
-        """What `python -m infra failure-destinations` puts on every function's role on AWS: sqs:SendMessage to the
-        failure queue (Lambda sends a failed event to the destination with the execution role)."""
-        arn = self.client("sqs").get_queue_attributes(QueueUrl=self.failure_queue_url,
-                                                      AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        return send_policy(arn)
 
     def part_env(self, part: str) -> dict[str, str]:
         """The AWS_* credentials a part's process signs with (IAM enforced: its role's; else the rig's) and its
