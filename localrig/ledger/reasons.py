@@ -19,7 +19,8 @@ REASONS: dict[str, str] = {
     "OwnSettings ssm:GetParameter": "the builder unit's start reads agent.toml with the AWS CLI (infra/pipeline.yaml "
                                     "user data, before every start); the rig writes agent.toml itself",
     "builder sts:AssumeRole": "on AWS git-remote-codecommit assumes the source account's GitPullRole to fetch; the "
-                              "rig's CodeCommit is a local bare repository",
+                              "rig's CodeCommit is a local bare repository (moto has no CodeCommit git endpoint). "
+                              "tests/iam/test_iam_git_pull_role.py decides that hop from both templates",
     "builder ecr:BatchCheckLayerAvailability": "docker push to ECR (registry API, not botocore): the rig "
                                                "pushes to a real registry that stands in for ECR",
     "builder ecr:InitiateLayerUpload": "docker push to ECR (registry API, not botocore): stood in by a real registry",
