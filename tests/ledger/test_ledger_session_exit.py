@@ -43,14 +43,14 @@ def _session(tmp_path: Path, calls: list[dict]) -> subprocess.CompletedProcess[s
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
-def test_a_denied_call_fails_a_session_whose_tests_passed(tmp_path: Path) -> None:
-    done = _session(tmp_path, CALLS)
+def test_a_denied_call_fails_a_session_whose_tests_passed(scratch: Path) -> None:
+    done = _session(scratch, CALLS)  # outside this session's basetemp, which its own ledger report judges
     assert "1 passed" in done.stdout
     assert "IAM call ledger" in done.stdout and "DENIED close sqs SendMessage" in done.stdout
     assert done.returncode == 1, done.stdout[-2000:]
 
 
-def test_a_clean_ledger_leaves_the_session_green(tmp_path: Path) -> None:
-    done = _session(tmp_path, CALLS[:3])
+def test_a_clean_ledger_leaves_the_session_green(scratch: Path) -> None:
+    done = _session(scratch, CALLS[:3])
     assert "denied calls: 0" in done.stdout
     assert done.returncode == 0, done.stdout[-2000:]

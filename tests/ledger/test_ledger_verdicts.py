@@ -87,7 +87,8 @@ def test_an_unknown_operation_or_part_fails_the_run() -> None:
     assert len(verdicts.failures(every_story_ran=False)) == 3
 
 
-def test_the_command_prints_the_table_and_exits_non_zero_on_a_denied_call(tmp_path: Path, capsys) -> None:
+def test_the_command_prints_the_table_and_exits_non_zero_on_a_denied_call(scratch: Path, capsys) -> None:
+    tmp_path = scratch  # a planted denial: never where the session's own ledger report looks
     (tmp_path / CONTEXT_FILE).write_text(json.dumps(context()))
     (tmp_path / LEDGER_FILE).write_text("".join(json.dumps(r) + "\n" for r in CALLS))
     assert main(["ledger", str(tmp_path / LEDGER_FILE)]) == 1
