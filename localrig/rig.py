@@ -223,6 +223,10 @@ class LocalRig:
         keys = self.part_keys[part] if self.enforce_iam else self.moto.keys
         return keys.session(self.moto.region).client(name, endpoint_url=self.moto.url)
 
+    def builder_metadata_url(self, index: int = 1) -> str:
+        """Builder ``index``'s instance metadata endpoint (what 169.254.169.254 is on that machine)."""
+        return self._metadata[index - 1].url
+
     def builder_instance_ids(self) -> list[str]:
         """The pool's instances in the provisioner's order: BUILDER_INSTANCE_IDS, or BUILDER_INSTANCE_ID alone."""
         ids = self.outputs.get("BUILDER_INSTANCE_IDS") or self.outputs["BUILDER_INSTANCE_ID"]

@@ -35,7 +35,7 @@ def test_a_function_is_refused_an_action_outside_its_policy_and_allowed_one_in_i
 
 def test_the_agent_gets_the_builder_role_from_its_instance_metadata_and_only_its_actions(rig):
     fetcher = InstanceMetadataFetcher(timeout=2, num_attempts=2,
-                                      config={"ec2_metadata_service_endpoint": rig._metadata[0].url})
+                                      config={"ec2_metadata_service_endpoint": rig.builder_metadata_url()})
     found = fetcher.retrieve_iam_role_credentials()
     assert found["role_name"] == "pushdeploy-rig-builder"
     session = boto3.Session(aws_access_key_id=found["access_key"], aws_secret_access_key=found["secret_key"],
