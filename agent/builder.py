@@ -45,6 +45,7 @@ class BuildContext:
     progress: Progress
     docker_env: dict[str, str] | None = None
     instance_id: str | None = None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # the build's start, in its tag
 
 
 @dataclass
@@ -77,7 +78,7 @@ def build_pipeline(ctx: BuildContext, pipeline: Pipeline, *, commit: str | None 
     log = BuildLog(ctx.clients.logs, ctx.config.agent.log_group, ctx.config.agent.region, warn=progress.line)
     progress.sinks.append(log.write)
     progress.detail_sinks.append(log.write)
-    state = _State(pipeline)
+    state = _State(pipeline, started=ctx.clock())
     progress.line(f"build {pipeline.id} started" + (f" at commit {commit}" if commit else "")
                   + (" (forced)" if force else "") + (" (dry run)" if dry_run else ""))
     try:
@@ -107,12 +108,13 @@ def _build(ctx: BuildContext, state: _State, log: BuildLog, commit: str | None, 
     source = GitSource(ctx.config.agent.cache_dir, pipeline.id, pipeline.source_url, pipeline.branch,
                        credentials=credentials_for(pipeline.source_auth, ctx.clients))
     info = _fetch(ctx, state, source, commit)
-    log.open(stream_name(pipeline.repository, pipeline.branch, state.tag or ""))
     docker = Docker(ctx.docker_env, detail=ctx.progress.detail)
     with ctx.progress.step("login", pipeline=pipeline.id) as ids:
         registry = ids["registry"] = ecr_login(ctx.clients.ecr, docker, pipeline.registry)
     name = f"{registry}/{pipeline.image_repository}"
     deployed = _deployed_image_ids(ctx, pipeline, docker, name)
+    state.tag = image_tag(info.sha, state.started, taken={t for ref in deployed if (t := parse_image(ref).tag)})
+    log.open(stream_name(pipeline.repository, pipeline.branch, state.tag))
     cache_from = [ref for ref, local_id in deployed.items() if local_id or _pulled(ctx, docker, ref)]
     image_id = state.image_id = _build_image(ctx, state, docker, name, cache_from)
     housekeep(docker, name, {image_id, *deployed.values()}, ctx.config.agent.keep_images,

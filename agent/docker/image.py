@@ -12,8 +12,8 @@ import base64
 import json
 import os
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -49,10 +49,16 @@ class DockerTimeout(ImageError):
         self.seconds = seconds
 
 
-def image_tag(sha: str, now: datetime | None = None) -> str:
-    """``<UTC yyyymmddHHMMSS>-<short sha>``: sorts by time, and names the commit."""
+def image_tag(sha: str, now: datetime | None = None, taken: Collection[str] = ()) -> str:
+    """``<UTC yyyymmddHHMMSS>-<short sha>``: sorts by time, and names the commit.
+
+    ``taken``: tags that must not be reused, those the services run now. A second build of one commit within
+    the same second (a forced redeploy right after a deploy) would otherwise get the running image's tag, and
+    the deploy would find nothing to change; the next free second keeps the order by time."""
     moment = (now or datetime.now(UTC)).astimezone(UTC)
-    return f"{moment:%Y%m%d%H%M%S}-{sha[:7]}"
+    while (tag := f"{moment:%Y%m%d%H%M%S}-{sha[:7]}") in taken:
+        moment += timedelta(seconds=1)
+    return tag
 
 
 class Docker:

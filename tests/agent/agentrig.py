@@ -250,8 +250,9 @@ def log_lines(session: boto3.Session, group: str, stream: str) -> list[str]:
     return [e["message"] for e in events]
 
 
-def agent_context(config_path: Path, lines: list[str] | None = None) -> Any:
-    """The context the CLI builds, with progress lines captured (and still readable in -s output)."""
+def agent_context(config_path: Path, lines: list[str] | None = None, clock: Any = None) -> Any:
+    """The context the CLI builds, with progress lines captured (and still readable in -s output); ``clock``
+    stands for the builds' start time."""
     from agent.aws import make_clients
     from agent.builder import BuildContext
     from agent.config import load_config
@@ -263,8 +264,11 @@ def agent_context(config_path: Path, lines: list[str] | None = None) -> Any:
             lines.append(line)
 
     config = load_config(config_path)
-    return BuildContext(config, make_clients(config.agent.region), Progress(out=out),
-                        instance_id=config.agent.instance_id or None)
+    context = BuildContext(config, make_clients(config.agent.region), Progress(out=out),
+                           instance_id=config.agent.instance_id or None)
+    if clock is not None:
+        context.clock = clock
+    return context
 
 
 def use_docker(monkeypatch: Any, engine: Any, tmp: Path) -> Path:
@@ -293,13 +297,13 @@ def api_request(action: str = "build", *, commit: str | None = None, force: bool
 
 
 def deployed_pipeline(session: boto3.Session, engine: Any, base_image: str, registry: str, tmp: Path,
-                      monkeypatch: Any) -> tuple[World, Path, str]:
+                      monkeypatch: Any, clock: Any = None) -> tuple[World, Path, str]:
     """``docker_pipeline`` with its head built and deployed once by ``run``: (world, settings file, revision)."""
     from agent.runner import Runner
 
     _, world, config = docker_pipeline(session, engine, base_image, registry, tmp, monkeypatch)
     world.send()
-    Runner(agent_context(config)).run(exit_when_idle=True)
+    Runner(agent_context(config, clock=clock)).run(exit_when_idle=True)
     [first, _] = world.close_messages()
     assert first.outcome == "succeeded", first.error
     return world, config, world.service_task_definition()["taskDefinitionArn"]

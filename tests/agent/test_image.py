@@ -37,6 +37,12 @@ def test_the_tag_is_utc_time_and_short_sha():
     assert image_tag("0123456789abcdef0123456789abcdef01234567", moment) == "20261126090507-0123456"
 
 
+def test_a_tag_the_services_run_is_not_reused_the_next_free_second_is():
+    moment = datetime(2026, 11, 26, 9, 5, 59, tzinfo=UTC)
+    taken = {"20261126090559-0123456", "20261126090600-0123456", "20261126090601-fedcba9"}
+    assert image_tag("0123456789abcdef", moment, taken) == "20261126090601-0123456"
+
+
 def test_ecr_login_presents_the_token_to_the_registry_override_without_logging_it(aws, docker, registry, tmp_path):
     runner, lines = docker
     ecr = aws.client("ecr")

@@ -146,3 +146,20 @@ def test_each_entry_names_an_iam_action_with_a_resource_exactly_where_aws_docume
                 wrong.append(f"{service_name} {operation}: {request.action} on {request.resource} (resource types "
                              f"{types or 'none'})")
     assert wrong == []
+
+
+@pytest.mark.parametrize("service", ["sqs", "sns", "cloudwatch"])
+def test_moto_enforces_the_action_the_ledger_judges(service: str) -> None:
+    """localrig/moto_iam.py renames moto's action where IAM's differs from the operation (the *Batch operations,
+    CloudWatch's ``monitoring`` signing name); it must name what this table names, or moto and the ledger would
+    judge two different actions."""
+    from localrig.moto_iam import iam_action
+
+    signing = botocore.session.get_session().get_service_model(service).signing_name
+    params = {"QueueUrl": QUEUE_URL, "QueueName": "pushdeploy-build.fifo",
+              "TopicArn": "arn:aws:sns:ap-northeast-1:111122223333:pushdeploy-request.fifo"}
+    operations = [op for (name, op) in TABLE if name == service]
+    assert operations
+    for op in operations:
+        [judged] = [r.action for r in iam_requests(Call(service, op, params), FACTS) if not r.implied_by]
+        assert iam_action(f"{signing}:{op}") == judged, op
