@@ -21,6 +21,7 @@ import math
 import signal
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from types import FrameType
@@ -175,7 +176,8 @@ class Runner:
         would send to the dead-letter queue (``split_group``)."""
         if not self.queue.fifo:
             return self.backoff.call("queue receive", lambda: self.queue.receive_all(wait_seconds), self.log)
-        received = self.backoff.call("queue receive", lambda: self.queue.receive_one(wait_seconds), self.log)
+        attempt = uuid.uuid4().hex  # one per round: every retry of this receive is the same attempt
+        received = self.backoff.call("queue receive", lambda: self.queue.receive_one(wait_seconds, attempt), self.log)
         kept, others = split_group(received, self._max_receives())
         extra = dict.fromkeys(message_group(m) for m in kept[1:] if message_group(m) != message_group(kept[0]))
         if extra:

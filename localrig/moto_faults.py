@@ -17,6 +17,9 @@ Keys (all optional):
 - ``ec2_stopping_seconds``: number; StopInstances leaves the instance ``stopping`` that long before
   it is ``stopped``, as EC2 does while the OS shuts down (plain moto stops at once). Always on, as on
   EC2: StartInstances on a ``stopping`` instance is refused with ``IncorrectInstanceState``.
+- ``sqs_receive_answer_lost``: a token (any text); the next ReceiveMessage that gives messages while it is set
+  is carried out (the messages are in flight, their receive counted), but its answer is lost on the way back:
+  the client gets a bare HTTP 500, as from a load balancer whose connection to SQS dropped. Once per token.
 """
 
 from __future__ import annotations
@@ -205,7 +208,33 @@ def install_ec2_stopping() -> None:
     Instance.start = refusing_start  # type: ignore[method-assign]
 
 
+# ---------------------------------------------------------------- SQS
+
+_lost: set[str] = set()  # sqs_receive_answer_lost tokens already spent
+
+
+class AnswerLost(Exception):
+    """Not an SQS error: the moto server turns it into a bare 500, the answer the client never got."""
+
+
+def install_sqs_answer_lost() -> None:
+    from moto.sqs.responses import SQSResponse
+
+    original = SQSResponse.receive_message
+
+    def receive_message(self: Any) -> Any:
+        answer = original(self)
+        token = current_faults().get("sqs_receive_answer_lost")
+        if token and token not in _lost and (getattr(answer, "result", None) or {}).get("Messages"):
+            _lost.add(str(token))
+            raise AnswerLost(f"the answer to this receive was lost (fault {token})")
+        return answer
+
+    SQSResponse.receive_message = receive_message  # type: ignore[method-assign]
+
+
 def install_fault_hooks() -> None:
     """Everything above, on top of moto_server's fidelity patches (call after them)."""
     install_ecs_faults()
     install_ec2_stopping()
+    install_sqs_answer_lost()

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from localrig import services
+from localrig.moto_faults import FaultSwitch
 from tests.fuzz.harness import FUZZ_EXAMPLES, FUZZ_SEED
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -51,6 +52,17 @@ def _unavailable(exc: Exception) -> None:
 def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[services.MotoServer]:
     server = services.start_moto(tmp_path_factory.mktemp("moto"), running_tasks=1)
     yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def faulty_moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[services.MotoServer, FaultSwitch]]:
+    """A moto server of the module's own with the rig's fault switch (localrig/moto_faults.py): the faults a
+    test turns on never reach another module's tests."""
+    workdir = tmp_path_factory.mktemp("moto-faults")
+    switch = FaultSwitch(workdir / "faults.json")
+    server = services.start_moto(workdir, running_tasks=1, faults_file=switch.path)
+    yield server, switch
     server.stop()
 
 

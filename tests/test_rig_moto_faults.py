@@ -1,30 +1,21 @@
 """The rig's fault switches for moto (localrig/moto_faults.py): what AWS does that plain moto cannot,
 switched on and off while the server runs. ECS refuses a register or an update; a rollout to a new
 revision never completes (and a rollback to the running one does), then completes once allowed;
-a stopped instance passes through ``stopping``, where EC2 refuses to start it."""
+a stopped instance passes through ``stopping``, where EC2 refuses to start it; a receive's answer is lost after
+SQS carried it out."""
 
-from collections.abc import Iterator
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from localrig import services
-from localrig.moto_faults import FaultSwitch
-
-
-@pytest.fixture(scope="module")
-def faulty(tmp_path_factory) -> Iterator[tuple[services.MotoServer, FaultSwitch]]:
-    workdir = tmp_path_factory.mktemp("moto-faults")
-    switch = FaultSwitch(workdir / "faults.json")
-    server = services.start_moto(workdir, running_tasks=1, faults_file=switch.path)
-    yield server, switch
-    server.stop()
 
 
 @pytest.fixture
-def aws(faulty):
-    server, switch = faulty
+def aws(faulty_moto):
+    server, switch = faulty_moto
     server.reset()
     switch.clear()
     session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=server.region)
@@ -121,3 +112,23 @@ def test_without_faults_an_instance_stops_at_once(aws):
     ec2.stop_instances(InstanceIds=[instance])
     assert ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]["State"]["Name"] \
         == "stopped"
+
+
+def test_a_lost_receive_answer_is_carried_out_and_the_client_gets_a_500(aws):
+    client, switch = aws
+    plain = client("sqs")  # without retries: this test looks at the one answer the client got
+    sqs = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing").client(
+        "sqs", endpoint_url=plain.meta.endpoint_url, region_name=plain.meta.region_name,
+        config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
+    url = sqs.create_queue(QueueName="q.fifo", Attributes={"FifoQueue": "true", "VisibilityTimeout": "300"})["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="m", MessageGroupId="g", MessageDeduplicationId="1")
+    switch.set(sqs_receive_answer_lost="token-1")
+
+    with pytest.raises(ClientError) as lost:
+        sqs.receive_message(QueueUrl=url)
+    assert lost.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    in_flight = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+    assert in_flight["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1"  # the receive was carried out
+
+    sqs.send_message(QueueUrl=url, MessageBody="n", MessageGroupId="h", MessageDeduplicationId="2")
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=url)["Messages"]] == ["n"]  # once per token

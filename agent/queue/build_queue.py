@@ -273,12 +273,16 @@ class BuildQueue:
         self.visibility_timeout = visibility_timeout
         self.fifo = is_fifo(queue_url)
 
-    def receive_one(self, wait_seconds: int = 0) -> list[dict[str, Any]]:
+    def receive_one(self, wait_seconds: int = 0, attempt_id: str = "") -> list[dict[str, Any]]:
         """One receive of up to FIFO_RECEIVE, with each message's group: a FIFO round serves what one receive
-        gives."""
-        return list(self._call("receive", self.sqs.receive_message, QueueUrl=self.url, MaxNumberOfMessages=FIFO_RECEIVE,
-                               WaitTimeSeconds=wait_seconds, VisibilityTimeout=self.visibility_timeout,
-                               AttributeNames=["ApproximateReceiveCount", GROUP_ATTRIBUTE]).get("Messages", []))
+        gives. ``attempt_id`` (ReceiveRequestAttemptId, FIFO only): a receive retried with it, by botocore or by
+        the caller, within five minutes gets the messages a lost answer held, not an empty queue while their
+        group stays in flight for the whole visibility timeout."""
+        attempt = {"ReceiveRequestAttemptId": attempt_id} if attempt_id and self.fifo else {}
+        answer = self._call("receive", self.sqs.receive_message, QueueUrl=self.url, MaxNumberOfMessages=FIFO_RECEIVE,
+                            WaitTimeSeconds=wait_seconds, VisibilityTimeout=self.visibility_timeout,
+                            AttributeNames=["ApproximateReceiveCount", GROUP_ATTRIBUTE], **attempt)
+        return list(answer.get("Messages", []))
 
     def release(self, messages: Sequence[dict[str, Any]]) -> None:
         """Make raw received messages visible again at once (ChangeMessageVisibility 0), for any consumer."""

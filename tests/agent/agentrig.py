@@ -281,11 +281,11 @@ def use_docker(monkeypatch: Any, engine: Any, tmp: Path) -> Path:
 
 
 def docker_pipeline(session: boto3.Session, engine: Any, base_image: str, registry: str, tmp: Path,
-                    monkeypatch: Any) -> tuple[AppRepo, World, Path]:
+                    monkeypatch: Any, fifo: bool = False) -> tuple[AppRepo, World, Path]:
     """The usual docker-backed story: the app repository, its AWS world and the agent's settings file."""
     use_docker(monkeypatch, engine, tmp)
     repo = make_repo(tmp, base_image)
-    world = make_world(session, registry)
+    world = make_world(session, registry, fifo=fifo)
     return repo, world, write_config(tmp / "agent.toml", world, repo, tmp / "cache")
 
 
