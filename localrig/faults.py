@@ -1,6 +1,6 @@
 """The fault-injection suite: one scenario per way the pipeline can be hurt, each on a fresh rig.
 
-A scenario injects its fault (localrig.moto_faults for what AWS does, the real registry and Slack
+A scenario injects its fault (localrig.aws.faults for what AWS does, the real registry and Slack
 receiver for theirs, the agent's settings file, signals to the agent), drives pushes as a developer
 would, plays the reconcile schedule where production would wait for it, and then accounts for
 everything (``_account``):

@@ -17,7 +17,7 @@ the user creates (the Slack URL, and one webhook secret per git host: random, re
 the SNS -> SQS subscriptions and the queue policies of the build and wake queues (moto applies neither
 ``AWS::SNS::Subscription`` nor ``AWS::SQS::QueuePolicy``), the deliveries table's TTL (moto ignores
 ``TimeToLiveSpecification``) and stopping the builders (their user data does that on AWS). The builders' launch
-template is applied by moto itself once ``localrig.moto_launch_templates`` is installed (the rig's moto server does).
+template is applied by moto itself once ``localrig.aws.launch_templates`` is installed (the rig's moto server does).
 """
 
 from __future__ import annotations

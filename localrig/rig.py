@@ -33,12 +33,12 @@ from agent.progress import read_stamp
 from chalicelib.arns import ArnError, parse_arn, parse_task_definition
 from chalicelib.contracts import Alert, BuildResult, ContractError, EndOfRun, parse_build_request, parse_close_message
 from localrig import agent_config, chalice_local, codecommit, local_stage, principals, services
+from localrig.aws.faults import FaultSwitch
 from localrig.builder import BuilderMachine, instance_state, queue_depth
 from localrig.imds import MetadataService
 from localrig.lambda_worker import PART_VARIABLE
 from localrig.ledger.context import child_variables as ledger_variables
 from localrig.ledger.recorder import INSTANCE_VARIABLE as LEDGER_INSTANCE_VARIABLE
-from localrig.moto_faults import FaultSwitch
 from localrig.principals import Keys
 from localrig.provision import AccountSpec, PipelineSpec, lambda_environment, provision_with
 from localrig.slack import SlackReceiver, render_message

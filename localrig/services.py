@@ -144,7 +144,7 @@ class MotoServer(Process):
 def start_moto(workdir: Path, running_tasks: int = 1, region: str = "us-east-1",
                faults_file: Path | None = None, enforce_iam: bool = False) -> MotoServer:
     """moto in server mode, with ECS services reporting ``running_tasks`` running tasks; ``faults_file`` is
-    the file the rig switches faults with (localrig.moto_faults). ``enforce_iam``: moto checks every request's
+    the file the rig switches faults with (localrig.aws.faults). ``enforce_iam``: moto checks every request's
     signature and identity policies after the first ``BOOTSTRAP_CALLS``, which make the rig's admin user
     (localrig.principals); the server's ``keys`` are then that admin's."""
     port = free_port()
@@ -155,7 +155,7 @@ def start_moto(workdir: Path, running_tasks: int = 1, region: str = "us-east-1",
     if faults_file is not None:
         env["PUSHDEPLOY_RIG_FAULTS"] = str(faults_file)
     env.pop("AWS_ENDPOINT_URL", None)
-    argv = [sys.executable, "-m", "localrig.moto_server", "-H", "127.0.0.1", "-p", str(port)]
+    argv = [sys.executable, "-m", "localrig.aws.server", "-H", "127.0.0.1", "-p", str(port)]
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent.parent),
                                                       env.get("PYTHONPATH")]))
     proc = _spawn("moto", argv, workdir / f"moto-{port}.log", env)

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from localrig import services
-from localrig.moto_faults import FaultSwitch
+from localrig.aws.faults import FaultSwitch
 from tests.fuzz.harness import FUZZ_EXAMPLES, FUZZ_SEED
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -57,7 +57,7 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[services.M
 
 @pytest.fixture(scope="module")
 def faulty_moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[services.MotoServer, FaultSwitch]]:
-    """A moto server of the module's own with the rig's fault switch (localrig/moto_faults.py): the faults a
+    """A moto server of the module's own with the rig's fault switch (localrig/aws/faults.py): the faults a
     test turns on never reach another module's tests."""
     workdir = tmp_path_factory.mktemp("moto-faults")
     switch = FaultSwitch(workdir / "faults.json")

@@ -253,7 +253,7 @@ def threaded_moto_rig(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Pipelin
     from moto.ec2.models import ec2_backends
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-    from localrig import moto_metrics
+    from localrig.aws import metrics as moto_metrics
 
     moto_metrics.install()  # as the rig's moto server does
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

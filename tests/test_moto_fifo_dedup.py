@@ -4,7 +4,7 @@ wake per push. (moto alone compares only with messages still in the queue, and i
 
 import json
 
-from localrig.moto_fifo import WINDOW_MS, DedupWindow
+from localrig.aws.fifo import WINDOW_MS, DedupWindow
 
 FIFO = {"FifoQueue": "true", "ContentBasedDeduplication": "false"}
 

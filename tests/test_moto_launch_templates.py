@@ -1,7 +1,7 @@
 """The rig's moto launches a stack's instance from its launch template as EC2 does: the template's data, with the
 instance's own properties winning (the pool's instances differ only by their name tags and subnet)."""
 
-from localrig.moto_launch_templates import instance_properties
+from localrig.aws.launch_templates import instance_properties
 
 TEMPLATE_DATA = {"ImageId": "ami-1", "InstanceType": "t3.small", "UserData": "IyEvYmluL2Jhc2g=",
                  "IamInstanceProfile": {"Arn": "arn:aws:iam::123456789012:instance-profile/pool-builder"},

@@ -1,4 +1,4 @@
-"""The rig's faster DynamoDB comparisons (localrig/moto_dynamodb.py) answer exactly as moto's own: for any two
+"""The rig's faster DynamoDB comparisons (localrig/aws/dynamodb.py) answer exactly as moto's own: for any two
 values, strings or numbers, every comparison gives moto's result."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import operator
 from hypothesis import given
 from hypothesis import strategies as st
 
-from localrig import moto_dynamodb
+from localrig.aws import dynamodb as moto_dynamodb
 
 OPERATORS = {"__eq__": operator.eq, "__ne__": operator.ne, "__lt__": operator.lt, "__le__": operator.le,
              "__gt__": operator.gt, "__ge__": operator.ge}

@@ -1,4 +1,4 @@
-"""The rig's fault switches for moto (localrig/moto_faults.py): what AWS does that plain moto cannot,
+"""The rig's fault switches for moto (localrig/aws/faults.py): what AWS does that plain moto cannot,
 switched on and off while the server runs. ECS refuses a register or an update; a rollout to a new
 revision never completes (and a rollback to the running one does), then completes once allowed;
 a stopped instance passes through ``stopping``, where EC2 refuses to start it; a receive's answer is lost after

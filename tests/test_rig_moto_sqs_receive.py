@@ -1,5 +1,5 @@
 """The rig's moto server hands a FIFO message group to one consumer at a time, also when consumers receive
-concurrently (localrig/moto_sqs_receive.py), as SQS does; and a long poll still waits for a message without
+concurrently (localrig/aws/sqs_receive.py), as SQS does; and a long poll still waits for a message without
 holding the other consumers back."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The rig's moto server honours a FIFO receive's ReceiveRequestAttemptId as SQS does (localrig/moto_sqs_receive.py):
+"""The rig's moto server honours a FIFO receive's ReceiveRequestAttemptId as SQS does (localrig/aws/sqs_receive.py):
 a receive retried with the same id gets the messages and receipt handles the first one got, until one of them is
 deleted or has its visibility changed; another id gets what any new receive gets."""
 

@@ -2,8 +2,8 @@
 so the message and its whole pipeline's message group are in flight; botocore retries the receive, and with the
 round's ReceiveRequestAttemptId SQS answers the retry with the same messages. Without it the retry finds nothing,
 the builder ends its run idle and the push waits out the visibility timeout, with a receive counted against the
-dead-letter limit. The lost answer is the rig's fault switch (localrig/moto_faults.py); moto honours the attempt id
-as SQS does (localrig/moto_sqs_receive.py)."""
+dead-letter limit. The lost answer is the rig's fault switch (localrig/aws/faults.py); moto honours the attempt id
+as SQS does (localrig/aws/sqs_receive.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 
 from agent.runner import Runner
 from chalicelib.contracts import BuildResult, EndOfRun
-from localrig.moto_faults import FaultSwitch
+from localrig.aws.faults import FaultSwitch
 from tests.agent.agentrig import agent_context, docker_pipeline
 
 pytestmark = pytest.mark.docker

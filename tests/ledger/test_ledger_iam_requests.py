@@ -150,10 +150,10 @@ def test_each_entry_names_an_iam_action_with_a_resource_exactly_where_aws_docume
 
 @pytest.mark.parametrize("service", ["sqs", "sns", "cloudwatch"])
 def test_moto_enforces_the_action_the_ledger_judges(service: str) -> None:
-    """localrig/moto_iam.py renames moto's action where IAM's differs from the operation (the *Batch operations,
+    """localrig/aws/iam.py renames moto's action where IAM's differs from the operation (the *Batch operations,
     CloudWatch's ``monitoring`` signing name); it must name what this table names, or moto and the ledger would
     judge two different actions."""
-    from localrig.moto_iam import iam_action
+    from localrig.aws.iam import iam_action
 
     signing = botocore.session.get_session().get_service_model(service).signing_name
     params = {"QueueUrl": QUEUE_URL, "QueueName": "pushdeploy-build.fifo",

@@ -8,7 +8,7 @@ method's ``security`` requirement: a method secured by a scheme whose ``x-amazon
 ``awsSigv4`` becomes ``AWS_IAM``, one without security ``NONE``, so that ``GetMethod`` on the rig says what
 API Gateway enforces.
 
-Installed in the moto server child by ``localrig/moto_server.py``; it only lets moto accept what AWS accepts
+Installed in the moto server child by ``localrig/aws/server.py``; it only lets moto accept what AWS accepts
 and report what AWS reports, never more.
 """
 

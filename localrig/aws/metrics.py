@@ -11,7 +11,7 @@
   time the instance was created, so a builder started in the rig would look "launched hours ago" and
   its agent silent from the first second. ``install`` makes a start reset it, as EC2 does.
 
-Installed in the moto server child by ``localrig/moto_server.py`` (one call, ``install()``); tests that
+Installed in the moto server child by ``localrig/aws/server.py`` (one call, ``install()``); tests that
 run moto in-process call it too. Neither change makes moto kinder than AWS: both only report what AWS reports.
 """
 

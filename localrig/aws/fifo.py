@@ -13,7 +13,7 @@ send or publish that repeats one. A message moved to a dead-letter queue by redr
 before) and is never dropped. The scope is the queue, SQS's default and what infra/pipeline.yaml uses; a queue
 with DeduplicationScope=messageGroup is not modelled (moto itself deduplicates across the queue).
 
-Installed in the moto server child by ``localrig/moto_server.py`` (``install()``).
+Installed in the moto server child by ``localrig/aws/server.py`` (``install()``).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ deploy the real template. ``install`` makes moto's CloudFormation merge the temp
 properties first, then create the instance as before. Nothing else changes: an instance without a launch template
 is created exactly as moto did.
 
-Installed in the moto server child by ``localrig/moto_server.py`` (``install()``).
+Installed in the moto server child by ``localrig/aws/server.py`` (``install()``).
 """
 
 from __future__ import annotations

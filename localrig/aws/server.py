@@ -14,16 +14,16 @@ moto also posts to the endpoint inside ``Publish``, so a publisher waits for the
 500 if it is down); SNS stores the message, answers, and delivers afterwards. The patch does the same:
 deliveries go to one background sender, in the order they were published.
 
-API Gateway: ``localrig.moto_apigateway`` lets `chalice deploy` of a stage with routes import its Swagger 2.0
+API Gateway: ``localrig.aws.apigateway`` lets `chalice deploy` of a stage with routes import its Swagger 2.0
 document with its sigv4 security, as API Gateway does.
 
-EC2: ``localrig.moto_launch_templates`` makes a stack's ``AWS::EC2::Instance`` launch from its ``LaunchTemplate``
+EC2: ``localrig.aws.launch_templates`` makes a stack's ``AWS::EC2::Instance`` launch from its ``LaunchTemplate``
 (the pipeline template describes a builder once and makes the pool from it), as EC2 does.
 
-SQS/SNS FIFO: ``localrig.moto_fifo`` keeps a deduplication id for five minutes after its first send, even once that
+SQS/SNS FIFO: ``localrig.aws.fifo`` keeps a deduplication id for five minutes after its first send, even once that
 message is deleted, and makes FIFO topics deduplicate too, as SQS and SNS do.
 
-Usage: ``python -m localrig.moto_server -H 127.0.0.1 -p PORT`` (moto_server's own options).
+Usage: ``python -m localrig.aws.server -H 127.0.0.1 -p PORT`` (moto_server's own options).
 """
 
 from __future__ import annotations
@@ -32,16 +32,8 @@ import os
 import sys
 from typing import Any
 
-from localrig import (
-    moto_apigateway,
-    moto_dynamodb,
-    moto_fifo,
-    moto_iam,
-    moto_launch_templates,
-    moto_metrics,
-    moto_sqs_receive,
-)
-from localrig.moto_faults import install_fault_hooks
+from localrig.aws import apigateway, dynamodb, fifo, iam, launch_templates, metrics, sqs_receive
+from localrig.aws.faults import install_fault_hooks
 
 
 def _running_count() -> int:
@@ -166,14 +158,14 @@ def install_sns_http_attributes_patch() -> None:
 def main(argv: list[str] | None = None) -> None:
     install_ecs_rollout_patch()
     install_sns_http_attributes_patch()
-    moto_metrics.install()  # SQS's age-of-oldest-message metric, EC2's LaunchTime on start (the reconcile reads both)
+    metrics.install()  # SQS's age-of-oldest-message metric, EC2's LaunchTime on start (the reconcile reads both)
     install_fault_hooks()
-    moto_sqs_receive.install()  # one FIFO message group to one consumer at a time, under concurrent receives
-    moto_apigateway.install()  # ImportRestApi/PutRestApi take chalice's Swagger 2.0 and its sigv4 security, as AWS does
-    moto_dynamodb.install()  # a Query's cost depends on its page, not the table's size, as DynamoDB's does
-    moto_launch_templates.install()  # a stack's AWS::EC2::Instance launches from its LaunchTemplate, as EC2 does
-    moto_iam.install()  # SNS's SubscribeURL answers unsigned under IAM enforcement, as on AWS
-    moto_fifo.install()  # FIFO deduplication lasts five minutes from the first send (deleted or not), as in SQS/SNS
+    sqs_receive.install()  # one FIFO message group to one consumer at a time, under concurrent receives
+    apigateway.install()  # ImportRestApi/PutRestApi take chalice's Swagger 2.0 and its sigv4 security, as AWS does
+    dynamodb.install()  # a Query's cost depends on its page, not the table's size, as DynamoDB's does
+    launch_templates.install()  # a stack's AWS::EC2::Instance launches from its LaunchTemplate, as EC2 does
+    iam.install()  # SNS's SubscribeURL answers unsigned under IAM enforcement, as on AWS
+    fifo.install()  # FIFO deduplication lasts five minutes from the first send (deleted or not), as in SQS/SNS
     from moto.server import main as moto_main
 
     moto_main(argv if argv is not None else sys.argv[1:])

@@ -10,7 +10,7 @@ agent right, not moto wrong.
 
 ``install`` makes each receive attempt (moto's own code, with WaitTimeSeconds 0) run under one lock, and does
 a long poll's waiting outside it, so one builder's 20-second long poll never holds the others back. Installed
-in the moto server child by ``localrig/moto_server.py``.
+in the moto server child by ``localrig/aws/server.py``.
 
 It also honours a FIFO receive's ``ReceiveRequestAttemptId``, which moto ignores: SQS answers a receive retried
 with the same id within five minutes with the messages and receipt handles it gave the first time, while none

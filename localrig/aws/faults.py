@@ -234,7 +234,7 @@ def install_sqs_answer_lost() -> None:
 
 
 def install_fault_hooks() -> None:
-    """Everything above, on top of moto_server's fidelity patches (call after them)."""
+    """Everything above, on top of server.py's fidelity patches (call after them)."""
     install_ecs_faults()
     install_ec2_stopping()
     install_sqs_answer_lost()
