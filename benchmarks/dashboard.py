@@ -29,7 +29,8 @@ sys.path.insert(0, str(ROOT))
 from chalicelib.contracts import BuildResult, CommitInfo, ImageInfo, ServiceDeployment, StepTiming  # noqa: E402
 from chalicelib.history import HistoryTable  # noqa: E402
 from chalicelib.history_record import to_record  # noqa: E402
-from localrig import agent_config, chalice_local, local_stage, services  # noqa: E402
+from localrig import agent_config, services  # noqa: E402
+from localrig.lambdas import chalice_local, local_stage  # noqa: E402
 from localrig.provision import PipelineSpec, provision  # noqa: E402
 from tests import chromium  # noqa: E402
 

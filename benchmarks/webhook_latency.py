@@ -27,10 +27,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from localrig import local_stage, webhook_hook  # noqa: E402
 from localrig.demo import SAMPLE  # noqa: E402
+from localrig.git import webhook_hook  # noqa: E402
+from localrig.git.webhook_payloads import branch_update, github_delivery, github_push  # noqa: E402
+from localrig.lambdas import local_stage  # noqa: E402
 from localrig.rig import LocalRig  # noqa: E402
-from localrig.webhook_payloads import branch_update, github_delivery, github_push  # noqa: E402
 
 TARGET_MEDIAN_MS = 50.0
 

@@ -20,7 +20,8 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from agent import CommandParser, __version__, report_error
-from localrig import codecommit, github_webhook, services, webhook_hook, webhook_payloads
+from localrig import services
+from localrig.git import codecommit, github_webhook, webhook_hook, webhook_payloads
 from localrig.provision import PROVISIONERS
 
 PROG = "python -m localrig"

@@ -32,17 +32,20 @@ from typing import Any
 from agent.progress import read_stamp
 from chalicelib.arns import ArnError, parse_arn, parse_task_definition
 from chalicelib.contracts import Alert, BuildResult, ContractError, EndOfRun, parse_build_request, parse_close_message
-from localrig import agent_config, chalice_local, codecommit, local_stage, principals, services
+from localrig import agent_config, services
 from localrig.aws.faults import FaultSwitch
 from localrig.builder import BuilderMachine, instance_state, queue_depth
+from localrig.git import codecommit
+from localrig.iam import principals
+from localrig.iam.principals import Keys
 from localrig.imds import MetadataService
-from localrig.lambda_worker import PART_VARIABLE
+from localrig.lambdas import chalice_local, local_stage
+from localrig.lambdas.lambda_worker import PART_VARIABLE
+from localrig.lambdas.sqs_source import queue_url
 from localrig.ledger.context import child_variables as ledger_variables
 from localrig.ledger.recorder import INSTANCE_VARIABLE as LEDGER_INSTANCE_VARIABLE
-from localrig.principals import Keys
 from localrig.provision import AccountSpec, PipelineSpec, lambda_environment, provision_with
 from localrig.slack import SlackReceiver, render_message
-from localrig.sqs_source import queue_url
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_APP = REPO_ROOT / "examples" / "sample"
@@ -94,7 +97,7 @@ class LocalRig:
         ``build_args`` go to every pipeline's build (the sample's ``build_seconds=3``: a build that waits).
 
         ``enforce_iam`` (default: on with the CloudFormation provisioner, whose stack holds the builder's role):
-        moto enforces IAM, the rig signs as its admin user and every part as its own role (localrig.principals).
+        moto enforces IAM, the rig signs as its admin user and every part as its own role (localrig.iam.principals).
         ``drop_actions`` (part -> action) leaves one action out of a part's role: a planted missing permission."""
         if builders < 1:
             raise ValueError(f"a pool has at least one builder, not {builders}")
@@ -132,12 +135,12 @@ class LocalRig:
         self._clients: dict[str, Any] = {}
         self.bare: dict[str, Path] = {}
         self.work: dict[str, Path] = {}
-        # repositories moved to a hosted provider (localrig.hosted): the agent's source settings for each, the
+        # repositories moved to a hosted provider (localrig.git.hosted): the agent's source settings for each, the
         # provider's name, and the environment the developer's git needs there (its credentials, never in argv)
         self.source_settings: dict[str, dict[str, str]] = {}
         self.hosts: dict[str, str] = {}
         self.git_env: dict[Path, dict[str, str]] = {}
-        self.git_http: Any = None  # localrig.git_http's server, once a repository is hosted
+        self.git_http: Any = None  # localrig.git.git_http's server, once a repository is hosted
         self.chalice_local: chalice_local.ChaliceLocal | None = None
 
     # ------------------------------------------------------------ start / stop
@@ -199,7 +202,7 @@ class LocalRig:
 
     def _make_principals(self) -> None:
         """With IAM enforced: a role per part carrying that part's policies as moto is given them, and its
-        credentials (localrig.principals)."""
+        credentials (localrig.iam.principals)."""
         if not self.enforce_iam:
             return
         self.failure_queue_url = self._failure_queue()
@@ -273,7 +276,7 @@ class LocalRig:
         self.journal = self.run_dir / "lambda-journal.jsonl"
         self.failure_queue_url = getattr(self, "failure_queue_url", "") or self._failure_queue()
         port_file = self.run_dir / "lambda-port"
-        argv = [sys.executable, "-m", "localrig.lambda_host", "--app-dir", str(REPO_ROOT), "--env-file",
+        argv = [sys.executable, "-m", "localrig.lambdas.lambda_host", "--app-dir", str(REPO_ROOT), "--env-file",
                 str(env_file), "--journal", str(self.journal), "--port-file", str(port_file)]
         log = self.run_dir / "lambda-host.log"
         # the host is Lambda itself: it only finds the event sources' queues (as the deployer) and counts what they
@@ -309,7 +312,8 @@ class LocalRig:
                 sns.subscribe(TopicArn=arn, Protocol="http", Endpoint=f"{self.lambda_url}/sns")
 
     def local_exports(self) -> dict[str, str]:
-        """What `python -m localrig up` prints to export for `chalice local --stage local` (localrig.local_stage)."""
+        """What `python -m localrig up` prints to export for `chalice local --stage local`
+        (localrig.lambdas.local_stage)."""
         return local_stage.prepare(self)
 
     def start_chalice_local(self) -> str:

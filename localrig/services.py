@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from localrig.principals import BOOTSTRAP_CALLS, DEFAULT_KEYS, Keys, bootstrap_admin
+from localrig.iam.principals import BOOTSTRAP_CALLS, DEFAULT_KEYS, Keys, bootstrap_admin
 
 BASE_IMAGE = "local/busybox:latest"
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
@@ -146,7 +146,7 @@ def start_moto(workdir: Path, running_tasks: int = 1, region: str = "us-east-1",
     """moto in server mode, with ECS services reporting ``running_tasks`` running tasks; ``faults_file`` is
     the file the rig switches faults with (localrig.aws.faults). ``enforce_iam``: moto checks every request's
     signature and identity policies after the first ``BOOTSTRAP_CALLS``, which make the rig's admin user
-    (localrig.principals); the server's ``keys`` are then that admin's."""
+    (localrig.iam.principals); the server's ``keys`` are then that admin's."""
     port = free_port()
     env = dict(os.environ, MOTO_ECS_SERVICE_RUNNING=str(running_tasks))
     env.pop("INITIAL_NO_AUTH_ACTION_COUNT", None)

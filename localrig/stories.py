@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from agent.docker.imageref import parse_image
 from chalicelib.contracts import BuildResult
-from localrig import hosted, webhook_hook
+from localrig.git import hosted, webhook_hook
 from localrig.provision import PipelineSpec
 from localrig.rig import LocalRig
 from localrig.slack import payload_text

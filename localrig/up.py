@@ -16,8 +16,9 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
-from localrig import local_stage, services
+from localrig import services
 from localrig.demo import SAMPLE, Narrator, stop_shielded
+from localrig.lambdas import local_stage
 from localrig.rig import LocalRig, RigError
 
 READY_LINE = "rig ready"  # printed once the exports are written: what scripts and tests wait for

@@ -1,4 +1,4 @@
-"""Start the rig's Lambda host (``python -m localrig.lambda_host``) on a test app, as the rig does."""
+"""Start the rig's Lambda host (``python -m localrig.lambdas.lambda_host``) on a test app, as the rig does."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ def running_host(app_dir: Path, stage_env: dict[str, str], work: Path,
     env_file, port_file, journal = work / "env.json", work / "port", work / "journal.jsonl"
     env_file.write_text(json.dumps(stage_env))
     env = dict(os.environ, **moto_server.client_env(), PYTHONPATH=str(REPO))
-    proc = subprocess.Popen([sys.executable, "-m", "localrig.lambda_host", "--app-dir", str(app_dir), "--env-file",
-                             str(env_file), "--journal", str(journal), "--port-file", str(port_file)],
+    proc = subprocess.Popen([sys.executable, "-m", "localrig.lambdas.lambda_host", "--app-dir", str(app_dir),
+                             "--env-file", str(env_file), "--journal", str(journal), "--port-file", str(port_file)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         services.wait_until(lambda: port_file.exists() or proc.poll() is not None, 60, "the lambda host")

@@ -18,7 +18,8 @@ import pytest
 
 from chalicelib.dashboard import AUTH_TTL_SECONDS
 from chalicelib.dashboard.auth import READ_ROUTES
-from localrig import agent_config, chalice_local, local_stage
+from localrig import agent_config
+from localrig.lambdas import chalice_local, local_stage
 from localrig.provision import PipelineSpec, provision
 from tests import chromium
 from tests.lambda_app import import_app

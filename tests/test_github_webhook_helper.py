@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from localrig import github_webhook
-from localrig.webhook_payloads import ZERO_SHA, RefUpdate, github_push
+from localrig.git import github_webhook
+from localrig.git.webhook_payloads import ZERO_SHA, RefUpdate, github_push
 
 # docs.github.com, "Validating webhook deliveries": this secret and payload give this signature.
 GITHUB_SECRET = "It's a Secret to Everybody"

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from chalicelib import settings
-from localrig import local_stage
+from localrig.lambdas import local_stage
 from localrig.provision import PipelineSpec, lambda_environment, provision_with
 
 SPEC = PipelineSpec(repository="sample")

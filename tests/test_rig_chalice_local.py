@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from localrig import chalice_local
+from localrig.lambdas import chalice_local
 from localrig.provision import PipelineSpec
 from localrig.rig import LocalRig
 

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from localrig import codecommit
+from localrig.git import codecommit
 from tests.conftest import load_event
 
 GIT_ENV = {"GIT_AUTHOR_NAME": "Dev", "GIT_AUTHOR_EMAIL": "d@example.com", "GIT_COMMITTER_NAME": "Dev",

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from localrig import hosted, webhook_hook
+from localrig.git import hosted, webhook_hook
 from localrig.provision import PipelineSpec
 from localrig.rig import LocalRig
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from localrig import services
-from localrig.lambda_host import rate_seconds, sns_lambda_event
+from localrig.lambdas.lambda_host import rate_seconds, sns_lambda_event
 from tests.conftest import load_event
 from tests.rig_host import running_host
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from localrig import services
-from localrig.sqs_source import sqs_lambda_event
+from localrig.lambdas.sqs_source import sqs_lambda_event
 from tests.conftest import load_event
 from tests.rig_host import running_host
 

@@ -12,8 +12,8 @@ import subprocess
 import pytest
 from werkzeug import Response
 
-from localrig import webhook_hook
-from localrig.webhook_hook import WebhookConfig
+from localrig.git import webhook_hook
+from localrig.git.webhook_hook import WebhookConfig
 
 SECRET = "hook-secret-1f3a"
 GIT_ENV = {"GIT_AUTHOR_NAME": "Dev", "GIT_AUTHOR_EMAIL": "d@example.com", "GIT_COMMITTER_NAME": "Dev",

@@ -3,8 +3,8 @@
 Why a file: the verdicts are given after the rig has stopped (``python -m localrig ledger``, or at the end of
 a pytest session that ran many rigs), and each rig had its own moto. So when a rig starts its first child
 (the stack is provisioned by then) it writes ``ledger-context.json``: each part's principal and identity
-policies (``localrig.part_policies``), the resource policies of the template's topics and queues
-(``localrig.cfn_policies``: moto does not keep them), and the instances' tags. Tests refresh it before the rig
+policies (``localrig.iam.part_policies``), the resource policies of the template's topics and queues
+(``localrig.iam.cfn_policies``: moto does not keep them), and the instances' tags. Tests refresh it before the rig
 stops, so the tags are those at the end of the run. A context that cannot be made is written as an error,
 which the verdicts report: a rig must never fail to start because of its ledger.
 """
@@ -59,7 +59,7 @@ def pipeline_stack(client: Client) -> str:
 
 
 def read_context(client: Client) -> dict[str, Any]:
-    from localrig.part_policies import BUILDER, FUNCTION_STAGES, part_policies
+    from localrig.iam.part_policies import BUILDER, FUNCTION_STAGES, part_policies
 
     stack = pipeline_stack(client)
     arn = client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]["StackId"]
@@ -91,7 +91,7 @@ def _lambda_role(function: str, stage: str) -> str:
 
 def resource_policies(client: Client, stack: str, facts: Facts) -> dict[str, Any]:
     """Topic and queue ARN -> its policy, resolved from infra/pipeline.yaml against the deployed stack."""
-    from localrig.cfn_policies import deployed_stack, resolved, template_policies
+    from localrig.iam.cfn_policies import deployed_stack, resolved, template_policies
 
     template = load_template(PIPELINE_TEMPLATE)
     deployed = deployed_stack(_Session(client), stack, template)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from localrig.iam_eval import ContextValue
+from localrig.iam.iam_eval import ContextValue
 
 
 class UnknownOperation(LookupError):

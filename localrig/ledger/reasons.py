@@ -38,7 +38,7 @@ REASONS: dict[str, str] = {
     "build_start sqs:GetQueueAttributes": (
         "Lambda's SQS event source mapping requires ReceiveMessage, DeleteMessage and GetQueueAttributes of the "
         "execution role and checks the queue with it when the mapping is created; the rig's mapping "
-        "(localrig/sqs_source.py) is created by the rig, so only the first two appear as build_start's calls"),
+        "(localrig/lambdas/sqs_source.py) is created by the rig, so only the first two appear as build_start's calls"),
     "dashboard_auth ssm:GetParameter": (
         "API Gateway runs this authorizer before the dashboard's read routes on AWS; chalice local has no "
         "authorizer (the local stage says PUSHDEPLOY_API_AUTH=none). tests/test_dashboard_auth.py and "

@@ -1,7 +1,7 @@
 """The ledger's verdicts: every recorded call judged against its part's own policies, and the table.
 
 Why here and not in moto: moto enforces only the Action of the (widened) identity policies; this judges each
-call's IAM requests (localrig.ledger.iam_requests) with localrig.iam_eval, which handles Resource, Condition
+call's IAM requests (localrig.ledger.iam_requests) with localrig.iam.iam_eval, which handles Resource, Condition
 and resource policies, against the real documents (ledger-context.json). The table names every denied call
 and every granted action no call used; ``failures`` is what must turn a run red.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from localrig.iam_eval import Request, evaluate, identity_matches, parse_principal, request_context, statements
+from localrig.iam.iam_eval import Request, evaluate, identity_matches, parse_principal, request_context, statements
 from localrig.ledger.context import CONTEXT_FILE, LEDGER_FILE
 from localrig.ledger.iam_requests import Call, Facts, IamRequest, UnknownOperation, iam_requests
 from localrig.ledger.reasons import reason_for
@@ -179,7 +179,7 @@ def _allow_statements(documents: Iterable[Mapping[str, Any]]) -> list[tuple[str,
 
 
 def _action_hit(pattern: str, action: str) -> bool:
-    from localrig.iam_eval import text_matches
+    from localrig.iam.iam_eval import text_matches
 
     return text_matches(pattern, action, {}, ignore_case=True)
 

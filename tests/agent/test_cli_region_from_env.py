@@ -72,7 +72,7 @@ def test_infra_reads_the_stack_in_aws_region(aws: boto3.Session) -> None:
 
 
 def test_the_rig_webhook_helper_reads_ssm_in_aws_region(aws: boto3.Session, monkeypatch: pytest.MonkeyPatch) -> None:
-    from localrig.github_webhook import secret_from_parameter
+    from localrig.git.github_webhook import secret_from_parameter
 
     boto3.client("ssm", region_name=REGION).put_parameter(Name="/pushdeploy/webhooks/github", Value="s3cret",
                                                           Type="SecureString")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from localrig import git_http
+from localrig.git import git_http
 from localrig.services import ServiceError
 from tests.agent.agentrig import AppRepo, make_repo
 from tests.git.gitrig import Recorder, make_recorder

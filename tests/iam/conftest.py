@@ -15,7 +15,7 @@ import pytest
 
 from infra.stack_outputs import read_outputs
 from infra.stage_settings import record_policies
-from localrig.cfn_policies import Stack, TemplatePolicy, deployed_stack, resolved, template_policies
+from localrig.iam.cfn_policies import Stack, TemplatePolicy, deployed_stack, resolved, template_policies
 from tests.infra.infra_stacks import (
     PIPELINE_TEMPLATE,
     REPO,

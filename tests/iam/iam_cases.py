@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from localrig.iam_eval import Decision, Request, evaluate
+from localrig.iam.iam_eval import Decision, Request, evaluate
 
 ACCOUNT = "111122223333"
 OTHER_ACCOUNT = "444455556666"

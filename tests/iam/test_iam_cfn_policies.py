@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from localrig.cfn_policies import ResolveError, Stack, resolved, template_policies, without_nulls
+from localrig.iam.cfn_policies import ResolveError, Stack, resolved, template_policies, without_nulls
 from tests.iam.conftest import Deployed
 from tests.infra.infra_stacks import role_policy
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from localrig.iam_eval import PolicyError, condition_holds
+from localrig.iam.iam_eval import PolicyError, condition_holds
 from tests.iam.iam_cases import allowed, policy, stmt
 
 ARN = "arn:aws:sns:us-east-1:111122223333:pushdeploy-request"

@@ -10,8 +10,8 @@ from typing import Any
 
 import boto3
 
-from localrig.cfn_policies import without_nulls
-from localrig.iam_eval import Request, evaluate
+from localrig.iam.cfn_policies import without_nulls
+from localrig.iam.iam_eval import Request, evaluate
 from tests.infra.infra_stacks import REPO, role_policy
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from localrig.iam_eval import Request, evaluate
+from localrig.iam.iam_eval import Request, evaluate
 from tests.iam.iam_cases import ACCOUNT, OTHER_ACCOUNT, QUEUE, ROLE, SESSION
 
 ACTIONS = ["sqs:SendMessage", "sqs:ReceiveMessage", "sns:Publish", "ec2:StartInstances"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from localrig.iam_eval import Principal, principal_match
+from localrig.iam.iam_eval import Principal, principal_match
 from tests.iam.iam_cases import ACCOUNT, OTHER_ACCOUNT, QUEUE, ROLE, SESSION, allowed, decide, policy, stmt
 
 OTHER_ROLE = f"arn:aws:iam::{OTHER_ACCOUNT}:role/worker"

@@ -38,7 +38,7 @@ def test_a_deny_on_not_resource_fences_everything_but_the_named_resource() -> No
 
 
 def test_an_identity_statement_without_resource_is_an_error() -> None:
-    from localrig.iam_eval import PolicyError
+    from localrig.iam.iam_eval import PolicyError
 
     with pytest.raises(PolicyError, match="Resource"):
         allowed([policy({"Effect": "Allow", "Action": "sqs:SendMessage"})])

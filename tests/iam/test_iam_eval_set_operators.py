@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from localrig.iam_eval import condition_holds
+from localrig.iam.iam_eval import condition_holds
 
 ONLY_AGENT_TAG = {"ForAllValues:StringEquals": {"aws:TagKeys": ["pushdeploy:agent"]}}
 ANY_AGENT_TAG = {"ForAnyValue:StringEquals": {"aws:TagKeys": ["pushdeploy:agent"]}}

@@ -3,7 +3,7 @@ ARN condition values); a variable the request lacks makes that element match not
 
 from __future__ import annotations
 
-from localrig.iam_eval import condition_holds, text_matches
+from localrig.iam.iam_eval import condition_holds, text_matches
 from tests.iam.iam_cases import ACCOUNT, allowed, policy, stmt
 
 USER = f"arn:aws:iam::{ACCOUNT}:user/carol"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from localrig.iam_eval import Request, evaluate
+from localrig.iam.iam_eval import Request, evaluate
 from tests.iam.conftest import Deployed
 from tests.infra.infra_stacks import SOURCE_ACCOUNT
 

@@ -19,7 +19,7 @@ import parliament
 import pytest
 
 from infra.failure_destinations import send_policy
-from localrig.cfn_policies import without_nulls
+from localrig.iam.cfn_policies import without_nulls
 from tests.iam.conftest import Deployed
 from tests.infra.infra_stacks import REPO, role_policy
 

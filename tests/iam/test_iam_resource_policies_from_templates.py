@@ -10,8 +10,8 @@ from typing import Any
 import boto3
 
 from infra.stage_settings import lambda_name
-from localrig.cfn_policies import TemplatePolicy
-from localrig.iam_eval import Request, evaluate
+from localrig.iam.cfn_policies import TemplatePolicy
+from localrig.iam.iam_eval import Request, evaluate
 from tests.iam.conftest import Deployed
 from tests.infra.infra_stacks import SOURCE_ACCOUNT
 

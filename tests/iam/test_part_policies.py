@@ -1,4 +1,4 @@
-"""The rig signs each part with the policy it holds on AWS (localrig/part_policies.py): the Chalice files as
+"""The rig signs each part with the policy it holds on AWS (localrig/iam/part_policies.py): the Chalice files as
 `python -m infra record` writes them for the rig's stack, the builder's role as CloudFormation made it, and
 for moto a widened copy that keeps every action and no resource or condition."""
 
@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 
 from infra.failure_destinations import send_policy
-from localrig.part_policies import BUILDER, FUNCTION_STAGES, part_policies, widened
+from localrig.iam.part_policies import BUILDER, FUNCTION_STAGES, part_policies, widened
 from tests.iam.conftest import Deployed
 from tests.infra.infra_stacks import statement
 

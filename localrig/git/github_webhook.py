@@ -1,6 +1,6 @@
 """The README's curl helpers: a GitHub push event for a rig branch's head, and its ``X-Hub-Signature-256``.
 
-The payload is the one the rig's git hook sends (localrig.webhook_payloads), here for a branch as it
+The payload is the one the rig's git hook sends (localrig.git.webhook_payloads), here for a branch as it
 stands; the signature is GitHub's: ``sha256=`` + HMAC-SHA256(secret, raw body), hex.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 import boto3
 
 from chalicelib.region import region_from_env
-from localrig.local_stage import RUN_DIR_VARIABLE, WEBHOOK_SECRET_PREFIX
-from localrig.webhook_payloads import PayloadError, branch_update, github_push, hmac_sha256
+from localrig.git.webhook_payloads import PayloadError, branch_update, github_push, hmac_sha256
+from localrig.lambdas.local_stage import RUN_DIR_VARIABLE, WEBHOOK_SECRET_PREFIX
 
 DEFAULT_PUSHER = "demo-developer"
 

@@ -233,7 +233,7 @@ def deployed_stack(aws: Any, name: str, template: Mapping[str, Any]) -> Stack:
         read = _ATTRIBUTES.get((kind, attribute_name))
         if read is None:
             raise ResolveError(f"GetAtt {logical_id}.{attribute_name}: reading {attribute_name} of a {kind} is not "
-                               "supported (add it to localrig/cfn_policies.py _ATTRIBUTES)")
+                               "supported (add it to localrig/iam/cfn_policies.py _ATTRIBUTES)")
         return read(aws, physical_id)
 
     return Stack(template, parameters, pseudo, physical, attribute)

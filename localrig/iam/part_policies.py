@@ -24,9 +24,9 @@ from typing import Any
 
 from infra.failure_destinations import send_policy
 from infra.stack_outputs import StackOutputs, read_outputs
-from localrig.cfn_policies import without_nulls
+from localrig.iam.cfn_policies import without_nulls
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 # Chalice function -> the stage whose policy file it has on AWS (dev = source account, prod = pipeline account)
 FUNCTION_STAGES = {
     "request": "dev", "request_events": "dev",

@@ -1,6 +1,6 @@
 """One Lambda function's own process, as Lambda gives each function its own container.
 
-The Lambda host (localrig.lambda_host) starts one worker per function, with that function's execution-role
+The Lambda host (localrig.lambdas.lambda_host) starts one worker per function, with that function's execution-role
 credentials in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN and ``PUSHDEPLOY_RIG_PART`` naming
 it. A worker imports app.py with the stage's environment (as Lambda's init does), then runs invocations one at
 a time: a JSON line on stdin asks, a JSON line on the protocol pipe answers. boto3's default session caches the
@@ -12,7 +12,7 @@ or ``{"ok": false, "type": "RuntimeError", "message": "...", "line": "RuntimeErr
 destination, which Lambda sends with the execution role) -> ``{"ok": true}`` or an error. The worker writes its
 protocol to a duplicate of its original stdout and points fd 1 at stderr, so a handler's print lands in the log.
 
-Usage: ``python -m localrig.lambda_worker --app-dir DIR --env-file FILE --function NAME``
+Usage: ``python -m localrig.lambdas.lambda_worker --app-dir DIR --env-file FILE --function NAME``
 """
 
 from __future__ import annotations
@@ -107,8 +107,8 @@ class Worker:
 
 
 def worker_argv(app_dir: Path, env_file: Path, function: str) -> list[str]:
-    return [sys.executable, "-m", "localrig.lambda_worker", "--app-dir", str(app_dir), "--env-file", str(env_file),
-            "--function", function]
+    return [sys.executable, "-m", "localrig.lambdas.lambda_worker", "--app-dir", str(app_dir),
+            "--env-file", str(env_file), "--function", function]
 
 
 def _protocol_stream() -> IO[str]:
@@ -136,13 +136,14 @@ def _answer(handler: Any, function: str, request: dict[str, Any]) -> dict[str, A
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m localrig.lambda_worker", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m localrig.lambdas.lambda_worker",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--app-dir", type=Path, required=True)
     parser.add_argument("--env-file", type=Path, required=True, help="JSON object: the stage environment")
     parser.add_argument("--function", required=True)
     args = parser.parse_args(argv)
     proto = _protocol_stream()
-    from localrig.lambda_host import load_app
+    from localrig.lambdas.lambda_host import load_app
 
     app = load_app(args.app_dir, json.loads(args.env_file.read_text()))
     handler = app.handler_map[args.function]

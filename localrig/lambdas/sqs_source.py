@@ -15,7 +15,7 @@ its invocations take their turn on the host's single dispatcher, like every othe
 
 The mapping reads with its function's execution role, as on AWS: under the rig's IAM enforcement the host finds
 the queue (as the deployer that made the mapping) and then starts the reading loop as its own process
-(``python -m localrig.sqs_source``) with that function's credentials and ``PUSHDEPLOY_RIG_PART``, which asks the
+(``python -m localrig.lambdas.sqs_source``) with that function's credentials and ``PUSHDEPLOY_RIG_PART``, which asks the
 host to invoke the function over HTTP (``POST /call/<function>``) and journals to the same file. Each step is
 journaled (``sqs`` received, then the invocation's own records, then ``sqs-deleted`` or ``sqs-left``).
 """
@@ -203,7 +203,7 @@ class HttpHost:
     """The Lambda host as a mapping process reaches it: invocations over HTTP, the journal file appended to."""
 
     def __init__(self, host_url: str, journal: Path) -> None:
-        from localrig.lambda_host import Journal
+        from localrig.lambdas.lambda_host import Journal
 
         self.host_url, self.journal = host_url, Journal(journal)
 
@@ -211,7 +211,7 @@ class HttpHost:
         import json
         import urllib.request
 
-        from localrig.lambda_worker import HandlerError
+        from localrig.lambdas.lambda_worker import HandlerError
 
         body = json.dumps({"event": event, "trigger": trigger, "attempt": attempt}).encode()
         request = urllib.request.Request(f"{self.host_url}/call/{function}", data=body, method="POST",
@@ -239,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import boto3
 
-    parser = argparse.ArgumentParser(prog="python -m localrig.sqs_source", description="one SQS event source mapping")
+    parser = argparse.ArgumentParser(prog="python -m localrig.lambdas.sqs_source",
+                                     description="one SQS event source mapping")
     for name in ("--function", "--queue-url", "--queue-arn", "--region", "--host-url"):
         parser.add_argument(name, required=True)
     parser.add_argument("--batch-size", type=int, required=True)

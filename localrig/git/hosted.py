@@ -1,13 +1,13 @@
 """Move a rig repository to a hosted provider (GitHub, GitLab or Bitbucket), as a team that leaves CodeCommit does.
 
 After ``host(rig, spec, provider)``:
-- the repository is served over authenticated smart HTTP (localrig.git_http: the real
+- the repository is served over authenticated smart HTTP (localrig.git.git_http: the real
   ``git http-backend``, a token required), the developer's clone pushes there with that token;
 - the token is an SSM SecureString under the builder's ``GitSecretPrefix`` (``/pushdeploy/git/``) and the
   agent's pipeline reads it through ``source_token = "ssm:..."`` from an ``http://`` source URL;
 - the provider's webhook points at the real `chalice local` server (started if it is not running), with
   the provider's secret from ``WEBHOOK_SECRET_PREFIX``: each push sends the provider's push deliveries
-  (localrig.webhook_hook), which the routes turn into build requests.
+  (localrig.git.webhook_hook), which the routes turn into build requests.
 The CodeCommit trigger of that repository is gone (its hook is replaced), so a push builds only through the
 webhook.
 """
@@ -19,7 +19,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from localrig import git_http, webhook_hook
+from localrig.git import git_http, webhook_hook
 from localrig.provision import PipelineSpec
 from localrig.rig import LocalRig
 

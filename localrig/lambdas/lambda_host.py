@@ -16,9 +16,9 @@ It serves HTTP on 127.0.0.1:
 - ``GET /health``.
 - every ``@app.on_sqs_message`` is served as Lambda's event source mapping serves it: long-poll, invoke
   with the SQS event, delete the batch on success, leave it for the visibility timeout on failure
-  (localrig/sqs_source.py).
+  (localrig/lambdas/sqs_source.py).
 
-Each function runs in its own process (localrig.lambda_worker), as each Lambda function has its own
+Each function runs in its own process (localrig.lambdas.lambda_worker), as each Lambda function has its own
 container, signing with its own execution role's credentials when ``--credentials`` names them (a JSON object:
 function -> {AccessKeyId, SecretAccessKey, Token}); the host imports app.py only to read its event sources.
 Invocations are dispatched one at a time by one thread, as before the split, and a failed one is retried like
@@ -27,7 +27,7 @@ queue, when the rig names one, sent by the function's own process (Lambda sends 
 An SQS event source reads its queue with its function's credentials (the mapping uses the execution role).
 Every step is appended to a JSON-lines journal that the rig narrates and checks.
 
-Usage: ``python -m localrig.lambda_host --app-dir DIR --env-file FILE --journal FILE --port-file FILE
+Usage: ``python -m localrig.lambdas.lambda_host --app-dir DIR --env-file FILE --journal FILE --port-file FILE
 [--credentials FILE]``
 """
 
@@ -53,8 +53,8 @@ from typing import Any
 
 from chalicelib.arns import ArnError, parse_arn
 from chalicelib.region import region_from_env
-from localrig.lambda_worker import PART_VARIABLE, Worker, error_line, error_type, worker_argv
-from localrig.sqs_source import QueuePoller, queue_sources
+from localrig.lambdas.lambda_worker import PART_VARIABLE, Worker, error_line, error_type, worker_argv
+from localrig.lambdas.sqs_source import QueuePoller, queue_sources
 
 ENV_FAILURE_QUEUE = "PUSHDEPLOY_RIG_FAILURE_QUEUE_URL"
 RETRY_DELAYS = (1.0, 2.0)  # Lambda waits 1 and 2 minutes between async retries; the rig, seconds
@@ -171,7 +171,8 @@ class Workers:
     def start_mapping(self, poller: QueuePoller, host_url: str, journal: Path) -> None:
         """The mapping's reading loop as its own process, signing as its function (the execution role)."""
         source = poller.source
-        argv = [sys.executable, "-m", "localrig.sqs_source", "--function", source.function, "--queue-url", poller.url,
+        argv = [sys.executable, "-m", "localrig.lambdas.sqs_source", "--function", source.function,
+                "--queue-url", poller.url,
                 "--queue-arn", poller.arn, "--region", poller.region, "--host-url", host_url,
                 "--batch-size", str(source.batch_size), "--journal", str(journal)]
         env = function_env(dict(os.environ), source.function, (self.credentials or {}).get(source.function))
@@ -203,7 +204,7 @@ class FunctionHost:
         self._worker.start()
 
     def start_queue_sources(self, host_url: str) -> None:
-        """One mapping per ``@app.on_sqs_message`` (localrig.sqs_source): the host finds its queue with its own
+        """One mapping per ``@app.on_sqs_message`` (localrig.lambdas.sqs_source): the host finds its queue with its own
         credentials (the deployer's), then the mapping reads it in its own process as its function."""
         region = region_from_env() or "us-east-1"
         for source in queue_sources(self.app):
@@ -500,7 +501,7 @@ def serve(app: Any, journal: Journal, workers: Workers, port: int = 0) -> tuple[
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m localrig.lambda_host", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m localrig.lambdas.lambda_host", description=__doc__.splitlines()[0])
     parser.add_argument("--app-dir", type=Path, required=True)
     parser.add_argument("--env-file", type=Path, required=True, help="JSON object: the stage environment")
     parser.add_argument("--journal", type=Path, required=True)

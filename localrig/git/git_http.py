@@ -5,7 +5,7 @@ as the password. This server does the same with the real backend, so the agent's
 helper is tested against a server that really says 401 without it: clone, fetch and push all
 work, and every request without the token gets ``401`` + ``WWW-Authenticate``.
 
-It runs as a child process (``python -m localrig.git_http``), like moto and the registry: its
+It runs as a child process (``python -m localrig.git.git_http``), like moto and the registry: its
 own process group, SIGTERM stops it cleanly (exit 0). The token reaches it through the
 environment (``PUSHDEPLOY_GIT_HTTP_TOKEN``), never argv. ``start(root_dir, token)`` returns
 a handle with ``.url`` (``http://127.0.0.1:PORT``; a repository ``root_dir/app.git`` is
@@ -257,9 +257,9 @@ def start(root_dir: str | os.PathLike[str], token: str, log_path: Path | None = 
     _backend()
     port = free_port()
     env = dict(os.environ, **{TOKEN_ENV: token})
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent.parent),
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[2]),
                                                       env.get("PYTHONPATH")]))
-    argv = [sys.executable, "-m", "localrig.git_http", "--root", str(root), "--port", str(port)]
+    argv = [sys.executable, "-m", "localrig.git.git_http", "--root", str(root), "--port", str(port)]
     proc = _spawn("git-http", argv, log_path or root.parent / f"git-http-{port}.log", env)
     server = GitHttpServer(proc.name, proc.popen, proc.log_path, url=f"http://127.0.0.1:{port}", root=root)
     ready_or_stopped(server, lambda: _answers_401(server.url), 30, "git http server")
@@ -267,7 +267,7 @@ def start(root_dir: str | os.PathLike[str], token: str, log_path: Path | None = 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m localrig.git_http", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m localrig.git.git_http", description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", required=True, type=Path, help="directory holding the bare repositories")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", required=True, type=int)

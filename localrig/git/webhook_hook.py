@@ -3,7 +3,7 @@
 GitHub, GitLab and Bitbucket keep, per repository, a webhook: a URL, a secret and the events to
 send. ``install`` writes that configuration next to the repository (mode 0600: it holds the
 secret, as the provider does) and a hook that, on every push, sends the provider's deliveries
-(localrig.webhook_payloads) to the URL, here the real `chalice local` server. Each delivery's
+(localrig.git.webhook_payloads) to the URL, here the real `chalice local` server. Each delivery's
 answer is appended to ``deliveries.jsonl`` beside the configuration, as a provider's "Recent
 Deliveries" page shows them, and printed for the pusher (git shows it as ``remote: ...``).
 """
@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from localrig.codecommit import HookError, parse_hook_input
-from localrig.webhook_payloads import PROVIDERS, Delivery, deliveries
+from localrig.git.codecommit import HookError, parse_hook_input
+from localrig.git.webhook_payloads import PROVIDERS, Delivery, deliveries
 
 CONFIG_NAME = "pushdeploy-webhook.json"
 LOG_NAME = "pushdeploy-webhook-deliveries.jsonl"
@@ -45,7 +45,7 @@ def install(bare: Path, config: WebhookConfig) -> Path:
     config_file.touch(mode=0o600)
     config_file.chmod(0o600)
     config_file.write_text(json.dumps(asdict(config)))
-    package_root = Path(__file__).resolve().parent.parent
+    package_root = Path(__file__).resolve().parents[2]
     argv = [sys.executable, "-m", "localrig", "webhook-hook", "--config", str(config_file)]
     hook = bare / "hooks" / "post-receive"
     hook.write_text("#!/bin/sh\n"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from localrig.codecommit import ZERO, RefUpdate
+from localrig.git.codecommit import ZERO, RefUpdate
 
 ZERO_SHA = ZERO
 PROVIDERS = ("github", "gitlab", "bitbucket")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from localrig import services
-from localrig.local_stage import LOCAL_STAGE, REPO_ROOT
+from localrig.lambdas.local_stage import LOCAL_STAGE, REPO_ROOT
 
 START_TIMEOUT = 60.0
 PORT_ATTEMPTS = 3  # a free port can be taken by someone else between choosing it and chalice binding it

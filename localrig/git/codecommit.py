@@ -92,8 +92,8 @@ def install_hook(bare: Path, name: str, state_file: Path) -> None:
     trigger on AWS's machines, while the hook runs on the pusher's; the full CLI imports the whole rig (boto3,
     the fault suite: about 0.3 s of CPU), and twenty pushes at once then queued their events behind twenty such
     imports on this 2-core machine, seconds the builder-pool benchmark counted as the pool's."""
-    package_root = Path(__file__).resolve().parent.parent
-    argv = [sys.executable, "-m", "localrig.codecommit", "--rig-state", str(state_file), "--repository", name]
+    package_root = Path(__file__).resolve().parents[2]
+    argv = [sys.executable, "-m", "localrig.git.codecommit", "--rig-state", str(state_file), "--repository", name]
     hook = bare / "hooks" / "post-receive"
     hook.write_text(
         "#!/bin/sh\n"
@@ -122,11 +122,11 @@ def run_hook(state_file: Path, repository: str, stdin_text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m localrig.codecommit --rig-state FILE --repository NAME``: the post-receive hook, with the
+    """``python -m localrig.git.codecommit --rig-state FILE --repository NAME``: the post-receive hook, with the
     standard library only (``python -m localrig hook`` does the same through the rig's CLI)."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m localrig.codecommit", description="CodeCommit trigger hook")
+    parser = argparse.ArgumentParser(prog="python -m localrig.git.codecommit", description="CodeCommit trigger hook")
     parser.add_argument("--rig-state", type=Path, required=True)
     parser.add_argument("--repository", required=True)
     args = parser.parse_args(argv)

@@ -120,10 +120,10 @@ def make_part_roles(client: Callable[[str], Any], admin_arn: str,
 
 def part_documents(client: Callable[[str], Any], stack_name: str,
                    drop: Mapping[str, str] | None = None) -> dict[str, tuple[dict[str, Any], ...]]:
-    """What moto is given for each part: ``widened`` of each of its documents (localrig.part_policies, the
+    """What moto is given for each part: ``widened`` of each of its documents (localrig.iam.part_policies, the
     failure-destination grant included). ``drop`` (part -> action) removes one action from a part's widened
     documents: the planted bug a test uses to watch a story fail."""
-    from localrig.part_policies import part_policies, widened
+    from localrig.iam.part_policies import part_policies, widened
 
     policies = part_policies(client, stack_name)
     found: dict[str, tuple[dict[str, Any], ...]] = {}

@@ -5,7 +5,7 @@ The `local` stage in .chalice/config.json names only PUSHDEPLOY_FUNCTIONS and PU
 shell set it (chalice/cli/factory.py: ``self._environ.update(environment_variables)``), so the
 rig's endpoint, credentials and resource names come from the shell. ``local_exports`` is the one
 place that list is made: `python -m localrig up` prints it and writes it as ``local.env``, and
-``localrig.chalice_local`` gives it to the `chalice local` child.
+``localrig.lambdas.chalice_local`` gives it to the `chalice local` child.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from localrig.provision import PipelineSpec, lambda_environment
 if TYPE_CHECKING:
     from localrig.rig import LocalRig
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_STAGE = "local"
 API_PART = "api_handler"  # the function API Gateway invokes for every route: `chalice local` signs as it
 WEBHOOK_SECRET_PREFIX = "/pushdeploy/webhooks"  # the routes' default, when a stage does not name one
