@@ -9,6 +9,8 @@ show it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 _LAMBDA_LOGS = ("Lambda's runtime writes each function's own log group on AWS (not the function's code); the "
                 "rig's Lambda host prints the functions' logs instead")
 
@@ -72,8 +74,21 @@ REASONS: dict[str, str] = {
 }
 
 
+def reason_key(part: str, statement: str, action: str) -> str | None:
+    """The registry key that gives ``part`` its reason for leaving ``action`` of ``statement`` unused: the most
+    specific one (part, then statement, then the action anywhere), compared case-insensitively."""
+    keys = {key.lower(): key for key in REASONS}
+    return next((keys[k.lower()] for k in (f"{part} {action}", f"{statement} {action}", action)
+                 if k.lower() in keys), None)
+
+
 def reason_for(part: str, statement: str, action: str) -> str | None:
-    """The written reason for ``part`` leaving ``action`` of ``statement`` unused (compared case-insensitively)."""
-    by_key = {key.lower(): reason for key, reason in REASONS.items()}
-    return next((by_key[k.lower()] for k in (f"{part} {action}", f"{statement} {action}", action)
-                 if k.lower() in by_key), None)
+    key = reason_key(part, statement, action)
+    return REASONS[key] if key else None
+
+
+def stale_reasons(unused: Iterable[tuple[str, str, str]]) -> list[str]:
+    """Registry keys that give no unused (part, statement, action) its reason: the action got a story or left the
+    policy, so the reason now says something untrue. Meaningful only for a run of every story."""
+    given = {reason_key(*entry) for entry in unused}
+    return [key for key in REASONS if key not in given]

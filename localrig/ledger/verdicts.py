@@ -18,7 +18,7 @@ from typing import Any
 from localrig.iam.iam_eval import Request, evaluate, identity_matches, parse_principal, request_context, statements
 from localrig.ledger.context import CONTEXT_FILE, LEDGER_FILE
 from localrig.ledger.iam_requests import Call, Facts, IamRequest, UnknownOperation, iam_requests
-from localrig.ledger.reasons import reason_for
+from localrig.ledger.reasons import reason_for, stale_reasons
 
 ADMIN = "admin"  # the rig and the tests: provisioning, fixtures, checks; never judged
 
@@ -56,7 +56,8 @@ class Verdicts:
 
     def failures(self, every_story_ran: bool) -> list[str]:
         """What makes the run fail: denied calls, unmapped operations and unjudged runs always; unused actions
-        without a reason only when every story ran (a partial run leaves actions unused by design)."""
+        without a reason, and reasons no unused action needs, only when every story ran (a partial run leaves
+        actions unused by design)."""
         denied = Counter(f"denied: {d.part} {d.action} on {d.resource} ({d.why})" for d in self.denied)
         found = [text + (f" (x{n})" if n > 1 else "") for text, n in sorted(denied.items())]
         found += [f"unknown operation: {o}" for o in sorted(self.unknown_operations)]
@@ -64,6 +65,8 @@ class Verdicts:
         if every_story_ran:
             found += [f"unused without a reason: {u.part} {u.statement} {u.action}" for u in self.unused()
                       if u.reason is None]
+            found += [f"stale reason (no unused action needs it; remove it from localrig/ledger/reasons.py): {key}"
+                      for key in stale_reasons(self.granted - self.used)]
         return found
 
 
