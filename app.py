@@ -12,7 +12,7 @@ from chalice.app import AuthRequest, CloudWatchEvent, Rate, SNSEvent, SQSEvent
 from chalicelib import settings
 from chalicelib.dashboard import AUTH_TTL_SECONDS
 from chalicelib.factory import Factory
-from chalicelib.push_events import STATE_CHANGE_PATTERN
+from chalicelib.request.push_events import STATE_CHANGE_PATTERN
 
 app = Chalice(app_name="pushdeploy")
 logging.getLogger("chalicelib").setLevel(logging.INFO)
@@ -39,7 +39,8 @@ if functions.pipeline:
 
         @app.on_sqs_message(queue_arn=WAKE_QUEUE_ARN, batch_size=10, name="build_start")
         def build_start(event: SQSEvent) -> str:
-            """Wakes for the builder pool (chalicelib/build_start.py): each record an SNS envelope of a request."""
+            """Wakes for the builder pool (chalicelib/builders/build_start.py): each record an SNS envelope of a
+            request."""
             return factory.build_start().handle_batch(record.body for record in event)
     else:
 
@@ -57,13 +58,14 @@ if functions.pipeline:
 
     @app.on_sns_message(topic=CLOSE_TOPIC_ARN, name="history")
     def history(event: SNSEvent) -> str:
-        """Records each build result once (chalicelib/history.py); off the build's path: the agent only publishes."""
+        """Records each build result once (chalicelib/history/store.py); off the build's path: the agent only
+        publishes."""
         return factory.history().handle(event.message)
 
     @app.schedule(Rate(settings.RECONCILE_EVERY_MINUTES, unit=Rate.MINUTES), name="reconcile")
     def reconcile(event: CloudWatchEvent) -> dict[str, Any]:
         """Starts a stopped builder when requests wait, stops one nobody serves, announces stale requests and
-        dead letters (chalicelib/reconcile.py)."""
+        dead letters (chalicelib/builders/reconcile.py)."""
         return factory.reconcile().handle()
 
     # ---------------------------------------------------------------- webhook routes (issue 9, docs/webhooks.md)

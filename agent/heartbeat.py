@@ -1,4 +1,4 @@
-"""The agent's side of the heartbeat (format and reasons in chalicelib/heartbeat.py): a tag on its
+"""The agent's side of the heartbeat (format and reasons in chalicelib/builders/heartbeat.py): a tag on its
 own instance saying ``starting``, ``busy`` or ``idle`` and when it last said so; ``busy`` names the
 message group (the pipeline) it builds, so that with a pool of builders build_start and the reconcile
 start another builder only for pipelines nobody serves.
@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.heartbeat import BEAT_EVERY_SECONDS, TAG_KEY, make_beat
+from chalicelib.builders.heartbeat import BEAT_EVERY_SECONDS, TAG_KEY, make_beat
 
 Log = Callable[[str], None]
 

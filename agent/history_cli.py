@@ -15,7 +15,7 @@ from typing import Any
 from agent import AgentError
 from agent.aws import make_clients
 from agent.config import Config, load_config
-from chalicelib.history import HistoryTable
+from chalicelib.history.store import HistoryTable
 from chalicelib.status import PipelineTargets, read_status
 
 DEFAULT_LIMIT = 20

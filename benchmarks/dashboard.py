@@ -4,7 +4,7 @@
 
 A moto server is provisioned as the rig provisions it (API calls: topics, queue, ECS service, the history
 table), the agent settings are uploaded as `python -m localrig up` uploads them, and ``--builds`` results are
-recorded through the history writer (chalicelib/history.py), one pipeline, every outcome, each with its steps.
+recorded through the history writer (chalicelib/history/store.py), one pipeline, every outcome, each with its steps.
 A real `chalice local --stage local` serves the page and the read routes. Each load is a fresh navigation;
 the page stamps ``performance.now()`` (milliseconds since navigation start) on <body> when the build list is
 first drawn (``data-first-render-ms``) and when the pipelines' status is (``data-status-render-ms``: GET
@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from chalicelib.contracts import BuildResult, CommitInfo, ImageInfo, ServiceDeployment, StepTiming  # noqa: E402
-from chalicelib.history import HistoryTable  # noqa: E402
-from chalicelib.history_record import to_record  # noqa: E402
+from chalicelib.history.record import to_record  # noqa: E402
+from chalicelib.history.store import HistoryTable  # noqa: E402
 from localrig import agent_config, services  # noqa: E402
 from localrig.lambdas import chalice_local, local_stage  # noqa: E402
 from localrig.provision import PipelineSpec, provision  # noqa: E402

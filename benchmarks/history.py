@@ -36,8 +36,8 @@ sys.path.insert(0, str(ROOT))
 from agent.progress import Progress  # noqa: E402
 from agent.queue.results import Publisher  # noqa: E402
 from chalicelib.contracts import parse_timestamp  # noqa: E402
-from chalicelib.history import HistoryTable  # noqa: E402
-from chalicelib.history_record import to_record  # noqa: E402
+from chalicelib.history.record import to_record  # noqa: E402
+from chalicelib.history.store import HistoryTable  # noqa: E402
 from localrig import stories  # noqa: E402
 from localrig.demo import SAMPLE  # noqa: E402
 from localrig.rig import LocalRig  # noqa: E402

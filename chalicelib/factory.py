@@ -18,18 +18,18 @@ from chalicelib.arns import parse_arn
 if TYPE_CHECKING:
     from chalice.app import AuthResponse
 
-    from chalicelib.build_start import BuildStartHandler
-    from chalicelib.close import CloseHandler
+    from chalicelib.builders.build_start import BuildStartHandler
+    from chalicelib.builders.close import CloseHandler
+    from chalicelib.builders.pool import BuilderPool
+    from chalicelib.builders.reconcile import ReconcileHandler
     from chalicelib.dashboard.page import Page
     from chalicelib.dashboard.token import DashboardToken
-    from chalicelib.history import HistoryHandler, HistoryTable
-    from chalicelib.history_api import HistoryApi
-    from chalicelib.notify import NotifyHandler
-    from chalicelib.pipeline_api import PipelineApi, UnconfiguredApi
-    from chalicelib.pool import BuilderPool
-    from chalicelib.reconcile import ReconcileHandler
-    from chalicelib.request import RequestHandler
-    from chalicelib.webhook_secret import WebhookSecret
+    from chalicelib.history.api import HistoryApi
+    from chalicelib.history.store import HistoryHandler, HistoryTable
+    from chalicelib.notify.handler import NotifyHandler
+    from chalicelib.notify.webhook_secret import WebhookSecret
+    from chalicelib.request.handler import RequestHandler
+    from chalicelib.request.pipeline_api import PipelineApi, UnconfiguredApi
     from chalicelib.webhooks.handler import WebhookHandler
     from chalicelib.webhooks.secret_store import SecretStore
 
@@ -61,37 +61,37 @@ class Factory:
         return self._clients[key]
 
     def request(self) -> RequestHandler:
-        from chalicelib.request import RequestHandler
-        from chalicelib.request_topic import RequestTopic
+        from chalicelib.request.handler import RequestHandler
+        from chalicelib.request.topic import RequestTopic
 
         source = settings.load_source(self._environ())
         region = parse_arn(source.request_topic_arn).region  # the topic may live in another account/region
         return RequestHandler(source.branch_filter, RequestTopic(self.client("sns", region), source.request_topic_arn))
 
     def _pool(self, pipeline: settings.PipelineSettings) -> BuilderPool:
-        from chalicelib.pool import BuilderPool
+        from chalicelib.builders.pool import BuilderPool
 
         return BuilderPool(self.client("ec2"), pipeline.builder_instance_ids, pipeline.builder_tag)
 
     def build_start(self) -> BuildStartHandler:
-        from chalicelib.build_start import BuildStartHandler
+        from chalicelib.builders.build_start import BuildStartHandler
 
         return BuildStartHandler(self._pool(settings.load_pipeline(self._environ())))
 
     def close(self) -> CloseHandler:
-        from chalicelib.build_queue import BuildQueue
-        from chalicelib.close import CloseHandler
+        from chalicelib.builders.build_queue import BuildQueue
+        from chalicelib.builders.close import CloseHandler
 
         pipeline = settings.load_pipeline(self._environ())
         return CloseHandler(self._pool(pipeline), BuildQueue(self.client("sqs"), pipeline.build_queue_url))
 
     def reconcile(self, **options: Any) -> ReconcileHandler:
         """``options`` go to the handler (a test may pass a ``clock``)."""
-        from chalicelib.alert_topic import AlertTopic
-        from chalicelib.build_queue import BuildQueue
-        from chalicelib.dead_letters import DeadLetterQueue
-        from chalicelib.queue_age import QueueAge
-        from chalicelib.reconcile import ReconcileHandler
+        from chalicelib.builders.alert_topic import AlertTopic
+        from chalicelib.builders.build_queue import BuildQueue
+        from chalicelib.builders.dead_letters import DeadLetterQueue
+        from chalicelib.builders.queue_age import QueueAge
+        from chalicelib.builders.reconcile import ReconcileHandler
 
         pipeline = settings.load_pipeline(self._environ())
         return ReconcileHandler(
@@ -102,9 +102,9 @@ class Factory:
             pipeline.builder_idle_minutes, pipeline.stale_request_minutes, **options)
 
     def notify(self) -> NotifyHandler:
-        from chalicelib.notify import NotifyHandler
-        from chalicelib.slack import SlackWebhook
-        from chalicelib.webhook_secret import WebhookSecret
+        from chalicelib.notify.handler import NotifyHandler
+        from chalicelib.notify.slack import SlackWebhook
+        from chalicelib.notify.webhook_secret import WebhookSecret
 
         pipeline = settings.load_pipeline(self._environ())
         name = pipeline.slack_webhook_parameter
@@ -115,8 +115,8 @@ class Factory:
     # ---- pipeline API (docs/api.md)
     def pipeline_api(self) -> PipelineApi | UnconfiguredApi:
         from chalicelib.errors import SettingsError
-        from chalicelib.pipeline_api import AgentSettingsParameter, PipelineApi, UnconfiguredApi
-        from chalicelib.request_topic import RequestTopic
+        from chalicelib.request.pipeline_api import AgentSettingsParameter, PipelineApi, UnconfiguredApi
+        from chalicelib.request.topic import RequestTopic
 
         try:
             api = settings.load_api(self._environ())
@@ -129,19 +129,19 @@ class Factory:
     # ------------------------------------------------------------ build history (issue 10, docs/api.md)
 
     def _history_table(self) -> HistoryTable:
-        from chalicelib.history import HistoryTable
+        from chalicelib.history.store import HistoryTable
 
         return HistoryTable(self.client("dynamodb"), settings.load_history_table(self._environ()))
 
     def history(self) -> HistoryHandler:
-        from chalicelib.history import HistoryHandler
+        from chalicelib.history.store import HistoryHandler
 
         return HistoryHandler(self._history_table())
 
     def history_api(self) -> HistoryApi | UnconfiguredApi:
         from chalicelib.errors import SettingsError
-        from chalicelib.history_api import HistoryApi
-        from chalicelib.pipeline_api import AgentSettingsParameter, UnconfiguredApi
+        from chalicelib.history.api import HistoryApi
+        from chalicelib.request.pipeline_api import AgentSettingsParameter, UnconfiguredApi
 
         try:
             table = self._history_table()
@@ -172,7 +172,7 @@ class Factory:
         return answer(self.webhooks, provider, headers, body)
 
     def webhooks(self) -> WebhookHandler:
-        from chalicelib.request_topic import RequestTopic
+        from chalicelib.request.topic import RequestTopic
         from chalicelib.webhooks.handler import WebhookHandler
         from chalicelib.webhooks.ledger import DeliveryLedger
         from chalicelib.webhooks.secret_store import SecretStore

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Optional
 
 from chalicelib.arns import ArnError, parse_arn
-from chalicelib.branch_filter import BranchFilter, BranchFilterError
 from chalicelib.errors import SettingsError
 from chalicelib.region import region_from_env
+from chalicelib.request.branch_filter import BranchFilter, BranchFilterError
 
 FUNCTIONS = "PUSHDEPLOY_FUNCTIONS"
 REQUEST_TOPIC_ARN = "REQUEST_TOPIC_ARN"

@@ -18,7 +18,7 @@ from typing import Any, Optional
 from chalicelib.arns import ArnError, parse_task_definition
 from chalicelib.aws_errors import AWS_EXCEPTIONS
 from chalicelib.contracts import utc_now
-from chalicelib.history import HistoryTable
+from chalicelib.history.store import HistoryTable
 
 log = logging.getLogger(__name__)
 

@@ -103,7 +103,8 @@ POLICY_RESOURCES: dict[str, dict[str, Callable[[StackOutputs], str]]] = {
         "ReadServiceState": lambda o: f"arn:{o.partition}:ecs:{o.region}:{o.account}:service/*",
         # the dashboard_auth function (the read routes' authorizer) reads the one token parameter
         "ReadDashboardToken": _dashboard_token_arn,
-        # build_start tags a builder it starts with the pipeline it starts it for (chalicelib/pool.py, the claim)
+        # build_start tags a builder it starts with the pipeline it starts it for (the claim:
+        # chalicelib/builders/pool.py)
         "ClaimStartedBuilder": _instance_arns,
     },
     "source": {

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib import blockkit
-from chalicelib.blockkit import TRUNCATED, code_block, truncate_mrkdwn, truncate_plain, units
+from chalicelib.notify import blockkit
+from chalicelib.notify.blockkit import TRUNCATED, code_block, truncate_mrkdwn, truncate_plain, units
 
 
 def test_text_within_the_limit_is_unchanged():

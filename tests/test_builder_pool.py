@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chalicelib.builders.heartbeat import TAG_KEY, make_beat
+from chalicelib.builders.pool import CLAIM_TAG_KEY
 from chalicelib.contracts import BuildRequest, EndOfRun, utc_now
-from chalicelib.heartbeat import TAG_KEY, make_beat
-from chalicelib.pool import CLAIM_TAG_KEY
 from tests.lambda_app import BUILDER_TAG, PipelineRig, function_invoker, make_pipeline_rig, sns_event, wake_event
 from tests.test_reconcile import scheduled_event
 

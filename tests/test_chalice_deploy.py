@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.arns import parse_arn
-from chalicelib.push_events import STATE_CHANGE_PATTERN
+from chalicelib.request.push_events import STATE_CHANGE_PATTERN
 from tests.lambda_app import WHEELHOUSE, make_pipeline_rig, offline_pip_env
 
 ROOT = Path(__file__).parent.parent
@@ -130,4 +130,4 @@ def test_dev_and_prod_stages_deploy_their_own_functions(aws, moto_server, projec
     assert packages, "chalice built no deployment package"
     for package in packages:  # requests and its dependencies came from the wheelhouse
         names = set(zipfile.ZipFile(package).namelist())
-        assert {"app.py", "chalicelib/reconcile.py", "requests/__init__.py", "urllib3/__init__.py"} <= names
+        assert {"app.py", "chalicelib/builders/reconcile.py", "requests/__init__.py", "urllib3/__init__.py"} <= names

@@ -4,8 +4,8 @@ a pipeline's newer letter, which SQS would otherwise keep behind it in the same 
 
 from __future__ import annotations
 
+from chalicelib.builders.dead_letters import ANNOUNCED_GROUP, DeadLetterQueue
 from chalicelib.contracts import DEAD_LETTER_REASON_ATTRIBUTE
-from chalicelib.dead_letters import ANNOUNCED_GROUP, DeadLetterQueue
 
 FIFO = {"FifoQueue": "true", "ContentBasedDeduplication": "false"}
 GROUP = "octo/app/main"

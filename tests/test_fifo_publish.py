@@ -77,7 +77,7 @@ def test_an_api_build_and_rollback_of_one_pipeline_share_its_group_in_order(aws,
 
 def test_a_duplicate_publish_within_the_window_is_dropped_by_the_topic(aws, fifo):
     from chalicelib.contracts import BuildRequest, utc_now
-    from chalicelib.request_topic import RequestTopic
+    from chalicelib.request.topic import RequestTopic
 
     topic = RequestTopic(aws.client("sns"), fifo.topic_arn)
     push = BuildRequest("sample", "production", "d" * 40, "webhook", "delivery-7", utc_now(), trigger="gitlab")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.heartbeat import AgentBeat, make_beat, parse_beat
+from chalicelib.builders.heartbeat import AgentBeat, make_beat, parse_beat
 
 SINCE = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
 NOW = datetime(2026, 11, 30, 1, 5, tzinfo=UTC)

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from chalicelib.arns import parse_arn
-from chalicelib.pool import CLAIM_TAG_KEY
+from chalicelib.builders.pool import CLAIM_TAG_KEY
 from infra.stage_settings import lambda_name
 from tests.lambda_app import import_app
 
@@ -173,7 +173,7 @@ def test_build_start_reads_only_its_wake_queue_and_starts_only_pool_builders():
 
 
 def test_build_start_writes_only_its_claim_tag_and_only_on_tagged_pool_builders():
-    """The claim says which pipeline a booting builder was started for (chalicelib/pool.py); it must not let
+    """The claim says which pipeline a booting builder was started for (chalicelib/builders/pool.py); it must not let
     build_start write the builder tag itself, or the heartbeat."""
     env = CONFIG["stages"]["prod"]["environment_variables"]
     [statement] = statements(prod_policy("build_start"), "ec2:CreateTags")

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from chalicelib.alert_message import FIELD_CHARS, HEADER_CHARS, MARKER, SECTION_CHARS
 from chalicelib.contracts import Alert, EndOfRun, utc_now
+from chalicelib.notify.alert_message import FIELD_CHARS, HEADER_CHARS, MARKER, SECTION_CHARS
 from tests.lambda_app import PipelineRig, chalice_client, import_app, make_pipeline_rig, sns_event
 
 HOOK_PATH = "/services/T0001/B0002/s3cr3t-t0k3n"

@@ -11,8 +11,8 @@ import json
 import pytest
 from werkzeug import Request, Response
 
-from chalicelib import blockkit
 from chalicelib.contracts import CommitInfo, ServiceDeployment
+from chalicelib.notify import blockkit
 from tests.lambda_app import chalice_client, import_app, make_pipeline_rig, sns_event
 from tests.test_notify import HOOK_PATH, SHA, TASKDEF, result
 

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.build_queue import QueueDepth
-from chalicelib.builder import RUNNING, Instance
-from chalicelib.heartbeat import TAG_KEY, make_beat
-from chalicelib.pool import (
+from chalicelib.builders.build_queue import QueueDepth
+from chalicelib.builders.heartbeat import TAG_KEY, make_beat
+from chalicelib.builders.instance import RUNNING, Instance
+from chalicelib.builders.pool import (
     CLAIM_TAG_KEY,
     claim_value,
     is_busy,

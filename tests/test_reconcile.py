@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chalicelib.builders.heartbeat import TAG_KEY, make_beat
 from chalicelib.contracts import (
     DEAD_LETTER_REASON_ATTRIBUTE,
     Alert,
@@ -22,7 +23,6 @@ from chalicelib.contracts import (
     utc_now,
 )
 from chalicelib.errors import AwsCallError, RetryableError, SettingsError
-from chalicelib.heartbeat import TAG_KEY, make_beat
 from tests.lambda_app import (
     PipelineRig,
     chalice_client,

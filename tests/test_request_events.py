@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.contracts import parse_build_request
-from chalicelib.push_events import STATE_CHANGE_PATTERN
+from chalicelib.request.push_events import STATE_CHANGE_PATTERN
 from tests.conftest import load_event
 from tests.lambda_app import SourceRig, function_invoker, import_app, make_source_rig
 

@@ -17,11 +17,11 @@ from botocore.stub import ANY, Stubber
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.branch_filter import BranchFilter
 from chalicelib.errors import RetryableError
-from chalicelib.push_events import read_trigger_event
-from chalicelib.request import RequestHandler
-from chalicelib.request_topic import MAX_SUBJECT_CHARS, RequestTopic, safe_subject
+from chalicelib.request.branch_filter import BranchFilter
+from chalicelib.request.handler import RequestHandler
+from chalicelib.request.push_events import read_trigger_event
+from chalicelib.request.topic import MAX_SUBJECT_CHARS, RequestTopic, safe_subject
 from tests.conftest import load_event
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:pushdeploy-request"

@@ -37,7 +37,7 @@ def test_a_body_that_is_not_json_gets_slacks_400(slack):
 
 
 def test_a_message_is_shown_as_the_channel_shows_it_every_block_in_order():
-    from chalicelib import blockkit
+    from chalicelib.notify import blockkit
     from localrig.slack import render_message
 
     payload = blockkit.message("fallback line only in the notification", [

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from chalicelib import settings
-from chalicelib.branch_filter import BranchFilter
 from chalicelib.errors import SettingsError
+from chalicelib.request.branch_filter import BranchFilter
 from tests.lambda_app import import_app
 
 CONFIG = json.loads((Path(__file__).parent.parent / ".chalice" / "config.json").read_text())

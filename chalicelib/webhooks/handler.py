@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
-from chalicelib.branch_filter import BranchFilter
 from chalicelib.errors import RetryableError
-from chalicelib.request_topic import RequestTopic
+from chalicelib.request.branch_filter import BranchFilter
+from chalicelib.request.topic import RequestTopic
 from chalicelib.webhooks import bitbucket, github, gitlab
 from chalicelib.webhooks.delivery import MAX_BODY_BYTES, Malformed, Reading
 from chalicelib.webhooks.ledger import DeliveryLedger

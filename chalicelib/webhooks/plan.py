@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chalicelib.branch_filter import BranchFilter
 from chalicelib.contracts import BuildRequest, ContractError, parse_build_request, utc_now
+from chalicelib.request.branch_filter import BranchFilter
 from chalicelib.webhooks.delivery import Malformed, Push, Reading
 
 

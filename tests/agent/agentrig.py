@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 
+from chalicelib.builders.heartbeat import TAG_KEY, AgentBeat, parse_beat
 from chalicelib.contracts import (
     DEAD_LETTER_REASON_ATTRIBUTE,
     BuildRequest,
@@ -23,7 +24,6 @@ from chalicelib.contracts import (
     utc_now,
 )
 from chalicelib.fifo import EVERY_PIPELINE_GROUP, message_group_id
-from chalicelib.heartbeat import TAG_KEY, AgentBeat, parse_beat
 
 BRANCH = "production"
 BASE_IMAGE = "local/busybox:latest"  # made by the base_image session fixture

@@ -125,7 +125,9 @@ def test_the_package_builds_and_runs_outside_the_repository(tmp_path):
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
                    check=True, capture_output=True, timeout=300)
-    ran = subprocess.run([sys.executable, "-c", "import agent, sys; from agent.cli import main; "
+    every_module = ("import importlib, pkgutil; [importlib.import_module(m.name) for m in "
+                    "pkgutil.walk_packages(agent.__path__, 'agent.') if m.name != 'agent.__main__']; ")
+    ran = subprocess.run([sys.executable, "-c", "import agent, sys; " + every_module + "from agent.cli import main; "
                           "print(agent.__file__); sys.argv = ['pushdeploy-agent', '--help']; main()"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=60,
                          env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from chalicelib.arns import parse_arn
 from chalicelib.contracts import BuildRequest, parse_build_request
-from chalicelib.push_events import BRANCH_PREFIX
+from chalicelib.request.push_events import BRANCH_PREFIX
 from tests.fuzz import harness
 from tests.fuzz.mutations import materialize
 from tests.lambda_app import PipelineRig, SourceRig, chalice_client, import_app, make_pipeline_rig, make_source_rig

@@ -10,9 +10,9 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib import blockkit
-from chalicelib.cloudwatch_alarm import parse_alarm
 from chalicelib.contracts import Alert, ContractError, EndOfRun, parse_close_message
+from chalicelib.notify import blockkit
+from chalicelib.notify.cloudwatch_alarm import parse_alarm
 from tests.fuzz.harness import assert_enough, fuzz, tally
 from tests.fuzz.mutations import message_texts, raw_texts, sweep, to_text
 from tests.lambda_app import chalice_client, import_app, sns_event

@@ -17,20 +17,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.alert_message import FIELD_CHARS, HEADER_CHARS, SECTION_CHARS, alarm_message, alert_message
-from chalicelib.build_queue import QueueDepth
-from chalicelib.builder import Instance
-from chalicelib.cloudwatch_alarm import parse_alarm
+from chalicelib.builders.build_queue import QueueDepth
+from chalicelib.builders.dead_letters import DeadLetter, _letter, _sendable
+from chalicelib.builders.heartbeat import TAG_KEY, make_beat
+from chalicelib.builders.instance import Instance
+from chalicelib.builders.pool import running_verdict
+from chalicelib.builders.reconcile import dead_letter_alert
 from chalicelib.contracts import (
     DEAD_LETTER_REASON_ATTRIBUTE,
     Alert,
     BuildRequest,
     parse_close_message,
 )
-from chalicelib.dead_letters import DeadLetter, _letter, _sendable
-from chalicelib.heartbeat import TAG_KEY, make_beat
-from chalicelib.pool import running_verdict
-from chalicelib.reconcile import dead_letter_alert
+from chalicelib.notify.alert_message import FIELD_CHARS, HEADER_CHARS, SECTION_CHARS, alarm_message, alert_message
+from chalicelib.notify.cloudwatch_alarm import parse_alarm
 from tests.fuzz.harness import FUZZ_EXAMPLES, assert_enough, tally
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)

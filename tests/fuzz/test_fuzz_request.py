@@ -7,7 +7,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from chalicelib.push_events import TRIGGER_TEST_EVENT
+from chalicelib.request.push_events import TRIGGER_TEST_EVENT
 from tests.conftest import load_event
 from tests.fuzz.mutations import mutated, sweep
 

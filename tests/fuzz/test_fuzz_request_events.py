@@ -8,7 +8,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from chalicelib.push_events import STATE_CHANGE_EVENTS
+from chalicelib.request.push_events import STATE_CHANGE_EVENTS
 from tests.conftest import load_event
 from tests.fuzz.mutations import mutated, sweep
 

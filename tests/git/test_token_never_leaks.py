@@ -9,7 +9,7 @@ import json
 import pytest
 
 from agent.builder import build_pipeline
-from chalicelib.slack_message import build_message
+from chalicelib.notify.slack_message import build_message
 from tests.agent.agentrig import BRANCH, agent_context, log_lines
 from tests.git.gitrig import SECRET_NAMES, auth_temp_dirs, hosted_pipeline, leaks
 

@@ -1,6 +1,6 @@
 """The build queue (SQS), read for its depth: the close function must not stop a builder while requests
 wait, are being built (in flight), or are delayed. The reconcile also keeps one tag on it: whether the
-current stretch of a stale oldest request has been announced (see chalicelib/reconcile.py)."""
+current stretch of a stale oldest request has been announced (see chalicelib/builders/reconcile.py)."""
 
 from __future__ import annotations
 

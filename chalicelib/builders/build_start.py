@@ -3,7 +3,7 @@
 Queueing and starting are separate on purpose (the seed's design): the requests themselves wait in
 the build queue, this function only makes sure builders are up to serve them. With a pool, one
 builder per waiting pipeline (message group) that no builder serves yet, never more than the pool
-(chalicelib/pool.py); with one builder, exactly the verdicts of before the pool.
+(chalicelib/builders/pool.py); with one builder, exactly the verdicts of before the pool.
 
 Two ways in: the wake queue (a standard SQS queue subscribed to the FIFO request topic; a batch of
 SNS envelopes, docs/builder-pool.md) and, for an install whose request topic is still standard,
@@ -16,10 +16,10 @@ import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
+from chalicelib.builders.pool import BuilderPool, plan_start
 from chalicelib.contracts import BuildRequest, ContractError, parse_build_request, unwrap_sns_envelope
 from chalicelib.errors import RetryableError
 from chalicelib.fifo import message_group_id
-from chalicelib.pool import BuilderPool, plan_start
 
 log = logging.getLogger(__name__)
 

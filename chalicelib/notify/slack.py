@@ -12,7 +12,7 @@ from typing import Any
 import requests
 
 from chalicelib.errors import RetryableError
-from chalicelib.webhook_secret import WebhookSecret
+from chalicelib.notify.webhook_secret import WebhookSecret
 
 log = logging.getLogger(__name__)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from chalicelib.branch_filter import BranchFilter
 from chalicelib.contracts import BuildRequest
 from chalicelib.errors import RejectedInputError, RetryableError
-from chalicelib.push_events import Pushes, PushEventError, read_state_change_event, read_trigger_event
-from chalicelib.request_topic import RequestTopic
+from chalicelib.request.branch_filter import BranchFilter
+from chalicelib.request.push_events import Pushes, PushEventError, read_state_change_event, read_trigger_event
+from chalicelib.request.topic import RequestTopic
 
 log = logging.getLogger(__name__)
 

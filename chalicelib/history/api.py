@@ -17,8 +17,8 @@ from typing import Any, Optional
 from urllib.parse import unquote
 
 from chalicelib.contracts import branch_problem, repository_problem, show
-from chalicelib.history import HistoryTable
-from chalicelib.pipeline_api import AgentSettingsParameter, ApiAnswer, ApiProblem, answering
+from chalicelib.history.store import HistoryTable
+from chalicelib.request.pipeline_api import AgentSettingsParameter, ApiAnswer, ApiProblem, answering
 from chalicelib.status import PipelineTargets, read_status
 
 DEFAULT_LIMIT = 20

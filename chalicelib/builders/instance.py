@@ -1,6 +1,6 @@
 """A builder EC2 instance as DescribeInstances shows it, and what its state allows.
 
-Every start/stop (chalicelib/pool.py) goes through ``Instance.refusal`` first, so a wrong id in a
+Every start/stop (chalicelib/builders/pool.py) goes through ``Instance.refusal`` first, so a wrong id in a
 message or in the settings can never start or stop a machine that is not tagged as the builder.
 """
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from chalicelib import blockkit, console_links
 from chalicelib.arns import ArnError, parse_task_definition
 from chalicelib.contracts import BuildResult
+from chalicelib.notify import blockkit, console_links
 
 STYLE = {
     "succeeded": (":white_check_mark:", "Deployed"),
@@ -91,7 +91,7 @@ def _links(result: BuildResult, region: Optional[str]) -> list[str]:
 
 
 def build_message(result: BuildResult, region: Optional[str]) -> dict[str, Any]:
-    """Every text is bounded by Block Kit's limits (chalicelib/blockkit.py): Slack refuses a whole
+    """Every text is bounded by Block Kit's limits (chalicelib/notify/blockkit.py): Slack refuses a whole
     message for one text over its limit, and a long commit subject or error must not cost the team it."""
     emoji, title = (ROLLBACK_STYLE if result.action == "rollback" else {}).get(result.outcome, STYLE[result.outcome])
     requested = requested_text(result)

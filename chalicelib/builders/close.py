@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import logging
 
-from chalicelib.build_queue import BuildQueue
-from chalicelib.cloudwatch_alarm import parse_alarm
+from chalicelib.builders.build_queue import BuildQueue
+from chalicelib.builders.pool import BuilderPool, plan_close, pool_name
 from chalicelib.contracts import Alert, BuildResult, ContractError, EndOfRun, parse_close_message
-from chalicelib.pool import BuilderPool, plan_close, pool_name
+from chalicelib.notify.cloudwatch_alarm import parse_alarm
 
 log = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ from chalicelib.errors import PushdeployLambdaError, RetryableError
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
 
-    from chalicelib.request_topic import RequestTopic
+    from chalicelib.request.topic import RequestTopic
 else:
     SSMClient = Any
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 from typing import Any, Optional
 
-from chalicelib.alert_message import agent_stopped_message, alarm_message, alert_message
-from chalicelib.cloudwatch_alarm import parse_alarm
 from chalicelib.contracts import Alert, ContractError, EndOfRun, parse_close_message
-from chalicelib.slack import SlackWebhook
-from chalicelib.slack_message import build_message
+from chalicelib.notify.alert_message import agent_stopped_message, alarm_message, alert_message
+from chalicelib.notify.cloudwatch_alarm import parse_alarm
+from chalicelib.notify.slack import SlackWebhook
+from chalicelib.notify.slack_message import build_message
 
 log = logging.getLogger(__name__)
 

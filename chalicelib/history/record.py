@@ -12,8 +12,8 @@ import hashlib
 import json
 from typing import Any, Optional
 
-from chalicelib.console_links import log_url
 from chalicelib.contracts import BuildResult, parse_timestamp, utc_now
+from chalicelib.notify.console_links import log_url
 
 FEED = "builds"  # the one partition of the "recent" index: every pipeline's builds, newest first
 KEEP_SECONDS = 90 * 86400  # TTL: a quarter of history is plenty to answer "what happened"

@@ -26,14 +26,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Optional
 
-from chalicelib.alert_topic import AlertTopic
-from chalicelib.build_queue import BuildQueue, QueueDepth
-from chalicelib.builder import Instance
+from chalicelib.builders.alert_topic import AlertTopic
+from chalicelib.builders.build_queue import BuildQueue, QueueDepth
+from chalicelib.builders.dead_letters import DeadLetter, DeadLetterQueue
+from chalicelib.builders.heartbeat import TAG_KEY
+from chalicelib.builders.instance import Instance
+from chalicelib.builders.pool import BuilderPool, minutes, plan_reconcile
+from chalicelib.builders.queue_age import QueueAge
 from chalicelib.contracts import Alert, ContractError, parse_build_request, unwrap_sns_envelope, utc_now
-from chalicelib.dead_letters import DeadLetter, DeadLetterQueue
-from chalicelib.heartbeat import TAG_KEY
-from chalicelib.pool import BuilderPool, minutes, plan_reconcile
-from chalicelib.queue_age import QueueAge
 
 log = logging.getLogger(__name__)
 

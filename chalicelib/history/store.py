@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.aws_errors import AWS_EXCEPTIONS, classify
 from chalicelib.contracts import BuildResult, ContractError, parse_close_message
-from chalicelib.history_record import FEED, from_item, to_item, to_record
+from chalicelib.history.record import FEED, from_item, to_item, to_record
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -4,7 +4,7 @@ infra/pipeline.yaml publishes to the close topic (Lambda errors, the reconcile n
 left unannounced).
 
 Slack refuses a whole message when one block is over its limit, and then the team hears nothing, so every
-text is cut to Slack's documented limits by chalicelib.blockkit, the same cuts build results get (150 units
+text is cut to Slack's documented limits by chalicelib.notify.blockkit, the same cuts build results get (150 units
 of header, 3,000 of section text, 2,000 per field), with a visible marker.
 """
 
@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib import blockkit
-from chalicelib.cloudwatch_alarm import CloudWatchAlarm
 from chalicelib.contracts import Alert, EndOfRun
-from chalicelib.slack_message import escape
+from chalicelib.notify import blockkit
+from chalicelib.notify.cloudwatch_alarm import CloudWatchAlarm
+from chalicelib.notify.slack_message import escape
 
 HEADER_CHARS = blockkit.HEADER_TEXT_MAX
 SECTION_CHARS = blockkit.SECTION_TEXT_MAX

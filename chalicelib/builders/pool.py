@@ -6,7 +6,7 @@ DescribeInstances answer, the heartbeat tags it carries and the build queue's de
 against any pool state without AWS; ``BuilderPool`` is the only part that calls EC2. With one instance every
 rule gives the verdicts the single-builder functions gave before the pool.
 
-A builder serves the message group its busy heartbeat names (chalicelib/heartbeat.py), or, while it boots, the
+A builder serves the message group its busy heartbeat names (chalicelib/builders/heartbeat.py), or, while it boots, the
 group build_start started it for (its claim tag, below). A pending or running builder that is neither busy nor
 claimed (idle, or booting unclaimed) is capacity: its agent will take the next waiting group.
 """
@@ -21,10 +21,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Optional
 
 from chalicelib.aws_errors import AWS_EXCEPTIONS, classify
-from chalicelib.build_queue import QueueDepth
-from chalicelib.builder import RUNNING, Instance
+from chalicelib.builders.build_queue import QueueDepth
+from chalicelib.builders.heartbeat import TAG_KEY, AgentBeat, parse_beat
+from chalicelib.builders.instance import RUNNING, Instance
 from chalicelib.errors import AwsCallError
-from chalicelib.heartbeat import TAG_KEY, AgentBeat, parse_beat
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
